@@ -1,0 +1,21 @@
+# stockelt: PostgreSQL extension, built with PGXS.
+MODULE_big = stockelt
+OBJS = \
+	src/stockelt.o \
+	src/http.o \
+	src/alphavantage.o \
+	src/s3.o \
+	src/bronze.o \
+	src/fetch.o
+
+EXTENSION = stockelt
+DATA = stockelt--1.0.sql
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson)
+# -Wextra minus three warnings that PostgreSQL's own headers and PG_TRY macro trip.
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-clobbered
+SHLIB_LINK = $(shell pkg-config --libs libcurl jansson)
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

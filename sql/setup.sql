@@ -1,0 +1,46 @@
+-- Installing stockelt: its schemas are its own, never merged into existing ones.
+CREATE SCHEMA gold;
+CREATE EXTENSION stockelt;
+DROP SCHEMA gold;
+CREATE EXTENSION stockelt;
+SELECT nspname FROM pg_namespace WHERE nspname IN ('stockelt', 'silver', 'gold') ORDER BY 1;
+
+CREATE EXTENSION dblink;
+
+-- Test helpers: run a statement and show the SQLSTATE and message it raised.
+CREATE FUNCTION expect_error(statement text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	state text;
+	message text;
+BEGIN
+	EXECUTE statement;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+	RETURN state || ': ' || message;
+END
+$$;
+
+CREATE FUNCTION error_detail(statement text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	detail text;
+BEGIN
+	EXECUTE statement;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+	RETURN detail;
+END
+$$;
+
+-- Points the session at the throwaway S3 server the test runner started.
+CREATE FUNCTION use_s3() RETURNS void
+LANGUAGE sql AS $$
+	SELECT set_config('stockelt.s3_endpoint', current_setting('stockelt_test.s3_endpoint'), false),
+		   set_config('stockelt.s3_region', current_setting('stockelt_test.s3_region'), false),
+		   set_config('stockelt.s3_bucket', current_setting('stockelt_test.s3_bucket'), false),
+		   set_config('stockelt.s3_access_key_id', current_setting('stockelt_test.s3_access_key_id'), false),
+		   set_config('stockelt.s3_secret_access_key', current_setting('stockelt_test.s3_secret_access_key'), false);
+$$;

@@ -1,0 +1,76 @@
+-- Transport failures: each its own SQLSTATE, nothing stored.
+CREATE TEMP TABLE before AS SELECT count(*) AS n FROM stockelt.bronze_objects;
+
+-- HTTP status other than 200.
+\! $STANDINCTL next 'status=503'
+SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
+
+-- A server slower than the request timeout.
+SET stockelt.request_timeout = '500ms';
+\! $STANDINCTL next 'delay_ms=3000'
+SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
+RESET stockelt.request_timeout;
+
+-- Connection reset before an answer.
+\! $STANDINCTL next 'reset=1'
+SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
+
+-- Truncated bodies: short of the announced length, and cut with no length.
+\! $STANDINCTL next 'truncate=5000&length=full'
+SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
+\! $STANDINCTL next 'truncate=5000'
+SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
+
+-- A response larger than the cap.
+SET stockelt.max_response_size = '16kB';
+SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
+RESET stockelt.max_response_size;
+
+-- Nothing listening: connection refused.
+SET stockelt.api_base_url = 'http://127.0.0.1:1/query';
+SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
+RESET stockelt.api_base_url;
+
+-- Only http and https.
+SELECT expect_error($$SET stockelt.api_base_url = 'ftp://127.0.0.1/query'$$);
+SELECT expect_error($$SET stockelt.api_base_url = 'file:///etc/passwd'$$);
+SELECT expect_error($$SET stockelt.s3_endpoint = 'gopher://127.0.0.1'$$);
+
+-- Redirects: to the same host they are followed, to another host refused.
+\! $STANDINCTL next 'redirect=same'
+SELECT stockelt_fetch('IBM') LIKE 'alphavantage/%' AS followed_same_host;
+\! $STANDINCTL next 'redirect=other'
+SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
+
+SELECT (SELECT count(*) FROM stockelt.bronze_objects) - n AS objects_added FROM before;
+
+-- A fetch against a server that hangs stops within a second of a cancel.
+SELECT dblink_connect('hang', 'dbname=' || current_database());
+SELECT dblink_exec('hang', 'SET stockelt.request_timeout = ''60s''');
+\! $STANDINCTL next 'hang=1'
+SELECT dblink_send_query('hang', $$SELECT stockelt_fetch('IBM')$$);
+SELECT pg_sleep(0.5);
+SELECT count(*) AS fetches_in_flight
+  FROM pg_stat_activity
+ WHERE query LIKE '%stockelt_fetch(''IBM'')%' AND state = 'active' AND pid <> pg_backend_pid();
+-- While it is in flight, no session shows the API key.
+SELECT count(*) AS activity_rows_with_key
+  FROM pg_stat_activity WHERE strpos(query, current_setting('stockelt.api_key')) > 0
+   AND pid <> pg_backend_pid();
+CREATE TEMP TABLE cancel_timing AS
+SELECT clock_timestamp() AS cancelled_at,
+	   pg_cancel_backend(pid) AS signalled
+  FROM pg_stat_activity WHERE query LIKE '%stockelt_fetch(''IBM'')%' AND state = 'active' AND pid <> pg_backend_pid();
+DO $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN dblink_is_busy('hang') = 0;
+		PERFORM pg_sleep(0.02);
+	END LOOP;
+END
+$$;
+SELECT signalled, dblink_is_busy('hang') = 0 AS finished,
+	   clock_timestamp() - cancelled_at < interval '1 second' AS within_a_second
+  FROM cancel_timing;
+SELECT dblink_error_message('hang') LIKE '%canceling statement due to user request%' AS cancelled;
+SELECT dblink_disconnect('hang');

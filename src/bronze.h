@@ -1,0 +1,22 @@
+/*
+ * bronze.h
+ *		The bronze store: raw response bodies, byte for byte, in S3 or in a
+ *		table, with a catalog row per object.
+ */
+#ifndef STOCKELT_BRONZE_H
+#define STOCKELT_BRONZE_H
+
+#include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
+
+/* Fails before any API call when the configured store cannot be used. */
+extern void bronze_check_store(void);
+
+/* Stores one body and its catalog row; returns the object key. */
+extern char *bronze_store(const char *api_function, const char *symbol,
+						  TimestampTz fetched_at, const char *data, size_t len);
+
+/* Reads an object back from whichever store holds it. */
+extern void bronze_read(const char *key, StringInfo out);
+
+#endif							/* STOCKELT_BRONZE_H */

@@ -1,0 +1,42 @@
+/*
+ * http.h
+ *		The libcurl client every network call of stockelt goes through.
+ */
+#ifndef STOCKELT_HTTP_H
+#define STOCKELT_HTTP_H
+
+#include <curl/curl.h>
+
+#include "lib/stringinfo.h"
+
+typedef struct HttpRequest
+{
+	const char *method;			/* "GET", "PUT" or "HEAD" */
+	const char *url;
+	const char *body;			/* request body for PUT, else NULL */
+	size_t		body_len;
+	struct curl_slist *headers; /* extra request headers, or NULL */
+	const char *aws_sigv4;		/* e.g. "aws:amz:us-east-1:s3", or NULL */
+	const char *username;		/* SigV4 access key id */
+	const char *password;		/* SigV4 secret */
+	const char *secret;			/* text to redact from every message */
+} HttpRequest;
+
+typedef struct HttpResponse
+{
+	bool		ok;				/* the transfer completed and a status came back */
+	long		status;			/* HTTP status when ok */
+	StringInfoData body;		/* response body when ok */
+	char		content_type[128];
+	char		etag[128];
+	/* when !ok: what failed, as a SQLSTATE and a redacted description */
+	int			error_code;
+	char	   *error_detail;
+} HttpResponse;
+
+extern void http_init(void);
+extern void http_perform(const HttpRequest *req, HttpResponse *resp);
+extern char *http_redact(const char *text, const char *secret);
+extern char *http_escape(const char *text, bool keep_slash);
+
+#endif							/* STOCKELT_HTTP_H */

@@ -1,0 +1,347 @@
+/*
+ * s3.c
+ *		S3 requests signed with AWS Signature V4 by libcurl.
+ *
+ * libcurl 7.88 signs the request itself (CURLOPT_AWS_SIGV4) but leaves three
+ * things to the caller: the x-amz-content-sha256 header on every request, a
+ * query string already in canonical form (keys sorted, values encoded with
+ * upper-case hex, "/" encoded), and never setting X-Amz-Date by hand.
+ */
+#include "postgres.h"
+
+#include "common/cryptohash.h"
+#include "miscadmin.h"
+#include "common/sha2.h"
+
+#include "stockelt.h"
+#include "http.h"
+#include "s3.h"
+
+typedef struct S3Call
+{
+	const char *method;
+	const char *key;			/* object key, or NULL for the bucket */
+	const char *query;			/* canonical query string, or NULL */
+	const char *body;
+	size_t		body_len;
+	const char *content_type;
+} S3Call;
+
+bool
+s3_configured(void)
+{
+	return stockelt_s3_endpoint != NULL && stockelt_s3_endpoint[0] != '\0';
+}
+
+void
+sha256_hex(const char *data, size_t len, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (ctx == NULL ||
+		pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute SHA-256");
+	pg_cryptohash_free(ctx);
+	for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
+	{
+		hex[2 * i] = digits[digest[i] >> 4];
+		hex[2 * i + 1] = digits[digest[i] & 0x0F];
+	}
+	hex[2 * PG_SHA256_DIGEST_LENGTH] = '\0';
+}
+
+static const char *
+credential(const char *setting, const char *env_name)
+{
+	const char *env;
+
+	if (setting && setting[0] != '\0')
+		return setting;
+	env = getenv(env_name);
+	return env ? env : "";
+}
+
+void
+s3_require_configuration(void)
+{
+	if (!s3_configured() || stockelt_s3_bucket[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("S3 bronze store is not configured"),
+				 errhint("Set stockelt.s3_endpoint and stockelt.s3_bucket.")));
+	if (credential(stockelt_s3_access_key_id, "AWS_ACCESS_KEY_ID")[0] == '\0' ||
+		credential(stockelt_s3_secret_access_key, "AWS_SECRET_ACCESS_KEY")[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("S3 credentials are not configured"),
+				 errhint("Set stockelt.s3_access_key_id and stockelt.s3_secret_access_key, "
+						 "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the server's environment.")));
+}
+
+/* endpoint/bucket/key in path style, bucket.endpoint/key otherwise. */
+static char *
+object_url(const char *key, const char *query)
+{
+	const char *endpoint = stockelt_s3_endpoint;
+	int			elen = strlen(endpoint);
+	const char *path = key ? http_escape(key, true) : "";
+	const char *q = query ? "?" : "";
+
+	while (elen > 0 && endpoint[elen - 1] == '/')
+		elen--;
+	if (stockelt_s3_path_style)
+		return psprintf("%.*s/%s/%s%s%s", elen, endpoint, stockelt_s3_bucket,
+						path, q, query ? query : "");
+	else
+	{
+		const char *host = strstr(endpoint, "://") + 3;
+
+		return psprintf("%.*s%s.%.*s/%s%s%s", (int) (host - endpoint), endpoint,
+						stockelt_s3_bucket, (int) (elen - (host - endpoint)), host,
+						path, q, query ? query : "");
+	}
+}
+
+/* The text of the first <tag>…</tag> after start, entities decoded; NULL if absent. */
+static char *
+xml_text(const char *start, const char *end, const char *tag, const char **after)
+{
+	char	   *open = psprintf("<%s>", tag);
+	char	   *close = psprintf("</%s>", tag);
+	const char *b = strstr(start, open);
+	const char *e;
+	StringInfoData out;
+
+	if (b == NULL || (end && b >= end))
+		return NULL;
+	b += strlen(open);
+	e = strstr(b, close);
+	if (e == NULL || (end && e > end))
+		return NULL;
+	if (after)
+		*after = e + strlen(close);
+	initStringInfo(&out);
+	for (const char *p = b; p < e; p++)
+	{
+		static const char *const names[][2] = {
+			{"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}
+		};
+		bool		done = false;
+
+		if (*p == '&' && p[1] == '#')
+		{
+			char	   *stop;
+			long		cp = (p[2] == 'x') ? strtol(p + 3, &stop, 16) : strtol(p + 2, &stop, 10);
+
+			if (*stop == ';' && cp > 0 && cp < 0x80)
+			{
+				appendStringInfoChar(&out, (char) cp);
+				p = stop;
+				continue;
+			}
+		}
+		for (size_t i = 0; i < lengthof(names) && *p == '&' && !done; i++)
+		{
+			size_t		n = strlen(names[i][0]);
+
+			if (strncmp(p, names[i][0], n) == 0)
+			{
+				appendStringInfoString(&out, names[i][1]);
+				p += n - 1;
+				done = true;
+			}
+		}
+		if (!done)
+			appendStringInfoChar(&out, *p);
+	}
+	return out.data;
+}
+
+static void
+raise_s3_error(const S3Call *call, const HttpResponse *resp)
+{
+	const char *what = call->key ? call->key : stockelt_s3_bucket;
+	char	   *code;
+	char	   *message;
+	int			sqlstate = ERRCODE_STOCKELT_S3_ERROR;
+
+	if (!resp->ok)
+		ereport(ERROR,
+				(errcode(resp->error_code),
+				 errmsg("could not reach S3 endpoint for %s of \"%s\"", call->method, what),
+				 errdetail_internal("%s", resp->error_detail)));
+
+	code = xml_text(resp->body.data, NULL, "Code", NULL);
+	message = xml_text(resp->body.data, NULL, "Message", NULL);
+	if (code == NULL)
+		code = (resp->status == 404) ? (call->key ? "NoSuchKey" : "NoSuchBucket") :
+			(resp->status == 403) ? "AccessDenied" : "(no code)";
+	if (strcmp(code, "NoSuchBucket") == 0)
+		sqlstate = ERRCODE_STOCKELT_S3_NO_SUCH_BUCKET;
+	else if (strcmp(code, "NoSuchKey") == 0)
+		sqlstate = ERRCODE_STOCKELT_NO_SUCH_OBJECT;
+	else if (resp->status == 403)
+		sqlstate = ERRCODE_STOCKELT_S3_ACCESS_DENIED;
+
+	ereport(ERROR,
+			(errcode(sqlstate),
+			 errmsg("S3 %s of \"%s\" in bucket \"%s\" failed: %s",
+					call->method, what, stockelt_s3_bucket, code),
+			 errdetail("HTTP status %ld%s%s", resp->status,
+					   message ? ": " : "", message ? message : ""),
+			 sqlstate == ERRCODE_STOCKELT_S3_ACCESS_DENIED ?
+			 errhint("Check stockelt.s3_access_key_id, stockelt.s3_secret_access_key and stockelt.s3_region.") : 0));
+}
+
+/* Sends one signed request; the caller looks at the status. */
+static void
+s3_request(const S3Call *call, HttpResponse *resp)
+{
+	HttpRequest req = {0};
+	char		body_hash[65];
+	struct curl_slist *volatile headers = NULL;
+	const char *secret = credential(stockelt_s3_secret_access_key, "AWS_SECRET_ACCESS_KEY");
+
+	s3_require_configuration();
+	sha256_hex(call->body ? call->body : "", call->body_len, body_hash);
+
+	PG_TRY();
+	{
+		headers = curl_slist_append(headers, psprintf("x-amz-content-sha256: %s", body_hash));
+		if (call->content_type)
+			headers = curl_slist_append(headers, psprintf("Content-Type: %s", call->content_type));
+		if (headers == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+
+		req.method = call->method;
+		req.url = object_url(call->key, call->query);
+		req.body = call->body;
+		req.body_len = call->body_len;
+		req.headers = headers;
+		req.aws_sigv4 = psprintf("aws:amz:%s:s3", stockelt_s3_region);
+		req.username = credential(stockelt_s3_access_key_id, "AWS_ACCESS_KEY_ID");
+		req.password = secret;
+		req.secret = secret;
+		http_perform(&req, resp);
+	}
+	PG_FINALLY();
+	{
+		curl_slist_free_all(headers);
+	}
+	PG_END_TRY();
+}
+
+char *
+s3_put(const char *key, const char *data, size_t len, const char *content_type)
+{
+	S3Call		call = {"PUT", key, NULL, data, len, content_type};
+	HttpResponse resp;
+
+	s3_request(&call, &resp);
+	if (!resp.ok || resp.status != 200)
+		raise_s3_error(&call, &resp);
+	return pstrdup(resp.etag);
+}
+
+void
+s3_get(const char *key, StringInfo out)
+{
+	S3Call		call = {"GET", key};
+	HttpResponse resp;
+
+	s3_request(&call, &resp);
+	if (!resp.ok || resp.status != 200)
+		raise_s3_error(&call, &resp);
+	*out = resp.body;
+}
+
+bool
+s3_head(const char *key)
+{
+	S3Call		call = {"HEAD", key};
+	HttpResponse resp;
+
+	s3_request(&call, &resp);
+	if (resp.ok && resp.status == 404)
+		return false;
+	if (!resp.ok || resp.status != 200)
+		raise_s3_error(&call, &resp);
+	return true;
+}
+
+/* Proves that the bucket exists and the credentials work, before an API call is spent. */
+void
+s3_check_bucket(void)
+{
+	S3Call		call = {"HEAD", NULL};
+	HttpResponse resp;
+
+	s3_request(&call, &resp);
+	if (!resp.ok || resp.status != 200)
+		raise_s3_error(&call, &resp);
+}
+
+static char *
+list_query(const char *prefix, const char *token)
+{
+	/* keys in sorted order, as the canonical request needs them */
+	if (token)
+		return psprintf("continuation-token=%s&list-type=2&prefix=%s",
+						http_escape(token, false), http_escape(prefix, false));
+	return psprintf("list-type=2&prefix=%s", http_escape(prefix, false));
+}
+
+/* Appends the objects of one ListObjectsV2 page; returns the next token or NULL. */
+static char *
+parse_list_page(const char *xml, List **objects)
+{
+	const char *p = xml;
+	const char *block;
+	char	   *truncated;
+
+	while ((block = strstr(p, "<Contents>")) != NULL)
+	{
+		const char *end = strstr(block, "</Contents>");
+		S3Object   *obj = palloc0(sizeof(S3Object));
+		char	   *size;
+
+		if (end == NULL)
+			break;
+		obj->key = xml_text(block, end, "Key", NULL);
+		size = xml_text(block, end, "Size", NULL);
+		obj->size = size ? strtoll(size, NULL, 10) : -1;
+		obj->etag = xml_text(block, end, "ETag", NULL);
+		obj->last_modified = xml_text(block, end, "LastModified", NULL);
+		if (obj->key)
+			*objects = lappend(*objects, obj);
+		p = end;
+	}
+	truncated = xml_text(xml, NULL, "IsTruncated", NULL);
+	if (truncated && strcmp(truncated, "true") == 0)
+		return xml_text(xml, NULL, "NextContinuationToken", NULL);
+	return NULL;
+}
+
+List *
+s3_list(const char *prefix)
+{
+	List	   *objects = NIL;
+	char	   *token = NULL;
+
+	do
+	{
+		S3Call		call = {"GET", NULL, list_query(prefix, token)};
+		HttpResponse resp;
+
+		s3_request(&call, &resp);
+		if (!resp.ok || resp.status != 200)
+			raise_s3_error(&call, &resp);
+		token = parse_list_page(resp.body.data, &objects);
+		CHECK_FOR_INTERRUPTS();
+	} while (token != NULL);
+	return objects;
+}

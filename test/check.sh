@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Runs every stockelt test: builds and installs the extension, starts a throwaway
+# PostgreSQL 15 cluster, the stand-in API server and a throwaway Ceph RGW S3 server,
+# runs the suites, tears everything down whatever happens, and ends with
+# "N passed, N failed".
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+work=$(mktemp -d /tmp/stockelt-check.XXXXXX)
+passed=0
+failed=0
+
+cleanup() {
+	set +e
+	stop_standin "$work"
+	"$top/test/s3server.sh" stop "$work/s3" >/dev/null 2>&1
+	if [ -n "${STOCKELT_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+check() {
+	local name=$1
+	shift
+	if "$@"; then
+		passed=$((passed + 1))
+		echo "ok   $name"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $name"
+	fi
+}
+
+write_temp_config() {
+	cat >"$work/temp.conf" <<CONF
+shared_preload_libraries = 'stockelt'
+log_statement = 'all'
+log_min_messages = 'info'
+stockelt.api_base_url = '$STANDIN/query'
+stockelt.api_key = '$apikey'
+stockelt.connect_timeout = '2s'
+stockelt.request_timeout = '5s'
+stockelt_test.standin = '$STANDIN'
+stockelt_test.s3_endpoint = '$S3_ENDPOINT'
+stockelt_test.s3_region = '$S3_REGION'
+stockelt_test.s3_bucket = '$S3_BUCKET'
+stockelt_test.s3_access_key_id = '$S3_ACCESS_KEY'
+stockelt_test.s3_secret_access_key = '$S3_SECRET_KEY'
+CONF
+}
+
+# Runs pg_regress over the given tests and counts each test's verdict.
+run_regress() {
+	local out=$work/regress
+	local status=0
+	mkdir -p "$out"
+	chmod -R a+rwX "$work"
+	as_run_user env STANDIN="$STANDIN" STANDINCTL="$top/test/standinctl" \
+		S3CMD="$top/test/s3server.sh s3cmd $work/s3" S3DIR="$work/s3" \
+		S3SERVER="$top/test/s3server.sh" S3_BUCKET="$S3_BUCKET" \
+		FIXTURES="$fixtures_dir" WORK="$work" APIKEY="$apikey" PYTHON="$python" \
+		"$("$PG_CONFIG" --pgxs | xargs dirname)/../test/regress/pg_regress" \
+		--bindir="$pg_bindir" --inputdir="$top" --outputdir="$out" \
+		--temp-instance="$out/tmp_check" --temp-config="$work/temp.conf" \
+		--dbname=stockelt_regress "$@" >"$out/pg_regress.out" 2>&1 || status=$?
+	cat "$out/pg_regress.out"
+	passed=$((passed + $(grep -cE '^(test| ) .* \.\.\. ok' "$out/pg_regress.out" || true)))
+	failed=$((failed + $(grep -cE '^(test| ) .* \.\.\. FAILED' "$out/pg_regress.out" || true)))
+	if [ "$status" -ne 0 ] && [ -f "$out/regression.diffs" ]; then
+		head -c 20000 "$out/regression.diffs"
+	fi
+	if [ "$status" -ne 0 ] && ! grep -q 'FAILED' "$out/pg_regress.out"; then
+		failed=$((failed + 1))
+		echo "FAIL pg_regress did not run to the end"
+	fi
+}
+
+key_absent_from_logs() {
+	! grep -rF "$apikey" "$work/regress/log" "$work/regress/results" >/dev/null 2>&1 &&
+		[ -s "$work/regress/log/postmaster.log" ]
+}
+
+main() {
+	bash "$top/test/install-deps.sh"
+	build_and_install
+	ensure_run_user
+	chmod 755 "$work"
+
+	apikey=STKTEST$(random_token)
+	start_standin "$work" "$apikey"
+	"$top/test/s3server.sh" start "$work/s3"
+	# shellcheck disable=SC1091
+	source "$work/s3/env"
+	write_temp_config
+
+	local tests=(setup fetch provider_errors transport security s3)
+	if [ -d "$fixtures_dir" ]; then
+		tests+=(real_fixtures)
+	else
+		echo "skipped: real Alpha Vantage fixtures ($fixtures_dir is missing)"
+	fi
+	run_regress "${tests[@]}"
+	check "API key absent from server log and results" key_absent_from_logs
+
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+}
+
+main "$@"

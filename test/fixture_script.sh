@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Writes the psql script that walks the real fixtures in $FIXTURES through the
+# stand-in server: one stand-in instruction and one fetch per file.
+#   fixture_script.sh weekly     every weekly_adjusted/SYM_DATE.json, oldest first
+#   fixture_script.sh messages   every non-data answer in messages/
+set -euo pipefail
+case "$1" in
+	weekly)
+		for path in "$FIXTURES"/weekly_adjusted/*.json; do
+			file=$(basename "$path")
+			symbol=${file%%_*}
+			fetched=${file#*_}
+			fetched=${fetched%.json}
+			echo "\\! \$STANDINCTL symbol 'symbol=$symbol&file=weekly_adjusted/$file'"
+			echo "INSERT INTO fetched VALUES ('$symbol', '$fetched', '$(sha256sum <"$path" | cut -c1-64)', stockelt_fetch('$symbol'));"
+		done
+		;;
+	messages)
+		for path in "$FIXTURES"/messages/*; do
+			file=$(basename "$path")
+			statuses=200
+			case "$file" in *.html) statuses="200 503" ;; esac
+			for status in $statuses; do
+				echo "\\! \$STANDINCTL next 'body=messages/$file&status=$status'"
+				echo "SELECT '$file' AS file, $status AS status, expect_error(\$\$SELECT stockelt_fetch('IBM')\$\$) AS error;"
+			done
+		done
+		;;
+esac
