@@ -19,3 +19,6 @@ SHLIB_LINK = $(shell pkg-config --libs libcurl jansson)
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Every object depends on every header: the modules share structs.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)

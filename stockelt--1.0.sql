@@ -55,14 +55,16 @@ SELECT pg_catalog.pg_extension_config_dump('stockelt.bronze_bodies', '');
 CREATE FUNCTION @extschema@.stockelt_fetch(symbol text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'stockelt_fetch'
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.stockelt_fetch(text) IS
 	'Fetches TIME_SERIES_WEEKLY_ADJUSTED for a symbol into bronze; returns the object key.';
 
 CREATE FUNCTION @extschema@.stockelt_bronze_read(key text)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'stockelt_bronze_read'
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.stockelt_bronze_read(text) IS
 	'Reads a bronze object back, byte for byte, from whichever store holds it.';
 
@@ -70,11 +72,14 @@ CREATE FUNCTION @extschema@.stockelt_bronze_list(prefix text DEFAULT '',
 	OUT key text, OUT size_bytes bigint, OUT store text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'stockelt_bronze_list'
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE ROWS 1000;
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE ROWS 1000
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.stockelt_bronze_list(text) IS
 	'Lists bronze object keys under a prefix in the configured store.';
 
--- Functions that reach the network are granted explicitly, never to PUBLIC.
+-- Functions that reach the network run as the extension's owner, so that a role
+-- granted EXECUTE needs no rights on the bronze tables; they are granted
+-- explicitly, never to PUBLIC.
 REVOKE ALL ON FUNCTION @extschema@.stockelt_fetch(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_bronze_read(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_bronze_list(text) FROM PUBLIC;

@@ -2,8 +2,9 @@
 CREATE TEMP TABLE before AS SELECT count(*) AS n FROM stockelt.bronze_objects;
 
 -- HTTP status other than 200.
-\! $STANDINCTL next 'status=503'
+\! $STANDINCTL next 'status=503&count=2'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
+SELECT error_detail($$SELECT stockelt_fetch('IBM')$$) ~ '^HTTP status 503 \(Content-Type "text/html"\): <' AS status_in_detail;
 
 -- A server slower than the request timeout.
 SET stockelt.request_timeout = '500ms';
@@ -39,9 +40,11 @@ SELECT expect_error($$SET stockelt.s3_endpoint = 'gopher://127.0.0.1'$$);
 -- Redirects: to the same host they are followed, to another host refused.
 \! $STANDINCTL next 'redirect=same'
 SELECT stockelt_fetch('IBM') LIKE 'alphavantage/%' AS followed_same_host;
-\! $STANDINCTL next 'redirect=other'
+\! $STANDINCTL next 'redirect=other&count=2'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
+SELECT error_detail($$SELECT stockelt_fetch('IBM')$$) ~ '^The server redirected to another host: http://elsewhere.invalid/query\?' AS target_in_detail;
 
+-- Only the followed same-host redirect stored an object.
 SELECT (SELECT count(*) FROM stockelt.bronze_objects) - n AS objects_added FROM before;
 
 -- A fetch against a server that hangs stops within a second of a cancel.

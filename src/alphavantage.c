@@ -259,7 +259,7 @@ av_check_response(const AvFunction *fn, const char *argument,
 	if (!resp->ok)
 	{
 		v.sqlstate = resp->error_code;
-		v.summary = "the request failed";
+		v.summary = resp->error_summary;
 		v.detail = resp->error_detail;
 	}
 	else if (resp->status != 200)

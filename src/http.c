@@ -212,34 +212,41 @@ describe_failure(CURLcode rc, const Received *r, const char *errbuf,
 	{
 		case CURLE_OPERATION_TIMEDOUT:
 			resp->error_code = ERRCODE_STOCKELT_TIMEOUT;
+			resp->error_summary = "the request timed out";
 			break;
 		case CURLE_COULDNT_CONNECT:
 			resp->error_code = ERRCODE_STOCKELT_CONNECTION_REFUSED;
+			resp->error_summary = "could not connect to the server";
 			break;
 		case CURLE_RECV_ERROR:
 		case CURLE_SEND_ERROR:
 		case CURLE_GOT_NOTHING:
 			resp->error_code = ERRCODE_STOCKELT_CONNECTION_RESET;
+			resp->error_summary = "the connection was reset";
 			break;
 		case CURLE_PARTIAL_FILE:
 			resp->error_code = ERRCODE_STOCKELT_TRUNCATED;
+			resp->error_summary = "the response is truncated";
 			break;
 		case CURLE_FILESIZE_EXCEEDED:
 		case CURLE_WRITE_ERROR:
 			if (r->out_of_memory)
 			{
 				resp->error_code = ERRCODE_OUT_OF_MEMORY;
+				resp->error_summary = "out of memory";
 				text = "out of memory while receiving the response";
 			}
 			else
 			{
 				resp->error_code = ERRCODE_STOCKELT_TOO_LARGE;
+				resp->error_summary = "the response is too large";
 				text = psprintf("The response is larger than stockelt.max_response_size (%d kB).",
 								stockelt_max_response_kb);
 			}
 			break;
 		default:
 			resp->error_code = ERRCODE_STOCKELT_TRANSPORT;
+			resp->error_summary = "the request failed";
 			break;
 	}
 	resp->error_detail = http_redact(text, req->secret);
@@ -350,6 +357,7 @@ http_perform(const HttpRequest *req, HttpResponse *resp)
 		{
 			resp->ok = false;
 			resp->error_code = ERRCODE_STOCKELT_REDIRECT;
+			resp->error_summary = "the server redirected elsewhere";
 			resp->error_detail = next == NULL ?
 				http_redact(psprintf("The server redirected to another host: %s", r.location),
 							req->secret) :

@@ -31,6 +31,7 @@ typedef struct HttpResponse
 	char		etag[128];
 	/* when !ok: what failed, as a SQLSTATE and a redacted description */
 	int			error_code;
+	const char *error_summary;
 	char	   *error_detail;
 } HttpResponse;
 

@@ -172,7 +172,8 @@ raise_s3_error(const S3Call *call, const HttpResponse *resp)
 	if (!resp->ok)
 		ereport(ERROR,
 				(errcode(resp->error_code),
-				 errmsg("could not reach S3 endpoint for %s of \"%s\"", call->method, what),
+				 errmsg("could not reach S3 endpoint for %s of \"%s\": %s",
+						call->method, what, resp->error_summary),
 				 errdetail_internal("%s", resp->error_detail)));
 
 	code = xml_text(resp->body.data, NULL, "Code", NULL);
@@ -189,8 +190,11 @@ raise_s3_error(const S3Call *call, const HttpResponse *resp)
 
 	ereport(ERROR,
 			(errcode(sqlstate),
+			 call->key ?
 			 errmsg("S3 %s of \"%s\" in bucket \"%s\" failed: %s",
-					call->method, what, stockelt_s3_bucket, code),
+					call->method, call->key, stockelt_s3_bucket, code) :
+			 errmsg("S3 %s of bucket \"%s\" failed: %s",
+					call->method, stockelt_s3_bucket, code),
 			 errdetail("HTTP status %ld%s%s", resp->status,
 					   message ? ": " : "", message ? message : ""),
 			 sqlstate == ERRCODE_STOCKELT_S3_ACCESS_DENIED ?

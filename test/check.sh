@@ -13,7 +13,7 @@ failed=0
 cleanup() {
 	set +e
 	stop_standin "$work"
-	"$top/test/s3server.sh" stop "$work/s3" >/dev/null 2>&1
+	as_run_user "$top/test/s3server.sh" stop "$work/s3" >/dev/null 2>&1
 	if [ -n "${STOCKELT_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -75,6 +75,19 @@ run_regress() {
 	fi
 }
 
+# The stand-in server and payload generator check their own contracts first.
+run_tooling_selftest() {
+	local status=0
+	"$top/test/standin_selftest.sh" "$fixtures_dir" >"$work/selftest.out" 2>&1 || status=$?
+	sed 's/^/selftest: /' "$work/selftest.out"
+	passed=$((passed + $(grep -c '^ok   - ' "$work/selftest.out" || true)))
+	failed=$((failed + $(grep -c '^FAIL - ' "$work/selftest.out" || true)))
+	if [ "$status" -ne 0 ] && ! grep -q '^FAIL - ' "$work/selftest.out"; then
+		failed=$((failed + 1))
+		echo "FAIL stand-in self-test did not run to the end"
+	fi
+}
+
 key_absent_from_logs() {
 	! grep -rF "$apikey" "$work/regress/log" "$work/regress/results" >/dev/null 2>&1 &&
 		[ -s "$work/regress/log/postmaster.log" ]
@@ -84,11 +97,13 @@ main() {
 	bash "$top/test/install-deps.sh"
 	build_and_install
 	ensure_run_user
-	chmod 755 "$work"
+
+	run_tooling_selftest
 
 	apikey=STKTEST$(random_token)
 	start_standin "$work" "$apikey"
-	"$top/test/s3server.sh" start "$work/s3"
+	chmod 777 "$work"
+	as_run_user "$top/test/s3server.sh" start "$work/s3"
 	# shellcheck disable=SC1091
 	source "$work/s3/env"
 	write_temp_config
