@@ -44,6 +44,12 @@ SELECT count(*) AS listed, count(DISTINCT key) AS distinct_keys, sum(size_bytes)
   FROM stockelt_bronze_list('many/');
 SELECT count(*) AS listed_under_narrower_prefix FROM stockelt_bronze_list('many/100');
 
+-- Credentials from the server's environment when the settings are empty.
+SET stockelt.s3_access_key_id = '';
+SET stockelt.s3_secret_access_key = '';
+SELECT stockelt_fetch('AAPL') LIKE 'alphavantage/%' AS fetched_with_environment_credentials;
+SELECT use_s3();
+
 -- Reading a key that is not there.
 SELECT expect_error($$SELECT stockelt_bronze_read('nothing/here.json')$$);
 

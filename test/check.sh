@@ -12,6 +12,8 @@ failed=0
 
 cleanup() {
 	set +e
+	[ -f "$work/regress/tmp_check/data/postmaster.pid" ] &&
+		as_run_user "$pg_bindir/pg_ctl" -D "$work/regress/tmp_check/data" -m immediate -w stop >/dev/null 2>&1
 	stop_standin "$work"
 	as_run_user "$top/test/s3server.sh" stop "$work/s3" >/dev/null 2>&1
 	if [ -n "${STOCKELT_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
@@ -58,7 +60,8 @@ run_regress() {
 	as_run_user env STANDIN="$STANDIN" STANDINCTL="$top/test/standinctl" \
 		S3CMD="$top/test/s3server.sh s3cmd $work/s3" S3DIR="$work/s3" \
 		S3SERVER="$top/test/s3server.sh" S3_BUCKET="$S3_BUCKET" \
-		FIXTURES="$fixtures_dir" WORK="$work" APIKEY="$apikey" PYTHON="$python" \
+		FIXTURES="$fixtures_dir" WORK="$work" APIKEY="$apikey" PGBIN="$pg_bindir" \
+		AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY" PYTHON="$python" \
 		"$("$PG_CONFIG" --pgxs | xargs dirname)/../test/regress/pg_regress" \
 		--bindir="$pg_bindir" --inputdir="$top" --outputdir="$out" \
 		--temp-instance="$out/tmp_check" --temp-config="$work/temp.conf" \
@@ -108,7 +111,7 @@ main() {
 	source "$work/s3/env"
 	write_temp_config
 
-	local tests=(setup fetch provider_errors transport security s3)
+	local tests=(setup fetch provider_errors transport security s3 dump_restore)
 	if [ -d "$fixtures_dir" ]; then
 		tests+=(real_fixtures)
 	else
