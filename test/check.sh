@@ -14,6 +14,7 @@ cleanup() {
 	set +e
 	[ -f "$work/regress/tmp_check/data/postmaster.pid" ] &&
 		as_run_user "$pg_bindir/pg_ctl" -D "$work/regress/tmp_check/data" -m immediate -w stop >/dev/null 2>&1
+	pkill -f -- "--outputdir=$work/regress" 2>/dev/null
 	stop_standin "$work"
 	as_run_user "$top/test/s3server.sh" stop "$work/s3" >/dev/null 2>&1
 	if [ -n "${STOCKELT_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
@@ -65,7 +66,9 @@ run_regress() {
 		"$("$PG_CONFIG" --pgxs | xargs dirname)/../test/regress/pg_regress" \
 		--bindir="$pg_bindir" --inputdir="$top" --outputdir="$out" \
 		--temp-instance="$out/tmp_check" --temp-config="$work/temp.conf" \
-		--dbname=stockelt_regress "$@" >"$out/pg_regress.out" 2>&1 || status=$?
+		--dbname=stockelt_regress "$@" >"$out/pg_regress.out" 2>&1 &
+	# Waiting on a background job lets an INT or TERM run the cleanup at once.
+	wait $! || status=$?
 	cat "$out/pg_regress.out"
 	passed=$((passed + $(grep -cE '^(test| ) .* \.\.\. ok' "$out/pg_regress.out" || true)))
 	failed=$((failed + $(grep -cE '^(test| ) .* \.\.\. FAILED' "$out/pg_regress.out" || true)))
