@@ -12,6 +12,7 @@ failed=0
 
 cleanup() {
 	set +e
+	pkill -f -- "$work/tap" 2>/dev/null
 	[ -f "$work/regress/tmp_check/data/postmaster.pid" ] &&
 		as_run_user "$pg_bindir/pg_ctl" -D "$work/regress/tmp_check/data" -m immediate -w stop >/dev/null 2>&1
 	pkill -f -- "--outputdir=$work/regress" 2>/dev/null
@@ -94,6 +95,24 @@ run_tooling_selftest() {
 	fi
 }
 
+# TAP tests (PostgreSQL::Test::Cluster) for what needs its own cluster.
+run_tap() {
+	local pgxs_dir status=0
+	pgxs_dir=$(dirname "$("$PG_CONFIG" --pgxs)")/..
+	mkdir -p "$work/tap"
+	chmod -R a+rwX "$work/tap"
+	(cd "$work/tap" && as_run_user env PATH="$pg_bindir:$PATH" TESTDIR="$work/tap" \
+		PG_REGRESS="$pgxs_dir/test/regress/pg_regress" STANDIN="$STANDIN" APIKEY="$apikey" \
+		prove -I "$pgxs_dir/test/perl" "$top"/test/t/*.pl >"$work/tap/prove.out" 2>&1) &
+	wait $! || status=$?
+	cat "$work/tap/prove.out"
+	passed=$((passed + $(grep -cE '^t/.* \.\. ok|^/.* \.\. ok' "$work/tap/prove.out" || true)))
+	if [ "$status" -ne 0 ]; then
+		failed=$((failed + 1))
+		find "$work/tap" -name '*.log' -path '*log*' -exec tail -n 30 {} + 2>/dev/null | head -200
+	fi
+}
+
 key_absent_from_logs() {
 	! grep -rF "$apikey" "$work/regress/log" "$work/regress/results" >/dev/null 2>&1 &&
 		[ -s "$work/regress/log/postmaster.log" ]
@@ -121,6 +140,7 @@ main() {
 		echo "skipped: real Alpha Vantage fixtures ($fixtures_dir is missing)"
 	fi
 	run_regress "${tests[@]}"
+	run_tap
 	check "API key absent from server log and results" key_absent_from_logs
 
 	echo "$passed passed, $failed failed"
