@@ -6,7 +6,10 @@ OBJS = \
 	src/alphavantage.o \
 	src/s3.o \
 	src/bronze.o \
-	src/fetch.o
+	src/fetch.o \
+	src/parse.o \
+	src/silver.o \
+	src/ingest.o
 
 EXTENSION = stockelt
 DATA = stockelt--1.0.sql

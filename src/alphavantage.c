@@ -19,8 +19,16 @@
 #define SNIPPET_LEN 200
 
 const AvFunction av_weekly_adjusted = {
-	"TIME_SERIES_WEEKLY_ADJUSTED", "symbol", "Weekly Adjusted Time Series",
-	"weekly prices"
+	"TIME_SERIES_WEEKLY_ADJUSTED", "symbol", "&outputsize=full",
+	"Weekly Adjusted Time Series", "Meta Data", "2. Symbol", "weekly prices"
+};
+
+const AvFunction av_overview = {
+	"OVERVIEW", "symbol", "", "Symbol", NULL, "Symbol", "the company overview"
+};
+
+const AvFunction av_symbol_search = {
+	"SYMBOL_SEARCH", "keywords", "", "bestMatches", NULL, NULL, "symbol matches"
 };
 
 /* What an answer turned out to be. */
@@ -53,15 +61,35 @@ av_validate_symbol(const char *symbol)
 	}
 }
 
+void
+av_validate_keywords(const char *keywords)
+{
+	size_t		len = strlen(keywords);
+
+	if (len == 0 || len > 64)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid search keywords \"%s\"", keywords),
+				 errdetail("Keywords have 1 to 64 characters.")));
+	for (const unsigned char *p = (const unsigned char *) keywords; *p; p++)
+	{
+		if (*p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid search keywords"),
+					 errdetail("Keywords cannot contain control characters.")));
+	}
+}
+
 char *
 av_query_url(const AvFunction *fn, const char *argument, const char *apikey)
 {
 	const char *base = stockelt_api_base_url;
 
-	return psprintf("%s%sfunction=%s&%s=%s&outputsize=full&datatype=json&apikey=%s",
+	return psprintf("%s%sfunction=%s&%s=%s%s&datatype=json&apikey=%s",
 					base, strchr(base, '?') ? "&" : "?",
 					fn->name, fn->argument, http_escape(argument, false),
-					http_escape(apikey, false));
+					fn->extra_query, http_escape(apikey, false));
 }
 
 /* The first bytes of a body, printable, for an errdetail. */
@@ -151,14 +179,18 @@ classify_error_message(const char *text, Verdict *v)
 static void
 classify_data(const AvFunction *fn, const char *argument, json_t *root, Verdict *v)
 {
-	json_t	   *meta = json_object_get(root, "Meta Data");
-	const char *named = json_string_value(json_object_get(meta, "2. Symbol"));
+	json_t	   *holder = fn->symbol_object ? json_object_get(root, fn->symbol_object) : root;
+	const char *named;
 
+	if (fn->symbol_field == NULL)
+		return;
+	named = json_string_value(json_object_get(holder, fn->symbol_field));
 	if (named == NULL || pg_strcasecmp(named, argument) != 0)
 	{
 		v->sqlstate = ERRCODE_STOCKELT_WRONG_SYMBOL;
 		v->summary = "the response is for another symbol";
-		v->detail = psprintf("Meta Data names \"%s\", not \"%s\".",
+		v->detail = psprintf("%s names \"%s\", not \"%s\".",
+							 fn->symbol_object ? fn->symbol_object : "The response",
 							 named ? named : "(nothing)", argument);
 		v->hint = NULL;
 	}

@@ -12,11 +12,18 @@ typedef struct AvFunction
 {
 	const char *name;			/* e.g. "TIME_SERIES_WEEKLY_ADJUSTED" */
 	const char *argument;		/* query parameter: "symbol" or "keywords" */
+	const char *extra_query;	/* further fixed query parameters */
 	const char *data_key;		/* top-level key present only in data */
+	const char *symbol_object;	/* object naming the symbol, NULL for the top level */
+	const char *symbol_field;	/* field naming the symbol, NULL if none */
 	const char *describe;		/* for messages: "weekly prices" */
 } AvFunction;
 
 extern const AvFunction av_weekly_adjusted;
+extern const AvFunction av_overview;
+extern const AvFunction av_symbol_search;
+
+extern void av_validate_keywords(const char *keywords);
 
 extern void av_validate_symbol(const char *symbol);
 extern char *av_query_url(const AvFunction *fn, const char *argument,

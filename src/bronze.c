@@ -20,13 +20,15 @@
 
 #include "stockelt.h"
 #include "bronze.h"
+#include "http.h"
 #include "s3.h"
 
 PG_FUNCTION_INFO_V1(stockelt_bronze_read);
 PG_FUNCTION_INFO_V1(stockelt_bronze_list);
 
 static char *
-object_key(const char *api_function, const char *symbol, TimestampTz fetched_at)
+object_key(const char *api_function, const char *partition, const char *value,
+		   TimestampTz fetched_at)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
@@ -40,8 +42,8 @@ object_key(const char *api_function, const char *symbol, TimestampTz fetched_at)
 				 errmsg("timestamp out of range")));
 	while (plen > 0 && prefix[plen - 1] == '/')
 		plen--;
-	return psprintf("%.*s%salphavantage/%s/symbol=%s/fetched=%04d%02d%02dT%02d%02d%02d.%06dZ.json",
-					plen, prefix, plen > 0 ? "/" : "", function, symbol,
+	return psprintf("%.*s%salphavantage/%s/%s=%s/fetched=%04d%02d%02dT%02d%02d%02d.%06dZ.json",
+					plen, prefix, plen > 0 ? "/" : "", function, partition, value,
 					tm.tm_year, tm.tm_mon, tm.tm_mday,
 					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
 }
@@ -54,18 +56,21 @@ bronze_check_store(void)
 }
 
 static void
-insert_catalog_row(const char *key, const char *symbol, const char *api_function,
-				   TimestampTz fetched_at, size_t len, const char *sha256,
-				   const char *etag)
+insert_catalog_row(const char *key, const char *partition, const char *value,
+				   const char *api_function, TimestampTz fetched_at, size_t len,
+				   const char *sha256, const char *etag)
 {
-	Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID,
-	TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[8];
-	char		nulls[8] = "        ";
+	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[9];
+	char		nulls[9] = "         ";
 	bool		on_s3 = s3_configured();
+	bool		is_symbol = strcmp(partition, "symbol") == 0;
 
 	values[0] = CStringGetTextDatum(key);
-	values[1] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(value);
+	values[8] = CStringGetTextDatum(value);
+	nulls[is_symbol ? 8 : 1] = 'n';
 	values[2] = CStringGetTextDatum(api_function);
 	values[3] = TimestampTzGetDatum(fetched_at);
 	values[4] = Int64GetDatum((int64) len);
@@ -78,10 +83,10 @@ insert_catalog_row(const char *key, const char *symbol, const char *api_function
 		nulls[7] = 'n';
 
 	if (SPI_execute_with_args("INSERT INTO stockelt.bronze_objects "
-							  "(key, symbol, api_function, fetched_at, size_bytes, sha256, store, s3_bucket, s3_etag) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, "
+							  "(key, symbol, keywords, api_function, fetched_at, size_bytes, sha256, store, s3_bucket, s3_etag) "
+							  "VALUES ($1, $2, $9, $3, $4, $5, $6, "
 							  "CASE WHEN $7 IS NULL THEN 'table' ELSE 's3' END, $7, $8)",
-							  8, types, values, nulls, false, 0) != SPI_OK_INSERT)
+							  9, types, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record bronze object \"%s\"", key);
 }
 
@@ -102,10 +107,12 @@ insert_body(const char *key, const char *data, size_t len)
 }
 
 char *
-bronze_store(const char *api_function, const char *symbol, TimestampTz fetched_at,
-			 const char *data, size_t len)
+bronze_store(const char *api_function, const char *partition, const char *value,
+			 TimestampTz fetched_at, const char *data, size_t len)
 {
-	char	   *key = object_key(api_function, symbol, fetched_at);
+	char	   *key = object_key(api_function, partition,
+								 strcmp(partition, "symbol") == 0 ? value : http_escape(value, false),
+								 fetched_at);
 	char		sha256[65];
 	char	   *etag = NULL;
 
@@ -121,7 +128,7 @@ bronze_store(const char *api_function, const char *symbol, TimestampTz fetched_a
 	}
 
 	SPI_connect();
-	insert_catalog_row(key, symbol, api_function, fetched_at, len, sha256, etag);
+	insert_catalog_row(key, partition, value, api_function, fetched_at, len, sha256, etag);
 	if (!s3_configured())
 		insert_body(key, data, len);
 	SPI_finish();
@@ -140,7 +147,7 @@ catalog_lookup(const char *key, char **sha256)
 	*sha256 = NULL;
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT store, sha256 FROM stockelt.bronze_objects WHERE key = $1",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up bronze object \"%s\"", key);
 	if (SPI_processed == 1)
 	{
@@ -164,7 +171,7 @@ read_table_body(const char *key, StringInfo out)
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT body FROM stockelt.bronze_bodies WHERE key = $1",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read bronze object \"%s\"", key);
 	if (SPI_processed == 1)
 	{
@@ -227,27 +234,71 @@ stockelt_bronze_read(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(result);
 }
 
-static void
-list_table_store(const char *prefix, Tuplestorestate *store, TupleDesc desc)
+static int
+compare_by_fetch(const ListCell *a, const ListCell *b)
+{
+	const BronzeEntry *x = (const BronzeEntry *) lfirst(a);
+	const BronzeEntry *y = (const BronzeEntry *) lfirst(b);
+	const char *fx = strstr(x->key, "/fetched=");
+	const char *fy = strstr(y->key, "/fetched=");
+	int			c = strcmp(fx ? fx : "", fy ? fy : "");
+
+	return c != 0 ? c : strcmp(x->key, y->key);
+}
+
+static List *
+list_table_store(const char *prefix)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(prefix)};
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *entries = NIL;
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT key, size_bytes, 'table'::text FROM stockelt.bronze_objects "
+	if (SPI_execute_with_args("SELECT key, size_bytes FROM stockelt.bronze_objects "
 							  "WHERE store = 'table' AND starts_with(key, $1) ORDER BY key",
-							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+							  1, types, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list bronze objects");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		Datum		row[3];
-		bool		nulls[3];
+		HeapTuple	row = SPI_tuptable->vals[i];
+		bool		isnull;
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+		BronzeEntry *entry = palloc(sizeof(BronzeEntry));
 
-		for (int c = 0; c < 3; c++)
-			row[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
-		tuplestore_putvalues(store, desc, row, nulls);
+		entry->key = pstrdup(SPI_getvalue(row, SPI_tuptable->tupdesc, 1));
+		entry->size = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
+		entries = lappend(entries, entry);
+		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();
+	return entries;
+}
+
+List *
+bronze_list(const char *prefix, bool oldest_fetch_first)
+{
+	List	   *entries = NIL;
+
+	if (!s3_configured())
+		entries = list_table_store(prefix);
+	else
+	{
+		ListCell   *lc;
+
+		foreach(lc, s3_list(prefix))
+		{
+			S3Object   *obj = (S3Object *) lfirst(lc);
+			BronzeEntry *entry = palloc(sizeof(BronzeEntry));
+
+			entry->key = obj->key;
+			entry->size = obj->size;
+			entries = lappend(entries, entry);
+		}
+	}
+	if (oldest_fetch_first)
+		list_sort(entries, compare_by_fetch);
+	return entries;
 }
 
 Datum
@@ -255,20 +306,16 @@ stockelt_bronze_list(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *prefix = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *store = s3_configured() ? "s3" : "table";
 	ListCell   *lc;
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (!s3_configured())
+	foreach(lc, bronze_list(prefix, false))
 	{
-		list_table_store(prefix, rsinfo->setResult, rsinfo->setDesc);
-		return (Datum) 0;
-	}
-	foreach(lc, s3_list(prefix))
-	{
-		S3Object   *obj = (S3Object *) lfirst(lc);
-		Datum		row[3] = {CStringGetTextDatum(obj->key), Int64GetDatum(obj->size),
-		CStringGetTextDatum("s3")};
-		bool		nulls[3] = {false, obj->size < 0, false};
+		BronzeEntry *entry = (BronzeEntry *) lfirst(lc);
+		Datum		row[3] = {CStringGetTextDatum(entry->key), Int64GetDatum(entry->size),
+		CStringGetTextDatum(store)};
+		bool		nulls[3] = {false, entry->size < 0, false};
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
 	}

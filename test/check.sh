@@ -133,7 +133,7 @@ main() {
 	source "$work/s3/env"
 	write_temp_config
 
-	local tests=(setup fetch provider_errors transport security s3 dump_restore)
+	local tests=(setup fetch provider_errors transport security silver s3 dump_restore)
 	if [ -d "$fixtures_dir" ]; then
 		tests+=(real_fixtures)
 	else

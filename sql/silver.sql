@@ -1,0 +1,168 @@
+-- Silver: bronze objects parsed into normalised tables, exact and idempotent.
+\! $STANDINCTL reset
+CREATE TEMP TABLE wal (label text, lsn pg_lsn);
+
+-- Fetch and ingest into empty silver: one row per week, values equal to the body's strings.
+\! $STANDINCTL symbol 'symbol=ACME&weeks=120&end=2024-04-15'
+SELECT stockelt_fetch('ACME') AS key1 \gset
+SELECT * FROM stockelt_ingest(:'key1');
+SELECT count(*) AS rows, min(week_ending), max(week_ending),
+	   bool_and(bronze_key = :'key1') AS lineage_key,
+	   bool_and(fetched_at = (SELECT fetched_at FROM stockelt.bronze_objects WHERE key = :'key1')) AS lineage_fetched_at
+  FROM silver.weekly_adjusted_prices WHERE symbol = 'ACME';
+CREATE TEMP VIEW body_weeks AS
+SELECT o.key, w.key::date AS week_ending, w.value AS bar
+  FROM stockelt.bronze_objects o,
+	   jsonb_each(convert_from(stockelt_bronze_read(o.key), 'UTF8')::jsonb -> 'Weekly Adjusted Time Series') w;
+SELECT count(*) AS weeks_in_body,
+	   count(*) FILTER (WHERE s.open::text = b.bar->>'1. open' AND s.high::text = b.bar->>'2. high'
+			AND s.low::text = b.bar->>'3. low' AND s.close::text = b.bar->>'4. close'
+			AND s.adjusted_close::text = b.bar->>'5. adjusted close'
+			AND s.volume::text = b.bar->>'6. volume'
+			AND s.dividend_amount::text = b.bar->>'7. dividend amount') AS exactly_equal
+  FROM body_weeks b LEFT JOIN silver.weekly_adjusted_prices s
+	ON s.symbol = 'ACME' AND s.week_ending = b.week_ending
+ WHERE b.key = :'key1';
+
+-- Re-ingesting the same object changes nothing and writes almost no WAL, forced or not.
+INSERT INTO wal VALUES ('before', pg_current_wal_lsn());
+SELECT * FROM stockelt_ingest(:'key1');
+SELECT * FROM stockelt_ingest(:'key1', force => true);
+INSERT INTO wal VALUES ('after', pg_current_wal_lsn());
+SELECT pg_wal_lsn_diff((SELECT lsn FROM wal WHERE label = 'after'),
+					   (SELECT lsn FROM wal WHERE label = 'before')) < 8192 AS almost_no_wal;
+SELECT count(*) AS rows_still_from_first_object FROM silver.weekly_adjusted_prices
+ WHERE symbol = 'ACME' AND bronze_key = :'key1';
+
+-- A newer fetch that restates adjusted closes updates exactly the restated rows.
+\! $STANDINCTL symbol 'symbol=ACME&weeks=120&end=2024-04-15&restate=0.97'
+SELECT stockelt_fetch('ACME') AS key2 \gset
+SELECT count(*) AS restated_in_body
+  FROM body_weeks a JOIN body_weeks b USING (week_ending)
+ WHERE a.key = :'key1' AND b.key = :'key2' AND a.bar <> b.bar;
+SELECT * FROM stockelt_ingest(:'key2');
+SELECT count(*) FILTER (WHERE bronze_key = :'key2') AS rows_from_second_object,
+	   count(*) FILTER (WHERE bronze_key = :'key1') AS rows_left_from_first
+  FROM silver.weekly_adjusted_prices WHERE symbol = 'ACME';
+
+-- The partial newest week (keyed 2024-04-15, a Monday) is replaced when the week closes.
+\! $STANDINCTL symbol 'symbol=ACME&weeks=120&end=2024-04-19&restate=0.97'
+SELECT stockelt_fetch('ACME') AS key3 \gset
+SELECT * FROM stockelt_ingest(:'key3');
+SELECT week_ending, bronze_key = :'key3' AS from_newest
+  FROM silver.weekly_adjusted_prices WHERE symbol = 'ACME' AND week_ending >= '2024-04-08' ORDER BY 1;
+
+-- An older object ingested after a newer one never overwrites newer values.
+CREATE TEMP TABLE acme_before AS SELECT * FROM silver.weekly_adjusted_prices WHERE symbol = 'ACME';
+SELECT * FROM stockelt_ingest(:'key1', force => true);
+SELECT * FROM stockelt_ingest(:'key2', force => true);
+SELECT count(*) AS rows_changed_by_older_objects
+  FROM (SELECT * FROM acme_before EXCEPT SELECT * FROM silver.weekly_adjusted_prices WHERE symbol = 'ACME') d;
+SELECT count(*) AS stale_partial_week FROM silver.weekly_adjusted_prices
+ WHERE symbol = 'ACME' AND week_ending = '2024-04-15';
+
+-- Bad bronze objects: a precise reason in errdetail, and nothing written.
+CREATE FUNCTION put_bronze(p_key text, p_body text) RETURNS text LANGUAGE sql AS $$
+	INSERT INTO stockelt.bronze_objects (key, symbol, api_function, fetched_at, size_bytes, sha256, store)
+	VALUES (p_key, 'BAD', 'TIME_SERIES_WEEKLY_ADJUSTED', now(), octet_length(p_body),
+			encode(sha256(convert_to(p_body, 'UTF8')), 'hex'), 'table');
+	INSERT INTO stockelt.bronze_bodies VALUES (p_key, convert_to(p_body, 'UTF8'));
+	SELECT p_key;
+$$;
+CREATE FUNCTION weekly_body(symbol text, weeks text) RETURNS text LANGUAGE sql AS $$
+	SELECT format('{"Meta Data": {"2. Symbol": "%s"}, "Weekly Adjusted Time Series": {%s}}', symbol, weeks);
+$$;
+CREATE FUNCTION bar(day text, open text DEFAULT '1.0000', volume text DEFAULT '100') RETURNS text LANGUAGE sql AS $$
+	SELECT format('"%s": {"1. open": "%s", "2. high": "2.0000", "3. low": "0.5000", "4. close": "1.5000", '
+				  '"5. adjusted close": "1.5000", "6. volume": "%s", "7. dividend amount": "0.0000"}',
+				  day, open, volume);
+$$;
+CREATE TEMP TABLE bad (name text, body text);
+INSERT INTO bad VALUES
+	('not JSON', '<html>Service Unavailable</html>'),
+	('truncated', left(weekly_body('BAD', bar('2024-04-12')), 60)),
+	('throttle', '{"Information": "Thank you for using Alpha Vantage! Please consider spreading out your free API requests more sparingly (1 request per second)."}'),
+	('premium sample', '{"endpoint": "Realtime Bulk Quotes", "message": "This is a premium endpoint.", "data": []}'),
+	('other symbol', weekly_body('GOOD', bar('2024-04-12'))),
+	('missing series', '{"Meta Data": {"2. Symbol": "BAD"}}'),
+	('empty series', weekly_body('BAD', '')),
+	('bad date key', weekly_body('BAD', bar('2024-02-30'))),
+	('duplicate week', weekly_body('BAD', bar('2024-04-11') || ', ' || bar('2024-04-12'))),
+	('duplicate key', weekly_body('BAD', bar('2024-04-12') || ', ' || bar('2024-04-12'))),
+	('not a decimal', weekly_body('BAD', bar('2024-04-05') || ', ' || bar('2024-04-12', open => '1.2e3'))),
+	('negative volume', weekly_body('BAD', bar('2024-04-05') || ', ' || bar('2024-04-12', volume => '-5')));
+SELECT name, error_detail(format('SELECT * FROM stockelt_ingest(%L)',
+								 put_bronze('alphavantage/time_series_weekly_adjusted/symbol=BAD/' || name || '.json', body))) AS reason
+  FROM bad ORDER BY name;
+SELECT DISTINCT regexp_replace(expect_error($$SELECT * FROM stockelt_ingest('alphavantage/time_series_weekly_adjusted/symbol=BAD/bad date key.json')$$), '"[^"]*"', '"…"') AS error;
+SELECT count(*) AS bad_rows_written FROM silver.weekly_adjusted_prices WHERE symbol IN ('BAD', 'GOOD');
+
+-- A byte-order mark before the JSON is accepted.
+SELECT * FROM stockelt_ingest(put_bronze('alphavantage/time_series_weekly_adjusted/symbol=BAD/bom.json',
+										  E'\uFEFF' || weekly_body('BAD', bar('2024-04-12'))));
+
+-- One object is one transaction: a failure half-way leaves none of it.
+ALTER TABLE silver.weekly_adjusted_prices ADD CONSTRAINT test_open_below_10 CHECK (symbol <> 'BAD' OR open < 10);
+SELECT expect_error(format('SELECT * FROM stockelt_ingest(%L)',
+	put_bronze('alphavantage/time_series_weekly_adjusted/symbol=BAD/half.json',
+			   weekly_body('BAD', bar('2024-03-29') || ', ' || bar('2024-04-05') || ', ' || bar('2024-04-19', open => '12.0000')))));
+ALTER TABLE silver.weekly_adjusted_prices DROP CONSTRAINT test_open_below_10;
+SELECT week_ending FROM silver.weekly_adjusted_prices WHERE symbol = 'BAD' ORDER BY 1;
+
+-- OVERVIEW and SYMBOL_SEARCH become silver.symbols; "None" and "null" become NULL.
+\! $STANDINCTL reset
+SELECT stockelt_fetch_overview('ACME') AS overview_key \gset
+SELECT * FROM stockelt_ingest(:'overview_key');
+SELECT symbol, name, asset_type, exchange, currency, country, sector IS NOT NULL AS has_sector, source
+  FROM silver.symbols WHERE symbol = 'ACME';
+SELECT symbol, name, type, region, market_open, market_close, timezone, currency, match_score,
+	   bronze_key LIKE 'alphavantage/symbol_search/keywords=acme/fetched=%' AS kept_in_bronze
+  FROM stockelt_search('acme') ORDER BY match_score DESC, symbol;
+SELECT symbol, name, asset_type, exchange, region, timezone, market_open, currency, source
+  FROM silver.symbols ORDER BY symbol;
+SELECT put_bronze('alphavantage/overview/symbol=NONE/x.json',
+	'{"Symbol": "NONE", "Name": "Nothing Known", "AssetType": "None", "Exchange": "null", "Sector": "None", "Industry": "-"}') AS none_key \gset
+UPDATE stockelt.bronze_objects SET symbol = 'NONE', api_function = 'OVERVIEW' WHERE key = :'none_key';
+SELECT * FROM stockelt_ingest(:'none_key');
+SELECT symbol, name, asset_type IS NULL AS asset_type_null, exchange IS NULL AS exchange_null,
+	   sector IS NULL AS sector_null, industry IS NULL AS industry_null
+  FROM silver.symbols WHERE symbol = 'NONE';
+
+-- Replay: silver truncated and rebuilt from bronze alone equals what was there, row for row.
+-- First bring silver up to date with everything fetched so far, in fetch order.
+DELETE FROM stockelt.bronze_bodies WHERE key LIKE '%symbol=BAD/%' AND key NOT LIKE '%/bom.json';
+DELETE FROM stockelt.bronze_objects WHERE key LIKE '%symbol=BAD/%' AND key NOT LIKE '%/bom.json';
+DELETE FROM stockelt.bronze_bodies WHERE key = :'none_key';
+DELETE FROM stockelt.bronze_objects WHERE key = :'none_key';
+DELETE FROM silver.symbols WHERE symbol = 'NONE';
+SELECT sum(i.inserted) > 0 AS caught_up
+  FROM (SELECT key FROM stockelt.bronze_objects ORDER BY fetched_at, key) o, stockelt_ingest(o.key) i;
+CREATE TEMP TABLE prices_before AS
+	SELECT symbol, week_ending, open, high, low, close, adjusted_close, volume, dividend_amount, bronze_key, fetched_at
+	  FROM silver.weekly_adjusted_prices;
+CREATE TEMP TABLE symbols_before AS
+	SELECT symbol, name, asset_type, exchange, region, country, currency, timezone, market_open,
+		   market_close, sector, industry, bronze_key, fetched_at, source FROM silver.symbols;
+TRUNCATE silver.weekly_adjusted_prices, silver.symbols;
+SELECT count(*) AS applied_objects_remembered FROM stockelt.silver_objects WHERE api_function = 'TIME_SERIES_WEEKLY_ADJUSTED';
+SELECT objects = (SELECT count(*) FROM stockelt.bronze_objects WHERE key LIKE 'alphavantage/%') AS replayed_all,
+	   inserted >= (SELECT count(*) FROM prices_before) AS rebuilt_all
+  FROM stockelt_replay('alphavantage/');
+SELECT count(*) AS missing_or_different FROM (
+	(SELECT * FROM prices_before
+	 EXCEPT SELECT symbol, week_ending, open, high, low, close, adjusted_close, volume, dividend_amount, bronze_key, fetched_at
+	 FROM silver.weekly_adjusted_prices)
+	UNION ALL
+	(SELECT symbol, week_ending, open, high, low, close, adjusted_close, volume, dividend_amount, bronze_key, fetched_at
+	 FROM silver.weekly_adjusted_prices EXCEPT SELECT * FROM prices_before)) d;
+SELECT count(*) AS symbols_missing_or_different FROM (
+	(SELECT * FROM symbols_before
+	 EXCEPT SELECT symbol, name, asset_type, exchange, region, country, currency, timezone, market_open,
+		   market_close, sector, industry, bronze_key, fetched_at, source FROM silver.symbols)
+	UNION ALL
+	(SELECT symbol, name, asset_type, exchange, region, country, currency, timezone, market_open,
+		   market_close, sector, industry, bronze_key, fetched_at, source FROM silver.symbols
+	 EXCEPT SELECT * FROM symbols_before)) d;
+
+-- Keys that do not name a function, symbol and time, and are not cataloged, are refused.
+SELECT expect_error($$SELECT * FROM stockelt_ingest('somewhere/else.json')$$);

@@ -1,0 +1,638 @@
+/*
+ * parse.c
+ *		Alpha Vantage payloads to C structs with jansson.
+ *
+ * No PostgreSQL calls here: the fuzzer in test/fuzz drives this file alone.
+ * Every rejection says precisely why, because that text becomes the errdetail
+ * a user reads when an ingest is refused.
+ */
+#include <ctype.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "parse.h"
+
+#define WEEKLY_SERIES_KEY "Weekly Adjusted Time Series"
+
+static const char *const weekly_fields[] = {
+	"1. open", "2. high", "3. low", "4. close", "5. adjusted close",
+	"6. volume", "7. dividend amount"
+};
+
+/*
+ * jansson allocates every value, key and hashtable separately; for a series of
+ * a thousand weeks that is most of the parse time.  While one body is parsed,
+ * jansson allocates from a bump arena instead, released at once afterwards.
+ * One block is kept for the next parse so that large bodies do not map and
+ * unmap memory each time.
+ */
+#ifndef PARSE_PLAIN_ALLOC
+#define ARENA_BLOCK_SIZE (4 * 1024 * 1024)
+
+typedef struct ArenaBlock
+{
+	struct ArenaBlock *next;
+	size_t		size;
+	size_t		used;
+	char		data[];
+} ArenaBlock;
+
+static ArenaBlock *arena_blocks = NULL;
+static ArenaBlock *arena_spare = NULL;
+
+static void *
+arena_alloc(size_t n)
+{
+	ArenaBlock *block = arena_blocks;
+	void	   *p;
+
+	n = (n + 15) & ~(size_t) 15;
+	if (block == NULL || block->used + n > block->size)
+	{
+		size_t		size = n > ARENA_BLOCK_SIZE ? n : ARENA_BLOCK_SIZE;
+
+		if (arena_spare != NULL && arena_spare->size >= size)
+		{
+			block = arena_spare;
+			arena_spare = NULL;
+		}
+		else if ((block = malloc(sizeof(ArenaBlock) + size)) == NULL)
+			return NULL;
+		else
+			block->size = size;
+		block->used = 0;
+		block->next = arena_blocks;
+		arena_blocks = block;
+	}
+	p = block->data + block->used;
+	block->used += n;
+	return p;
+}
+
+static void
+arena_free(void *p)
+{
+	/* everything is released at once by arena_release */
+	(void) p;
+}
+
+static void
+arena_release(void)
+{
+	while (arena_blocks != NULL)
+	{
+		ArenaBlock *next = arena_blocks->next;
+
+		if (arena_spare == NULL && arena_blocks->size == ARENA_BLOCK_SIZE)
+			arena_spare = arena_blocks;
+		else
+			free(arena_blocks);
+		arena_blocks = next;
+	}
+}
+
+/* Runs jansson on the arena; the tree must be released with release_tree. */
+static json_t *
+load_tree(const char *body, size_t len, json_error_t *err)
+{
+	json_t	   *root;
+
+	json_set_alloc_funcs(arena_alloc, arena_free);
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, err);
+	json_set_alloc_funcs(malloc, free);
+	return root;
+}
+
+static void
+release_tree(json_t *root)
+{
+	/* No decref: the tree lives in the arena, and jansson's free is a no-op there. */
+	(void) root;
+	arena_release();
+}
+#else
+/* Sanitizer builds: jansson's own allocations, so that AddressSanitizer sees every one. */
+static json_t *
+load_tree(const char *body, size_t len, json_error_t *err)
+{
+	return json_loadb(body, len, JSON_REJECT_DUPLICATES, err);
+}
+
+static void
+release_tree(json_t *root)
+{
+	json_decref(root);
+}
+#endif
+
+static void set_reason(char *reason, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+
+static void
+set_reason(char *reason, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, PARSE_REASON_LEN, fmt, ap);
+	va_end(ap);
+}
+
+int
+parse_is_decimal(const char *text)
+{
+	const char *p = text;
+
+	if (*p == '-')
+		p++;
+	if (!isdigit((unsigned char) *p))
+		return 0;
+	while (isdigit((unsigned char) *p))
+		p++;
+	if (*p == '.')
+	{
+		p++;
+		if (!isdigit((unsigned char) *p))
+			return 0;
+		while (isdigit((unsigned char) *p))
+			p++;
+	}
+	return *p == '\0';
+}
+
+/* Parses a body into a JSON object; a leading UTF-8 byte-order mark is accepted. */
+static json_t *
+load_object(const char *body, size_t len, char *reason)
+{
+	json_error_t err;
+	json_t	   *root;
+
+	if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0)
+		body += 3, len -= 3;
+	root = load_tree(body, len, &err);
+	if (root == NULL)
+	{
+		int			at_end = strstr(err.text, "end of file") != NULL ||
+			strstr(err.text, "premature end") != NULL;
+
+		release_tree(NULL);
+		if (strstr(err.text, "duplicate object key") != NULL)
+			set_reason(reason, "duplicate key: %s", err.text);
+		else if (at_end && len > 0 && (body[0] == '{' || body[0] == '['))
+			set_reason(reason, "truncated JSON: %s", err.text);
+		else
+			set_reason(reason, "not JSON: %s at byte %d", err.text, err.position);
+		return NULL;
+	}
+	if (!json_is_object(root))
+	{
+		set_reason(reason, "not a JSON object");
+		release_tree(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* Why an object without the data key is not data: the provider's own words when it gave some. */
+static void
+explain_missing(json_t *root, const char *data_key, char *reason)
+{
+	static const char *const notices[] = {"Error Message", "Note", "Information"};
+	const char *text;
+
+	if ((text = json_string_value(json_object_get(root, "message"))) != NULL)
+	{
+		set_reason(reason, "premium sample data, not data: %.180s", text);
+		return;
+	}
+	if (json_object_size(root) == 0)
+	{
+		set_reason(reason, "empty object {}");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(notices) / sizeof(notices[0]); i++)
+	{
+		if ((text = json_string_value(json_object_get(root, notices[i]))) != NULL)
+		{
+			set_reason(reason, "the provider answered \"%s\": %.180s", notices[i], text);
+			return;
+		}
+	}
+	set_reason(reason, "no \"%s\" in the body", data_key);
+}
+
+static int
+days_in_month(int year, int month)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int			leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return days[month - 1] + (month == 2 && leap);
+}
+
+/* Strict YYYY-MM-DD. */
+static int
+parse_date(const char *text, ParseDate *date)
+{
+	if (strlen(text) != 10 || text[4] != '-' || text[7] != '-')
+		return -1;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && !isdigit((unsigned char) text[i]))
+			return -1;
+	date->year = atoi(text);
+	date->month = atoi(text + 5);
+	date->day = atoi(text + 8);
+	if (date->year < 1900 || date->year > 2999 || date->month < 1 || date->month > 12 ||
+		date->day < 1 || date->day > days_in_month(date->year, date->month))
+		return -1;
+	return 0;
+}
+
+/* Days since 1970-01-01 of a valid date (proleptic Gregorian). */
+static long
+day_number(const ParseDate *d)
+{
+	int			y = d->year - (d->month <= 2);
+	long		era = y / 400;
+	int			yoe = y - era * 400;
+	int			doy = (153 * (d->month + (d->month > 2 ? -3 : 9)) + 2) / 5 + d->day - 1;
+	int			doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+	return era * 146097 + doe - 719468;
+}
+
+/* Monday-based week number: 1970-01-01 was a Thursday. */
+static long
+week_number(const ParseDate *d)
+{
+	long		shifted = day_number(d) + 3;
+
+	return shifted >= 0 ? shifted / 7 : -((-shifted + 6) / 7);
+}
+
+static int
+compare_rows(const void *a, const void *b)
+{
+	long		da = day_number(&((const WeeklyRow *) a)->week_ending);
+	long		db = day_number(&((const WeeklyRow *) b)->week_ending);
+
+	return (da > db) - (da < db);
+}
+
+static int
+parse_volume(const char *text, int64_t *volume)
+{
+	int64_t		v = 0;
+	const char *p = text;
+
+	if (*p == '\0')
+		return -1;
+	for (; *p; p++)
+	{
+		int			digit = *p - '0';
+
+		if (!isdigit((unsigned char) *p) || v > (INT64_MAX - digit) / 10)
+			return -1;
+		v = v * 10 + digit;
+	}
+	*volume = v;
+	return 0;
+}
+
+/* Copies a string into the arena; the arena is sized so that it never overflows. */
+static const char *
+arena_copy(char **cursor, const char *text)
+{
+	size_t		n = strlen(text) + 1;
+	char	   *dst = *cursor;
+
+	memcpy(dst, text, n);
+	*cursor += n;
+	return dst;
+}
+
+static int
+parse_week(const char *key, json_t *bar, WeeklyRow *row, char **cursor, char *reason)
+{
+	const char *values[7];
+
+	if (parse_date(key, &row->week_ending) != 0)
+	{
+		set_reason(reason, "bad date key \"%.40s\"", key);
+		return -1;
+	}
+	if (!json_is_object(bar))
+	{
+		set_reason(reason, "week %s is not an object", key);
+		return -1;
+	}
+	for (int i = 0; i < 7; i++)
+	{
+		values[i] = json_string_value(json_object_get(bar, weekly_fields[i]));
+		if (values[i] == NULL)
+		{
+			set_reason(reason, "week %s has no string \"%s\"", key, weekly_fields[i]);
+			return -1;
+		}
+		if (!parse_is_decimal(values[i]))
+		{
+			set_reason(reason, "week %s: \"%s\" is not a decimal number: \"%.40s\"",
+					   key, weekly_fields[i], values[i]);
+			return -1;
+		}
+	}
+	if (values[5][0] == '-')
+	{
+		set_reason(reason, "week %s: negative volume %.40s", key, values[5]);
+		return -1;
+	}
+	if (parse_volume(values[5], &row->volume) != 0)
+	{
+		set_reason(reason, "week %s: volume is not a whole number in range: \"%.40s\"", key, values[5]);
+		return -1;
+	}
+	row->open = arena_copy(cursor, values[0]);
+	row->high = arena_copy(cursor, values[1]);
+	row->low = arena_copy(cursor, values[2]);
+	row->close = arena_copy(cursor, values[3]);
+	row->adjusted_close = arena_copy(cursor, values[4]);
+	row->dividend_amount = arena_copy(cursor, values[6]);
+	return 0;
+}
+
+static int
+check_symbol(json_t *root, const char *expected, WeeklySeries *out, char *reason)
+{
+	json_t	   *meta = json_object_get(root, "Meta Data");
+	const char *named = json_string_value(json_object_get(meta, "2. Symbol"));
+	const char *refreshed = json_string_value(json_object_get(meta, "3. Last Refreshed"));
+
+	if (expected != NULL && (named == NULL || strcasecmp(named, expected) != 0))
+	{
+		set_reason(reason, "series for \"%.40s\", expected \"%.40s\"",
+				   named ? named : "(no symbol in Meta Data)", expected);
+		return -1;
+	}
+	out->symbol = strdup(named ? named : "");
+	out->last_refreshed = strdup(refreshed ? refreshed : "");
+	if (out->symbol == NULL || out->last_refreshed == NULL)
+	{
+		set_reason(reason, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Rows sorted oldest first; two keys in one calendar week are a duplicate week. */
+static int
+order_weeks(WeeklySeries *out, char *reason)
+{
+	qsort(out->rows, out->nrows, sizeof(WeeklyRow), compare_rows);
+	for (size_t i = 1; i < out->nrows; i++)
+	{
+		const ParseDate *a = &out->rows[i - 1].week_ending;
+		const ParseDate *b = &out->rows[i].week_ending;
+
+		if (week_number(a) == week_number(b))
+		{
+			set_reason(reason, "duplicate week: %04d-%02d-%02d and %04d-%02d-%02d",
+					   a->year, a->month, a->day, b->year, b->month, b->day);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+fill_weekly(json_t *root, size_t len, const char *expected, WeeklySeries *out, char *reason)
+{
+	json_t	   *series = json_object_get(root, WEEKLY_SERIES_KEY);
+	const char *key;
+	json_t	   *bar;
+	char	   *cursor;
+
+	if (series == NULL || json_object_get(root, "message") != NULL)
+	{
+		explain_missing(root, WEEKLY_SERIES_KEY, reason);
+		return -1;
+	}
+	if (check_symbol(root, expected, out, reason) != 0)
+		return -1;
+	if (!json_is_object(series) || json_object_size(series) == 0)
+	{
+		set_reason(reason, "\"%s\" is empty", WEEKLY_SERIES_KEY);
+		return -1;
+	}
+	/* Decoded strings are never longer than the body that encoded them. */
+	out->arena = malloc(len + 1);
+	out->rows = calloc(json_object_size(series), sizeof(WeeklyRow));
+	if (out->arena == NULL || out->rows == NULL)
+	{
+		set_reason(reason, "out of memory");
+		return -1;
+	}
+	cursor = out->arena;
+	json_object_foreach(series, key, bar)
+	{
+		if (parse_week(key, bar, &out->rows[out->nrows], &cursor, reason) != 0)
+			return -1;
+		out->nrows++;
+	}
+	return order_weeks(out, reason);
+}
+
+int
+parse_weekly_adjusted(const char *body, size_t len, const char *expected_symbol,
+					  WeeklySeries *out, char *reason)
+{
+	json_t	   *root;
+	int			rc;
+
+	memset(out, 0, sizeof(*out));
+	reason[0] = '\0';
+	if ((root = load_object(body, len, reason)) == NULL)
+		return -1;
+	rc = fill_weekly(root, len, expected_symbol, out, reason);
+	release_tree(root);
+	if (rc != 0)
+		weekly_series_free(out);
+	return rc;
+}
+
+void
+weekly_series_free(WeeklySeries *series)
+{
+	free(series->symbol);
+	free(series->last_refreshed);
+	free(series->rows);
+	free(series->arena);
+	memset(series, 0, sizeof(*series));
+}
+
+/* "None", "null", "-" and "" mean the provider does not know: NULL. */
+static int
+copy_known(json_t *obj, const char *field, char **dst)
+{
+	const char *text = json_string_value(json_object_get(obj, field));
+
+	*dst = NULL;
+	if (text == NULL || text[0] == '\0' || strcmp(text, "None") == 0 ||
+		strcmp(text, "null") == 0 || strcmp(text, "-") == 0)
+		return 0;
+	*dst = strdup(text);
+	return *dst ? 0 : -1;
+}
+
+static void
+symbol_info_free(SymbolInfo *info)
+{
+	char	  **fields[] = {&info->symbol, &info->name, &info->asset_type, &info->exchange,
+		&info->region, &info->country, &info->currency, &info->timezone,
+		&info->market_open, &info->market_close, &info->sector, &info->industry,
+	&info->match_score};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+	{
+		free(*fields[i]);
+		*fields[i] = NULL;
+	}
+}
+
+void
+symbol_list_free(SymbolList *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		symbol_info_free(&list->items[i]);
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}
+
+static int
+fill_overview(json_t *root, const char *expected, SymbolInfo *info, char *reason)
+{
+	const char *symbol = json_string_value(json_object_get(root, "Symbol"));
+
+	if (symbol == NULL || json_object_get(root, "message") != NULL)
+	{
+		explain_missing(root, "Symbol", reason);
+		return -1;
+	}
+	if (expected != NULL && strcasecmp(symbol, expected) != 0)
+	{
+		set_reason(reason, "overview of \"%.40s\", expected \"%.40s\"", symbol, expected);
+		return -1;
+	}
+	if (copy_known(root, "Symbol", &info->symbol) || copy_known(root, "Name", &info->name) ||
+		copy_known(root, "AssetType", &info->asset_type) ||
+		copy_known(root, "Exchange", &info->exchange) ||
+		copy_known(root, "Country", &info->country) ||
+		copy_known(root, "Currency", &info->currency) ||
+		copy_known(root, "Sector", &info->sector) ||
+		copy_known(root, "Industry", &info->industry))
+	{
+		set_reason(reason, "out of memory");
+		return -1;
+	}
+	if (info->symbol == NULL)
+	{
+		set_reason(reason, "\"Symbol\" is empty");
+		return -1;
+	}
+	return 0;
+}
+
+int
+parse_overview(const char *body, size_t len, const char *expected_symbol,
+			   SymbolList *out, char *reason)
+{
+	json_t	   *root;
+	int			rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	reason[0] = '\0';
+	if ((root = load_object(body, len, reason)) == NULL)
+		return -1;
+	out->items = calloc(1, sizeof(SymbolInfo));
+	if (out->items == NULL)
+		set_reason(reason, "out of memory");
+	else
+	{
+		out->count = 1;
+		rc = fill_overview(root, expected_symbol, &out->items[0], reason);
+	}
+	release_tree(root);
+	if (rc != 0)
+		symbol_list_free(out);
+	return rc;
+}
+
+static int
+fill_match(json_t *match, SymbolInfo *info, size_t index, char *reason)
+{
+	if (!json_is_object(match))
+	{
+		set_reason(reason, "match %zu is not an object", index);
+		return -1;
+	}
+	if (copy_known(match, "1. symbol", &info->symbol) || copy_known(match, "2. name", &info->name) ||
+		copy_known(match, "3. type", &info->asset_type) ||
+		copy_known(match, "4. region", &info->region) ||
+		copy_known(match, "5. marketOpen", &info->market_open) ||
+		copy_known(match, "6. marketClose", &info->market_close) ||
+		copy_known(match, "7. timezone", &info->timezone) ||
+		copy_known(match, "8. currency", &info->currency) ||
+		copy_known(match, "9. matchScore", &info->match_score))
+	{
+		set_reason(reason, "out of memory");
+		return -1;
+	}
+	if (info->symbol == NULL)
+	{
+		set_reason(reason, "match %zu has no \"1. symbol\"", index);
+		return -1;
+	}
+	if (info->match_score != NULL && !parse_is_decimal(info->match_score))
+	{
+		set_reason(reason, "match %zu: \"9. matchScore\" is not a decimal number: \"%.40s\"",
+				   index, info->match_score);
+		return -1;
+	}
+	return 0;
+}
+
+int
+parse_symbol_search(const char *body, size_t len, SymbolList *out, char *reason)
+{
+	json_t	   *root;
+	json_t	   *matches;
+	int			rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	reason[0] = '\0';
+	if ((root = load_object(body, len, reason)) == NULL)
+		return -1;
+	matches = json_object_get(root, "bestMatches");
+	if (!json_is_array(matches))
+	{
+		explain_missing(root, "bestMatches", reason);
+		rc = -1;
+	}
+	else if (json_array_size(matches) > 0 &&
+			 (out->items = calloc(json_array_size(matches), sizeof(SymbolInfo))) == NULL)
+	{
+		set_reason(reason, "out of memory");
+		rc = -1;
+	}
+	for (size_t i = 0; rc == 0 && i < json_array_size(matches); i++)
+	{
+		out->count = i + 1;
+		rc = fill_match(json_array_get(matches, i), &out->items[i], i + 1, reason);
+	}
+	release_tree(root);
+	if (rc != 0)
+		symbol_list_free(out);
+	return rc;
+}

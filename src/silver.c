@@ -1,0 +1,392 @@
+/*
+ * silver.c
+ *		Bulk upsert of parsed rows into silver, writing only rows that changed.
+ *
+ * The weekly writer works below SQL, as COPY does: it reads a symbol's rows
+ * through the primary key, merges them with the parsed series week by week,
+ * and inserts in batches with table_multi_insert, updates with
+ * simple_table_tuple_update, and maintains the indexes itself.  Unchanged
+ * rows are not touched, so re-ingesting an object writes no WAL for them.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
+#include "utils/datum.h"
+#include "utils/fmgrprotos.h"
+#include "common/hashfn.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "stockelt.h"
+#include "silver.h"
+
+#define INSERT_BATCH 1000
+#define ADVISORY_LOCK_CLASS 0x53544b45	/* "STKE": ingests of one symbol take turns */
+
+/* Columns of silver.weekly_adjusted_prices, in table order. */
+enum
+{
+	COL_SYMBOL,
+	COL_WEEK_ENDING,
+	COL_OPEN,
+	COL_HIGH,
+	COL_LOW,
+	COL_CLOSE,
+	COL_ADJUSTED_CLOSE,
+	COL_VOLUME,
+	COL_DIVIDEND,
+	COL_BRONZE_KEY,
+	COL_FETCHED_AT,
+	COL_INGESTED_AT,
+	WEEKLY_NCOLS
+};
+
+/* The numeric columns, in the order of WeeklyRow's strings. */
+static const int price_cols[] = {COL_OPEN, COL_HIGH, COL_LOW, COL_CLOSE,
+COL_ADJUSTED_CLOSE, COL_DIVIDEND};
+
+#define NPRICES lengthof(price_cols)
+
+/* A row already in silver. */
+typedef struct ExistingRow
+{
+	DateADT		week_ending;
+	int32		week;
+	ItemPointerData tid;
+	Datum		prices[NPRICES];
+	int64		volume;
+	TimestampTz fetched_at;
+} ExistingRow;
+
+/* Everything one weekly ingest needs to write rows. */
+typedef struct WeeklyWriter
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	CommandId	cid;
+	Snapshot	snapshot;
+	TupleTableSlot *slots[INSERT_BATCH];
+	int			nbuffered;
+	TupleTableSlot *update_slot;
+	MemoryContext batch_context;
+	Datum		symbol;
+	Datum		bronze_key;
+	Datum		fetched_at;
+	Datum		ingested_at;
+} WeeklyWriter;
+
+/* Monday-based week number; DateADT 0 is Saturday 2000-01-01. */
+static int32
+week_of(DateADT d)
+{
+	int32		shifted = d + 5;
+
+	return shifted >= 0 ? shifted / 7 : -((-shifted + 6) / 7);
+}
+
+static void
+lock_symbol(const char *symbol)
+{
+	uint32		hash = hash_bytes((const unsigned char *) symbol, strlen(symbol));
+
+	DirectFunctionCall2(pg_advisory_xact_lock_int4,
+						Int32GetDatum(ADVISORY_LOCK_CLASS), Int32GetDatum((int32) hash));
+}
+
+static Relation
+open_silver_table(const char *name, int expected_columns)
+{
+	Relation	rel = table_openrv(makeRangeVar("silver", (char *) name, -1), RowExclusiveLock);
+
+	if (RelationGetDescr(rel)->natts != expected_columns)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table silver.%s does not have the columns stockelt created", name)));
+	return rel;
+}
+
+static void
+writer_open(WeeklyWriter *w, const char *key, const char *symbol, TimestampTz fetched_at)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	memset(w, 0, sizeof(*w));
+	w->rel = open_silver_table("weekly_adjusted_prices", WEEKLY_NCOLS);
+	w->estate = CreateExecutorState();
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(w->rel);
+	rte->relkind = w->rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(w->estate, list_make1(rte));
+	w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
+	ExecOpenIndices(w->rri, false);
+	w->cid = GetCurrentCommandId(true);
+	w->estate->es_output_cid = w->cid;
+	w->bistate = GetBulkInsertState();
+	w->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	w->estate->es_snapshot = w->snapshot;
+	for (int i = 0; i < INSERT_BATCH; i++)
+		w->slots[i] = table_slot_create(w->rel, NULL);
+	w->update_slot = table_slot_create(w->rel, NULL);
+	w->batch_context = AllocSetContextCreate(CurrentMemoryContext, "stockelt ingest batch",
+											 ALLOCSET_DEFAULT_SIZES);
+	w->symbol = CStringGetTextDatum(symbol);
+	w->bronze_key = CStringGetTextDatum(key);
+	w->fetched_at = TimestampTzGetDatum(fetched_at);
+	w->ingested_at = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+}
+
+static void
+writer_close(WeeklyWriter *w)
+{
+	for (int i = 0; i < INSERT_BATCH; i++)
+		ExecDropSingleTupleTableSlot(w->slots[i]);
+	ExecDropSingleTupleTableSlot(w->update_slot);
+	FreeBulkInsertState(w->bistate);
+	ExecCloseIndices(w->rri);
+	ExecCloseRangeTableRelations(w->estate);
+	FreeExecutorState(w->estate);
+	UnregisterSnapshot(w->snapshot);
+	MemoryContextDelete(w->batch_context);
+	table_close(w->rel, NoLock);
+	/* Later statements and ingests in this transaction see these rows. */
+	CommandCounterIncrement();
+}
+
+/* The symbol's rows, oldest first, read through the primary key. */
+static ExistingRow *
+read_existing(WeeklyWriter *w, int *count)
+{
+	Oid			pk = RelationGetPrimaryKeyIndex(w->rel);
+	ScanKeyData skey;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	TupleDesc	desc = RelationGetDescr(w->rel);
+	int			cap = 1024;
+	ExistingRow *rows = palloc(cap * sizeof(ExistingRow));
+
+	*count = 0;
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_TEXTEQ, w->symbol);
+	scan = systable_beginscan(w->rel, pk, true, w->snapshot, 1, &skey);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		Datum		values[WEEKLY_NCOLS];
+		bool		nulls[WEEKLY_NCOLS];
+		ExistingRow *row;
+
+		if (*count == cap)
+		{
+			cap *= 2;
+			rows = repalloc(rows, cap * sizeof(ExistingRow));
+		}
+		row = &rows[(*count)++];
+		heap_deform_tuple(tuple, desc, values, nulls);
+		row->week_ending = DatumGetDateADT(values[COL_WEEK_ENDING]);
+		row->week = week_of(row->week_ending);
+		row->tid = tuple->t_self;
+		for (int i = 0; i < (int) NPRICES; i++)
+			row->prices[i] = datumCopy(values[price_cols[i]], false, -1);
+		row->volume = DatumGetInt64(values[COL_VOLUME]);
+		row->fetched_at = DatumGetTimestampTz(values[COL_FETCHED_AT]);
+	}
+	systable_endscan(scan);
+	return rows;
+}
+
+static Datum
+numeric_from(const char *text)
+{
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/* Fills a slot with a parsed row and the object's lineage. */
+static void
+fill_slot(WeeklyWriter *w, TupleTableSlot *slot, const WeeklyRow *row,
+		  DateADT week_ending, const Datum *prices)
+{
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, false, WEEKLY_NCOLS * sizeof(bool));
+	slot->tts_values[COL_SYMBOL] = w->symbol;
+	slot->tts_values[COL_WEEK_ENDING] = DateADTGetDatum(week_ending);
+	for (int i = 0; i < (int) NPRICES; i++)
+		slot->tts_values[price_cols[i]] = prices[i];
+	slot->tts_values[COL_VOLUME] = Int64GetDatum(row->volume);
+	slot->tts_values[COL_BRONZE_KEY] = w->bronze_key;
+	slot->tts_values[COL_FETCHED_AT] = w->fetched_at;
+	slot->tts_values[COL_INGESTED_AT] = w->ingested_at;
+	ExecStoreVirtualTuple(slot);
+	if (w->rel->rd_att->constr)
+		ExecConstraints(w->rri, slot, w->estate);
+}
+
+static void
+flush_inserts(WeeklyWriter *w)
+{
+	if (w->nbuffered == 0)
+		return;
+	table_multi_insert(w->rel, w->slots, w->nbuffered, w->cid, 0, w->bistate);
+	for (int i = 0; i < w->nbuffered; i++)
+		ExecInsertIndexTuples(w->rri, w->slots[i], w->estate, false, false, NULL, NIL);
+	for (int i = 0; i < w->nbuffered; i++)
+		ExecClearTuple(w->slots[i]);
+	w->nbuffered = 0;
+	MemoryContextReset(w->batch_context);
+}
+
+static void
+insert_row(WeeklyWriter *w, const WeeklyRow *row, DateADT week_ending, const Datum *prices)
+{
+	fill_slot(w, w->slots[w->nbuffered++], row, week_ending, prices);
+	if (w->nbuffered == INSERT_BATCH)
+		flush_inserts(w);
+}
+
+static void
+update_row(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
+		   DateADT week_ending, const Datum *prices)
+{
+	bool		update_indexes;
+	ItemPointerData tid = old->tid;
+
+	fill_slot(w, w->update_slot, row, week_ending, prices);
+	simple_table_tuple_update(w->rel, &tid, w->update_slot, w->snapshot, &update_indexes);
+	if (update_indexes)
+		ExecInsertIndexTuples(w->rri, w->update_slot, w->estate, true, false, NULL, NIL);
+}
+
+static bool
+same_values(const ExistingRow *old, DateADT week_ending, const WeeklyRow *row,
+			const Datum *prices)
+{
+	if (old->week_ending != week_ending || old->volume != row->volume)
+		return false;
+	for (int i = 0; i < (int) NPRICES; i++)
+		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, old->prices[i], prices[i])) != 0)
+			return false;
+	return true;
+}
+
+/* Decides for one parsed week against the row of the same week, if any. */
+static void
+merge_week(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
+		   TimestampTz fetched_at, IngestCounts *counts)
+{
+	DateADT		week_ending = date2j(row->week_ending.year, row->week_ending.month,
+									 row->week_ending.day) - POSTGRES_EPOCH_JDATE;
+	Datum		prices[NPRICES];
+	MemoryContext caller = MemoryContextSwitchTo(w->batch_context);
+	const char *const texts[NPRICES] = {row->open, row->high, row->low, row->close,
+	row->adjusted_close, row->dividend_amount};
+
+	for (int i = 0; i < (int) NPRICES; i++)
+		prices[i] = numeric_from(texts[i]);
+	MemoryContextSwitchTo(caller);
+
+	if (old == NULL)
+	{
+		insert_row(w, row, week_ending, prices);
+		counts->inserted++;
+	}
+	else if (old->fetched_at > fetched_at || same_values(old, week_ending, row, prices))
+		counts->unchanged++;	/* a newer object owns the row, or nothing changed */
+	else
+	{
+		update_row(w, old, row, week_ending, prices);
+		counts->updated++;
+	}
+	if (w->nbuffered == 0)
+		MemoryContextReset(w->batch_context);
+}
+
+void
+silver_ingest_weekly(const char *key, const char *symbol, TimestampTz fetched_at,
+					 const WeeklySeries *series, IngestCounts *counts)
+{
+	WeeklyWriter w;
+	ExistingRow *existing;
+	int			nexisting;
+	int			e = 0;
+
+	lock_symbol(symbol);
+	writer_open(&w, key, symbol, fetched_at);
+	existing = read_existing(&w, &nexisting);
+
+	/* Both lists are oldest first: walk them together, week by week. */
+	for (size_t i = 0; i < series->nrows; i++)
+	{
+		const WeeklyRow *row = &series->rows[i];
+		int32		week = week_of(date2j(row->week_ending.year, row->week_ending.month,
+										  row->week_ending.day) - POSTGRES_EPOCH_JDATE);
+
+		while (e < nexisting && existing[e].week < week)
+			e++;
+		merge_week(&w, (e < nexisting && existing[e].week == week) ? &existing[e] : NULL,
+				   row, fetched_at, counts);
+		CHECK_FOR_INTERRUPTS();
+	}
+	flush_inserts(&w);
+	writer_close(&w);
+}
+
+/* Listings are few: plain SQL keeps this path simple. */
+void
+silver_ingest_symbols(const char *key, const char *source, TimestampTz fetched_at,
+					  const SymbolList *list, IngestCounts *counts)
+{
+	Oid			types[15];
+	Datum		values[15];
+	char		nulls[15];
+
+	for (int i = 0; i < 15; i++)
+		types[i] = TEXTOID;
+	types[13] = TIMESTAMPTZOID;
+
+	SPI_connect();
+	for (size_t i = 0; i < list->count; i++)
+	{
+		const SymbolInfo *s = &list->items[i];
+		const char *fields[13] = {s->symbol, s->name, s->asset_type, s->exchange, s->region,
+			s->country, s->currency, s->timezone, s->market_open, s->market_close,
+		s->sector, s->industry, key};
+
+		for (int f = 0; f < 13; f++)
+		{
+			values[f] = fields[f] ? CStringGetTextDatum(fields[f]) : (Datum) 0;
+			nulls[f] = fields[f] ? ' ' : 'n';
+		}
+		values[13] = TimestampTzGetDatum(fetched_at);
+		nulls[13] = ' ';
+		values[14] = CStringGetTextDatum(source);
+		nulls[14] = ' ';
+		if (SPI_execute_with_args("SELECT stockelt._upsert_symbol($1, $2, $3, $4, $5, $6, $7, $8, "
+								  "$9, $10, $11, $12, $13, $14, $15)",
+								  15, types, values, nulls, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not upsert symbol \"%s\"", s->symbol);
+		if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "inserted") == 0)
+			counts->inserted++;
+		else if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "updated") == 0)
+			counts->updated++;
+		else
+			counts->unchanged++;
+	}
+	SPI_finish();
+}

@@ -1,0 +1,32 @@
+/*
+ * silver.h
+ *		Parsed payloads into the silver tables, writing only what changed.
+ */
+#ifndef STOCKELT_SILVER_H
+#define STOCKELT_SILVER_H
+
+#include "datatype/timestamp.h"
+#include "parse.h"
+
+typedef struct IngestCounts
+{
+	int64		inserted;
+	int64		updated;
+	int64		unchanged;
+} IngestCounts;
+
+/*
+ * Upserts one object's weekly series for a symbol.  A row changes only when
+ * its values differ and the object is at least as new as the row's lineage;
+ * a week keyed by another day (the partial newest week) is re-keyed.
+ */
+extern void silver_ingest_weekly(const char *key, const char *symbol,
+								 TimestampTz fetched_at, const WeeklySeries *series,
+								 IngestCounts *counts);
+
+/* Upserts listings from OVERVIEW or SYMBOL_SEARCH into silver.symbols. */
+extern void silver_ingest_symbols(const char *key, const char *source,
+								  TimestampTz fetched_at, const SymbolList *list,
+								  IngestCounts *counts);
+
+#endif							/* STOCKELT_SILVER_H */

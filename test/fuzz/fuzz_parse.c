@@ -1,0 +1,219 @@
+/* libFuzzer harness for src/parse.c: feeds each input to every parser and aborts
+ * when a result breaks the contract of parse.h (test/fuzz/run.sh builds and runs it). */
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "parse.h"
+
+/* Byte the reason buffer is filled with before each call, to see if it was set. */
+#define REASON_FILL 0x7f
+
+static void
+fail(const char *parser, const char *what)
+{
+	fprintf(stderr, "fuzz_parse: %s: %s\n", parser, what);
+	abort();
+}
+
+/* On failure the reason must be a non-empty string inside the buffer. */
+static void
+check_reason(const char *parser, const char *reason)
+{
+	const char *nul = memchr(reason, '\0', PARSE_REASON_LEN);
+
+	if (nul == NULL)
+		fail(parser, "reason is not NUL-terminated within PARSE_REASON_LEN");
+	if (nul == reason)
+		fail(parser, "reason is empty on failure");
+}
+
+static int
+is_leap(int year)
+{
+	return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+static void
+check_date(const char *parser, const ParseDate *d)
+{
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int			last;
+
+	if (d->month < 1 || d->month > 12)
+		fail(parser, "week_ending has a month outside 1..12");
+	last = mdays[d->month - 1] + (d->month == 2 && is_leap(d->year));
+	if (d->day < 1 || d->day > last)
+		fail(parser, "week_ending has a day outside its month");
+}
+
+static int
+date_cmp(const ParseDate *a, const ParseDate *b)
+{
+	if (a->year != b->year)
+		return a->year < b->year ? -1 : 1;
+	if (a->month != b->month)
+		return a->month < b->month ? -1 : 1;
+	if (a->day != b->day)
+		return a->day < b->day ? -1 : 1;
+	return 0;
+}
+
+static void
+check_decimal(const char *parser, const char *value, const char *field)
+{
+	char		msg[128];
+
+	if (value == NULL)
+	{
+		snprintf(msg, sizeof(msg), "%s is NULL on success", field);
+		fail(parser, msg);
+	}
+	if (!parse_is_decimal(value))
+	{
+		snprintf(msg, sizeof(msg), "%s \"%.40s\" fails parse_is_decimal", field, value);
+		fail(parser, msg);
+	}
+}
+
+static void
+check_weekly(const uint8_t *data, size_t size, const char *expected)
+{
+	const char *parser = expected ? "parse_weekly_adjusted(IBM)" :
+		"parse_weekly_adjusted(NULL)";
+	WeeklySeries series;
+	char		reason[PARSE_REASON_LEN];
+	int			rc;
+	size_t		i;
+
+	memset(&series, 0, sizeof(series));
+	memset(reason, REASON_FILL, sizeof(reason));
+	rc = parse_weekly_adjusted((const char *) data, size, expected, &series, reason);
+	if (rc == 0)
+	{
+		if (series.nrows > 0 && series.rows == NULL)
+			fail(parser, "nrows > 0 but rows is NULL");
+		if (expected != NULL && series.symbol != NULL &&
+			strcasecmp(series.symbol, expected) != 0)
+			fail(parser, "succeeded with a symbol other than the expected one");
+		for (i = 0; i < series.nrows; i++)
+		{
+			const WeeklyRow *row = &series.rows[i];
+
+			check_date(parser, &row->week_ending);
+			if (i > 0 && date_cmp(&series.rows[i - 1].week_ending,
+								  &row->week_ending) >= 0)
+				fail(parser, "rows are not in strictly increasing date order");
+			check_decimal(parser, row->open, "open");
+			check_decimal(parser, row->high, "high");
+			check_decimal(parser, row->low, "low");
+			check_decimal(parser, row->close, "close");
+			check_decimal(parser, row->adjusted_close, "adjusted_close");
+			check_decimal(parser, row->dividend_amount, "dividend_amount");
+			if (row->volume < 0)
+				fail(parser, "negative volume");
+		}
+	}
+	else if (rc == -1)
+		check_reason(parser, reason);
+	else
+		fail(parser, "returned neither 0 nor -1");
+	weekly_series_free(&series);
+}
+
+static void
+check_symbols(const char *parser, int rc, const SymbolList *list,
+			  const char *reason)
+{
+	if (rc == 0)
+	{
+		if (list->count > 0 && list->items == NULL)
+			fail(parser, "count > 0 but items is NULL");
+	}
+	else if (rc == -1)
+		check_reason(parser, reason);
+	else
+		fail(parser, "returned neither 0 nor -1");
+}
+
+/* Reference for parse_is_decimal: -?[0-9]+(\.[0-9]+)? over the whole string. */
+static int
+ref_is_decimal(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s < '0' || *s > '9')
+		return 0;
+	while (*s >= '0' && *s <= '9')
+		s++;
+	if (*s == '.')
+	{
+		s++;
+		if (*s < '0' || *s > '9')
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return *s == '\0';
+}
+
+static void
+check_is_decimal(const uint8_t *data, size_t size)
+{
+	char	   *text;
+
+	/* Only short inputs: the interesting cases are all small. */
+	if (size > 64)
+		return;
+	text = malloc(size + 1);
+	if (text == NULL)
+		abort();
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if ((parse_is_decimal(text) != 0) != ref_is_decimal(text))
+		fail("parse_is_decimal", "disagrees with -?[0-9]+(\\.[0-9]+)?");
+	free(text);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	SymbolList	list;
+	char		reason[PARSE_REASON_LEN];
+	int			rc;
+
+	/* data is not NUL-terminated: ASan catches any read past size. */
+	check_weekly(data, size, NULL);
+	check_weekly(data, size, "IBM");
+
+	memset(&list, 0, sizeof(list));
+	memset(reason, REASON_FILL, sizeof(reason));
+	rc = parse_overview((const char *) data, size, NULL, &list, reason);
+	check_symbols("parse_overview(NULL)", rc, &list, reason);
+	if (rc == 0 && list.count != 1)
+		fail("parse_overview(NULL)", "success without exactly one listing");
+	symbol_list_free(&list);
+
+	memset(&list, 0, sizeof(list));
+	memset(reason, REASON_FILL, sizeof(reason));
+	rc = parse_overview((const char *) data, size, "IBM", &list, reason);
+	check_symbols("parse_overview(IBM)", rc, &list, reason);
+	if (rc == 0 && list.count != 1)
+		fail("parse_overview(IBM)", "success without exactly one listing");
+	if (rc == 0 && list.items[0].symbol != NULL &&
+		strcasecmp(list.items[0].symbol, "IBM") != 0)
+		fail("parse_overview(IBM)", "succeeded with a symbol other than IBM");
+	symbol_list_free(&list);
+
+	memset(&list, 0, sizeof(list));
+	memset(reason, REASON_FILL, sizeof(reason));
+	rc = parse_symbol_search((const char *) data, size, &list, reason);
+	check_symbols("parse_symbol_search", rc, &list, reason);
+	symbol_list_free(&list);
+
+	check_is_decimal(data, size);
+	return 0;
+}
