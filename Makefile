@@ -8,6 +8,7 @@ OBJS = \
 	src/bronze.o \
 	src/fetch.o \
 	src/parse.o \
+	src/parsejob.o \
 	src/silver.o \
 	src/ingest.o
 
@@ -15,10 +16,10 @@ EXTENSION = stockelt
 DATA = stockelt--1.0.sql
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson)
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson libcrypto)
 # -Wextra minus three warnings that PostgreSQL's own headers and PG_TRY macro trip.
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-clobbered
-SHLIB_LINK = $(shell pkg-config --libs libcurl jansson)
+SHLIB_LINK = $(shell pkg-config --libs libcurl jansson libcrypto) -pthread
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -47,6 +47,7 @@ CREATE TABLE stockelt.bronze_bodies (
 	key		text PRIMARY KEY REFERENCES stockelt.bronze_objects (key) ON DELETE CASCADE,
 	body	bytea NOT NULL
 );
+-- Uncompressed: ingest reads every body whole, and decompressing costs more than it saves.
 ALTER TABLE stockelt.bronze_bodies ALTER COLUMN body SET STORAGE EXTERNAL;
 COMMENT ON TABLE stockelt.bronze_bodies IS
 	'Raw response bodies, byte for byte, when bronze lives in the database.';
@@ -69,7 +70,7 @@ CREATE TABLE silver.weekly_adjusted_prices (
 	fetched_at		timestamptz NOT NULL,
 	ingested_at		timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (symbol, week_ending)
-) WITH (fillfactor = 90);		-- room for restated adjusted closes to update in place
+) WITH (fillfactor = 50);		-- every fetch restates history: room to update rows in place (HOT)
 COMMENT ON TABLE silver.weekly_adjusted_prices IS
 	'One row per symbol and week from TIME_SERIES_WEEKLY_ADJUSTED; raw prices, adjusted close, lineage.';
 
@@ -236,6 +237,15 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.stockelt_ingest(text, boolean) IS
 	'Parses one bronze object (table or S3) into silver; returns rows inserted, updated, unchanged.';
 
+CREATE FUNCTION @extschema@.stockelt_ingest(keys text[], force boolean DEFAULT false,
+	OUT key text, OUT inserted bigint, OUT updated bigint, OUT unchanged bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'stockelt_ingest_many'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE ROWS 100
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.stockelt_ingest(text[], boolean) IS
+	'Ingests many bronze objects in order, one row each; parses the next object while writing the current one.';
+
 CREATE FUNCTION @extschema@.stockelt_ingest_s3(key text, force boolean DEFAULT false,
 	OUT inserted bigint, OUT updated bigint, OUT unchanged bigint)
 RETURNS record
@@ -263,5 +273,6 @@ REVOKE ALL ON FUNCTION @extschema@.stockelt_bronze_list(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_fetch_overview(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_search(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_ingest(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.stockelt_ingest(text[], boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_ingest_s3(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_replay(text) FROM PUBLIC;

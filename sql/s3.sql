@@ -16,6 +16,13 @@ SELECT encode(sha256(stockelt_bronze_read(:'key')), 'hex') = :'standin_sha' AS r
 	   sha256 = :'standin_sha' AS catalog_sha_equals_standin
   FROM stockelt.bronze_objects WHERE key = :'key';
 
+-- An object ingests into silver straight from S3.
+SELECT stockelt_fetch('S3SYM') AS s3key \gset
+SELECT * FROM stockelt_ingest_s3(:'s3key');
+SELECT count(*) AS silver_rows_from_s3_object FROM silver.weekly_adjusted_prices WHERE bronze_key = :'s3key';
+SELECT * FROM stockelt_ingest_s3(:'s3key', force => true);
+SELECT * FROM stockelt_ingest(:'s3key', force => true);
+
 -- A standard client reads what stockelt wrote.
 \setenv KEY :key
 \set s3cmd_sha `$S3CMD get "s3://$S3_BUCKET/$KEY" - 2>/dev/null | sha256sum | cut -c1-64`
@@ -49,6 +56,12 @@ SET stockelt.s3_access_key_id = '';
 SET stockelt.s3_secret_access_key = '';
 SELECT stockelt_fetch('AAPL') LIKE 'alphavantage/%' AS fetched_with_environment_credentials;
 SELECT use_s3();
+
+-- An object a standard client wrote under the key layout ingests too: the key says what it holds.
+\! $PYTHON "$(dirname "$STANDINCTL")/genpayload.py" LAKE --weeks 30 > "$WORK/lake.json"
+\! $S3CMD put "$WORK/lake.json" "s3://$S3_BUCKET/alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240415T210000.000000Z.json" >/dev/null 2>&1
+SELECT * FROM stockelt_ingest_s3('alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240415T210000.000000Z.json');
+SELECT count(*) AS rows, min(fetched_at) AS fetched_at_from_key FROM silver.weekly_adjusted_prices WHERE symbol = 'LAKE';
 
 -- Reading a key that is not there.
 SELECT expect_error($$SELECT stockelt_bronze_read('nothing/here.json')$$);

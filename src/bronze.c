@@ -178,10 +178,12 @@ read_table_body(const char *key, StringInfo out)
 		bool		isnull;
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		MemoryContext spi = MemoryContextSwitchTo(caller);
-		bytea	   *body = DatumGetByteaPP(d);
+		bytea	   *body = DatumGetByteaPCopy(d);
 
-		initStringInfo(out);
-		appendBinaryStringInfo(out, VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body));
+		/* The detoasted copy is the caller's: no second copy of a large body. */
+		out->data = VARDATA(body);
+		out->len = out->maxlen = VARSIZE(body) - VARHDRSZ;
+		out->cursor = 0;
 		MemoryContextSwitchTo(spi);
 		found = true;
 	}
@@ -190,12 +192,24 @@ read_table_body(const char *key, StringInfo out)
 }
 
 void
+bronze_verify(const char *key, const StringInfoData *body, const char *sha256)
+{
+	char		actual[65];
+
+	sha256_hex(body->data, body->len, actual);
+	if (strcmp(actual, sha256) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("bronze object \"%s\" does not match its catalog checksum", key),
+				 errdetail("Catalog SHA-256 %s, object SHA-256 %s.", sha256, actual)));
+}
+
+void
 bronze_read(const char *key, StringInfo out)
 {
 	char	   *sha256;
 	char	   *store = catalog_lookup(key, &sha256);
 	bool		found;
-	char		actual[65];
 
 	if (store ? strcmp(store, "s3") == 0 : s3_configured())
 	{
@@ -210,14 +224,7 @@ bronze_read(const char *key, StringInfo out)
 				(errcode(ERRCODE_STOCKELT_NO_SUCH_OBJECT),
 				 errmsg("bronze object \"%s\" does not exist", key)));
 	if (sha256)
-	{
-		sha256_hex(out->data, out->len, actual);
-		if (strcmp(actual, sha256) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("bronze object \"%s\" does not match its catalog checksum", key),
-					 errdetail("Catalog SHA-256 %s, object SHA-256 %s.", sha256, actual)));
-	}
+		bronze_verify(key, out, sha256);
 }
 
 Datum

@@ -30,7 +30,10 @@ typedef struct BronzeEntry
 /* Objects under a prefix in the configured store, by key or oldest fetch first. */
 extern List *bronze_list(const char *prefix, bool oldest_fetch_first);
 
-/* Reads an object back from whichever store holds it. */
+/* Reads an object back from whichever store holds it, checked against the catalog. */
 extern void bronze_read(const char *key, StringInfo out);
+
+/* Raises an error unless a body has the catalog's SHA-256. */
+extern void bronze_verify(const char *key, const StringInfoData *body, const char *sha256);
 
 #endif							/* STOCKELT_BRONZE_H */

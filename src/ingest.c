@@ -14,18 +14,22 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "stockelt.h"
 #include "bronze.h"
 #include "parse.h"
+#include "parsejob.h"
 #include "s3.h"
 #include "silver.h"
 #include "ingest.h"
 
 PG_FUNCTION_INFO_V1(stockelt_ingest);
 PG_FUNCTION_INFO_V1(stockelt_ingest_s3);
+PG_FUNCTION_INFO_V1(stockelt_ingest_many);
 PG_FUNCTION_INFO_V1(stockelt_replay);
 
 /* What the catalog, or failing that the key itself, says about an object. */
@@ -88,37 +92,81 @@ key_fetched_at(const char *key, TimestampTz *fetched_at)
 	return true;
 }
 
-static void
-describe_object(const char *key, ObjectInfo *info)
+/* A plan kept for the life of the backend; the plan cache replans it when tables change. */
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(key)};
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	prepared = SPI_prepare(sql, nargs, types);
+
+		if (prepared == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+		SPI_keepplan(prepared);
+		*plan = prepared;
+	}
+	return *plan;
+}
+
+/* What the catalog knows of an object, whether it was applied, and its body if needed. */
+static bool
+read_catalog(const char *key, bool force, ObjectInfo *info, char **store, char **sha256,
+			 int64 *applied, StringInfo body)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {TEXTOID, BOOLOID};
+	Datum		values[2] = {CStringGetTextDatum(key), BoolGetDatum(force)};
 	MemoryContext caller = CurrentMemoryContext;
 	bool		found = false;
 
-	memset(info, 0, sizeof(*info));
-	info->key = pstrdup(key);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT api_function, coalesce(symbol, keywords), fetched_at "
-							  "FROM stockelt.bronze_objects WHERE key = $1",
-							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+	kept_plan(&plan,
+			  "SELECT o.api_function, coalesce(o.symbol, o.keywords), o.fetched_at, o.store, "
+			  "       o.sha256, a.rows_in_object, "
+			  "       CASE WHEN $2 OR a.key IS NULL THEN b.body END "
+			  "  FROM stockelt.bronze_objects o "
+			  "  LEFT JOIN stockelt.silver_objects a ON a.key = o.key "
+			  "  LEFT JOIN stockelt.bronze_bodies b ON b.key = o.key "
+			  " WHERE o.key = $1",
+			  2, types);
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up bronze object \"%s\"", key);
 	if (SPI_processed == 1)
 	{
 		HeapTuple	row = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
+		Datum		d;
 
+		found = true;
 		info->api_function = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 1));
 		info->argument = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 2));
 		info->fetched_at = DatumGetTimestampTz(SPI_getbinval(row, desc, 3, &isnull));
-		found = true;
+		*store = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 4));
+		*sha256 = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 5));
+		d = SPI_getbinval(row, desc, 6, &isnull);
+		*applied = (isnull || force) ? -1 : DatumGetInt64(d);
+		d = SPI_getbinval(row, desc, 7, &isnull);
+		if (!isnull)
+		{
+			MemoryContext spi = MemoryContextSwitchTo(caller);
+			bytea	   *copy = DatumGetByteaPCopy(d);
+
+			/* One detoasted copy, owned by the caller. */
+			body->data = VARDATA(copy);
+			body->len = body->maxlen = VARSIZE(copy) - VARHDRSZ;
+			body->cursor = 0;
+			MemoryContextSwitchTo(spi);
+		}
 	}
 	SPI_finish();
-	if (found)
-		return;
+	return found;
+}
 
-	/* Not cataloged (written by another client): the key says it all. */
+/* Not cataloged (written to S3 by another client): the key says what it holds. */
+static void
+describe_from_key(const char *key, ObjectInfo *info)
+{
 	info->api_function = key_function(key);
 	info->argument = key_partition(key, "symbol");
 	if (info->argument == NULL)
@@ -136,13 +184,14 @@ describe_object(const char *key, ObjectInfo *info)
 static int64
 applied_rows(const char *key)
 {
+	static SPIPlanPtr plan = NULL;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(key)};
 	int64		rows = -1;
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT rows_in_object FROM stockelt.silver_objects WHERE key = $1",
-							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+	kept_plan(&plan, "SELECT rows_in_object FROM stockelt.silver_objects WHERE key = $1", 1, types);
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up applied object \"%s\"", key);
 	if (SPI_processed == 1)
 	{
@@ -162,13 +211,17 @@ record_applied(const ObjectInfo *info, int64 rows, const IngestCounts *counts)
 		CStringGetTextDatum(info->argument), TimestampTzGetDatum(info->fetched_at),
 	Int64GetDatum(rows), Int64GetDatum(counts->inserted), Int64GetDatum(counts->updated)};
 
+	static SPIPlanPtr plan = NULL;
+
 	SPI_connect();
-	if (SPI_execute_with_args("INSERT INTO stockelt.silver_objects AS o "
-							  "(key, api_function, argument, fetched_at, rows_in_object, inserted, updated) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7) "
-							  "ON CONFLICT (key) DO UPDATE SET rows_in_object = EXCLUDED.rows_in_object, "
-							  "inserted = EXCLUDED.inserted, updated = EXCLUDED.updated, applied_at = now()",
-							  7, types, values, NULL, false, 0) != SPI_OK_INSERT)
+	kept_plan(&plan,
+			  "INSERT INTO stockelt.silver_objects AS o "
+			  "(key, api_function, argument, fetched_at, rows_in_object, inserted, updated) "
+			  "VALUES ($1, $2, $3, $4, $5, $6, $7) "
+			  "ON CONFLICT (key) DO UPDATE SET rows_in_object = EXCLUDED.rows_in_object, "
+			  "inserted = EXCLUDED.inserted, updated = EXCLUDED.updated, applied_at = now()",
+			  7, types);
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record applied object \"%s\"", info->key);
 	SPI_finish();
 }
@@ -182,42 +235,140 @@ raise_invalid(const ObjectInfo *info, const char *reason)
 			 errdetail("%s", reason)));
 }
 
-static int64
-ingest_weekly(const ObjectInfo *info, const StringInfoData *body, IngestCounts *counts)
+/*
+ * One object on its way into silver.  Everything it allocates lives in its
+ * own memory context, gone once the object is applied.
+ */
+typedef struct PendingObject
 {
-	WeeklySeries series;
-	char		reason[PARSE_REASON_LEN];
+	MemoryContext context;
+	ObjectInfo	info;
+	int64		applied_rows;	/* >= 0: already applied, nothing to read */
+	StringInfoData body;
+	char	   *sha256;			/* the catalog's checksum of the body, if cataloged */
+	bool		weekly;
+	bool		parsing;		/* a parse job runs on the helper thread */
+	bool		parsed;			/* job.series holds the result */
+	ParseJob	job;
+} PendingObject;
+
+static void
+require_ingestible(const ObjectInfo *info)
+{
+	if (strcmp(info->api_function, "TIME_SERIES_WEEKLY_ADJUSTED") != 0 &&
+		strcmp(info->api_function, "OVERVIEW") != 0 &&
+		strcmp(info->api_function, "SYMBOL_SEARCH") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("bronze objects of API function %s cannot be ingested", info->api_function)));
+}
+
+static PendingObject *
+prepare_object(const char *key, bool force, bool from_s3)
+{
+	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "stockelt ingest",
+												  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext caller = MemoryContextSwitchTo(context);
+	PendingObject *p = palloc0(sizeof(PendingObject));
+	char	   *store = NULL;
+
+	p->context = context;
+	p->info.key = pstrdup(key);
+	if (!read_catalog(key, force, &p->info, &store, &p->sha256, &p->applied_rows, &p->body))
+	{
+		describe_from_key(key, &p->info);
+		p->applied_rows = force ? -1 : applied_rows(key);
+		store = s3_configured() ? "s3" : NULL;
+	}
+	p->weekly = strcmp(p->info.api_function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0;
+	if (p->applied_rows < 0)
+	{
+		require_ingestible(&p->info);
+		if (from_s3 || (store != NULL && strcmp(store, "s3") == 0))
+			s3_get(key, &p->body);
+		else if (p->body.data == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_STOCKELT_NO_SUCH_OBJECT),
+					 errmsg("bronze object \"%s\" does not exist", key)));
+		/* Weekly bodies are checked on the helper thread; listings here. */
+		if (!p->weekly && p->sha256 != NULL)
+			bronze_verify(key, &p->body, p->sha256);
+	}
+	MemoryContextSwitchTo(caller);
+	return p;
+}
+
+/* Starts parsing a weekly object on the helper thread, if there is one to parse. */
+static void
+start_parse(PendingObject *p)
+{
+	if (p == NULL || !p->weekly || p->applied_rows >= 0 || p->parsing || p->parsed)
+		return;
+	parse_weekly_start(&p->job, p->body.data, p->body.len, p->info.argument, p->sha256);
+	p->parsing = true;
+}
+
+/* Waits for the helper thread; the series is then ours to free. */
+static void
+finish_parse(PendingObject *p)
+{
+	if (p == NULL || !p->parsing)
+		return;
+	parse_weekly_finish(&p->job);
+	p->parsing = false;
+	p->parsed = true;
+}
+
+static void
+discard_object(PendingObject *p)
+{
+	if (p == NULL)
+		return;
+	finish_parse(p);
+	if (p->parsed && p->job.rc == 0)
+		weekly_series_free(&p->job.series);
+	p->parsed = false;
+	MemoryContextDelete(p->context);
+}
+
+static int64
+apply_weekly(PendingObject *p, IngestCounts *counts)
+{
 	int64		rows;
 
-	if (parse_weekly_adjusted(body->data, body->len, info->argument, &series, reason) != 0)
-		raise_invalid(info, reason);
-	PG_TRY();
+	if (!p->parsed)
 	{
-		silver_ingest_weekly(info->key, info->argument, info->fetched_at, &series, counts);
-		rows = series.nrows;
+		p->job.rc = parse_weekly_adjusted(p->body.data, p->body.len, p->info.argument,
+										  &p->job.series, p->job.reason);
+		p->job.checksum_ok = true;
+		if (p->sha256 != NULL)
+			bronze_verify(p->info.key, &p->body, p->sha256);
+		p->parsed = true;
 	}
-	PG_FINALLY();
-	{
-		weekly_series_free(&series);
-	}
-	PG_END_TRY();
+	if (!p->job.checksum_ok)
+		bronze_verify(p->info.key, &p->body, p->sha256);	/* raises the mismatch */
+	if (p->job.rc != 0)
+		raise_invalid(&p->info, p->job.reason);
+	silver_ingest_weekly(p->info.key, p->info.argument, p->info.fetched_at,
+						 &p->job.series, counts);
+	rows = p->job.series.nrows;
 	return rows;
 }
 
 static int64
-ingest_listing(const ObjectInfo *info, const StringInfoData *body, IngestCounts *counts)
+apply_listing(PendingObject *p, IngestCounts *counts)
 {
 	SymbolList	list;
 	char		reason[PARSE_REASON_LEN];
-	bool		overview = strcmp(info->api_function, "OVERVIEW") == 0;
+	bool		overview = strcmp(p->info.api_function, "OVERVIEW") == 0;
 	int64		rows;
 
-	if ((overview ? parse_overview(body->data, body->len, info->argument, &list, reason) :
-		 parse_symbol_search(body->data, body->len, &list, reason)) != 0)
-		raise_invalid(info, reason);
+	if ((overview ? parse_overview(p->body.data, p->body.len, p->info.argument, &list, reason) :
+		 parse_symbol_search(p->body.data, p->body.len, &list, reason)) != 0)
+		raise_invalid(&p->info, reason);
 	PG_TRY();
 	{
-		silver_ingest_symbols(info->key, info->api_function, info->fetched_at, &list, counts);
+		silver_ingest_symbols(p->info.key, p->info.api_function, p->info.fetched_at, &list, counts);
 		rows = list.count;
 	}
 	PG_FINALLY();
@@ -228,37 +379,100 @@ ingest_listing(const ObjectInfo *info, const StringInfoData *body, IngestCounts 
 	return rows;
 }
 
-/* Ingests one object; the counts say what it did to silver. */
-void
-ingest_object(const char *key, bool force, bool from_s3, IngestCounts *counts)
+/* Writes one prepared object into silver; its parse must be finished. */
+static void
+apply_object(PendingObject *p, IngestCounts *counts)
 {
-	ObjectInfo	info;
-	StringInfoData body;
+	MemoryContext caller = MemoryContextSwitchTo(p->context);
 	int64		rows;
 
 	memset(counts, 0, sizeof(*counts));
-	describe_object(key, &info);
-	if (!force && (rows = applied_rows(key)) >= 0)
+	if (p->applied_rows >= 0)
+		counts->unchanged = p->applied_rows;
+	else
 	{
-		counts->unchanged = rows;
-		return;
+		rows = p->weekly ? apply_weekly(p, counts) : apply_listing(p, counts);
+		record_applied(&p->info, rows, counts);
 	}
-	if (from_s3)
-		s3_get(key, &body);
-	else
-		bronze_read(key, &body);
+	MemoryContextSwitchTo(caller);
+}
 
-	if (strcmp(info.api_function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0)
-		rows = ingest_weekly(&info, &body, counts);
-	else if (strcmp(info.api_function, "OVERVIEW") == 0 ||
-			 strcmp(info.api_function, "SYMBOL_SEARCH") == 0)
-		rows = ingest_listing(&info, &body, counts);
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("bronze objects of API function %s cannot be ingested", info.api_function)));
-	record_applied(&info, rows, counts);
-	pfree(body.data);
+/*
+ * Ingests objects in order.  While one object is written, the next ones are
+ * parsed on helper threads: parsing and writing each take about half the
+ * time, and the machine has two cores.  The main thread reads the bodies
+ * (PostgreSQL's API is for it alone) and writes; helpers only run parse.c.
+ */
+#define PARSE_AHEAD 2
+
+void
+ingest_objects(List *keys, bool force, bool from_s3, IngestCallback callback, void *arg)
+{
+	PendingObject *volatile window[PARSE_AHEAD + 1] = {NULL};
+	volatile int nwindow = 0;
+	ListCell   *volatile lc = list_head(keys);
+
+	PG_TRY();
+	{
+		for (;;)
+		{
+			IngestCounts counts;
+			PendingObject *current;
+
+			/* Keep the next objects read and parsing while this one is written. */
+			while (nwindow < PARSE_AHEAD + 1 && lc != NULL)
+			{
+				PendingObject *p = prepare_object((char *) lfirst(lc), force, from_s3);
+
+				window[nwindow++] = p;
+				start_parse(p);
+				lc = lnext(keys, lc);
+			}
+			if (nwindow == 0)
+				break;
+			current = window[0];
+			finish_parse(current);
+			apply_object(current, &counts);
+			if (callback)
+				callback(current->info.key, &counts, arg);
+			discard_object(current);
+			for (int i = 1; i < nwindow; i++)
+				window[i - 1] = window[i];
+			window[--nwindow] = NULL;
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	PG_CATCH();
+	{
+		/* Helper threads read memory that the abort is about to free. */
+		for (int i = 0; i < nwindow; i++)
+		{
+			PendingObject *p = window[i];
+
+			finish_parse(p);
+			if (p->parsed && p->job.rc == 0)
+				weekly_series_free(&p->job.series);
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+static void
+sum_counts(const char *key, const IngestCounts *counts, void *arg)
+{
+	IngestCounts *total = (IngestCounts *) arg;
+
+	total->inserted += counts->inserted;
+	total->updated += counts->updated;
+	total->unchanged += counts->unchanged;
+}
+
+void
+ingest_object(const char *key, bool force, bool from_s3, IngestCounts *counts)
+{
+	memset(counts, 0, sizeof(*counts));
+	ingest_objects(list_make1(pstrdup(key)), force, from_s3, sum_counts, counts);
 }
 
 static Datum
@@ -293,38 +507,83 @@ stockelt_ingest_s3(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(counts_datum(fcinfo, &counts));
 }
 
-Datum
-stockelt_replay(PG_FUNCTION_ARGS)
+/* One output row per object of a batch. */
+static void
+emit_counts(const char *key, const IngestCounts *counts, void *arg)
 {
-	char	   *prefix = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	IngestCounts total = {0};
-	int64		objects = 0;
-	ListCell   *lc;
-	TupleDesc	desc;
-	Datum		values[4];
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	Datum		values[4] = {CStringGetTextDatum(key), Int64GetDatum(counts->inserted),
+	Int64GetDatum(counts->updated), Int64GetDatum(counts->unchanged)};
 	bool		nulls[4] = {false, false, false, false};
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+static List *
+text_array_to_list(ArrayType *array)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	List	   *keys = NIL;
+
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("bronze keys cannot be null")));
+		keys = lappend(keys, TextDatumGetCString(elems[i]));
+	}
+	return keys;
+}
+
+Datum
+stockelt_ingest_many(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *keys = text_array_to_list(PG_GETARG_ARRAYTYPE_P(0));
+
+	InitMaterializedSRF(fcinfo, 0);
+	ingest_objects(keys, PG_GETARG_BOOL(1), false, emit_counts, rsinfo);
+	return (Datum) 0;
+}
+
+/* The objects silver is made of, under a prefix, oldest fetch first. */
+static List *
+replay_keys(const char *prefix)
+{
+	List	   *keys = NIL;
+	ListCell   *lc;
 
 	foreach(lc, bronze_list(prefix, true))
 	{
 		char	   *key = ((BronzeEntry *) lfirst(lc))->key;
-		IngestCounts counts;
 		char	   *function = key_function(key);
 
-		/* Only what silver is made of; other objects in the lake are left alone. */
-		if (function == NULL || (strcmp(function, "TIME_SERIES_WEEKLY_ADJUSTED") != 0 &&
-								 strcmp(function, "OVERVIEW") != 0 &&
-								 strcmp(function, "SYMBOL_SEARCH") != 0))
-			continue;
-		ingest_object(key, true, false, &counts);
-		total.inserted += counts.inserted;
-		total.updated += counts.updated;
-		total.unchanged += counts.unchanged;
-		objects++;
-		CHECK_FOR_INTERRUPTS();
+		/* Other objects in the lake are left alone. */
+		if (function != NULL && (strcmp(function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0 ||
+								 strcmp(function, "OVERVIEW") == 0 ||
+								 strcmp(function, "SYMBOL_SEARCH") == 0))
+			keys = lappend(keys, key);
 	}
+	return keys;
+}
+
+Datum
+stockelt_replay(PG_FUNCTION_ARGS)
+{
+	List	   *keys = replay_keys(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	IngestCounts total = {0};
+	TupleDesc	desc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	ingest_objects(keys, true, false, sum_counts, &total);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	values[0] = Int64GetDatum(objects);
+	values[0] = Int64GetDatum(list_length(keys));
 	values[1] = Int64GetDatum(total.inserted);
 	values[2] = Int64GetDatum(total.updated);
 	values[3] = Int64GetDatum(total.unchanged);

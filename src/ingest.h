@@ -5,6 +5,7 @@
 #ifndef STOCKELT_INGEST_H
 #define STOCKELT_INGEST_H
 
+#include "nodes/pg_list.h"
 #include "silver.h"
 
 /*
@@ -13,5 +14,12 @@
  */
 extern void ingest_object(const char *key, bool force, bool from_s3,
 						  IngestCounts *counts);
+
+/* Called after each object of a batch with what it did. */
+typedef void (*IngestCallback) (const char *key, const IngestCounts *counts, void *arg);
+
+/* Ingests a list of object keys in order, overlapping parsing with writing. */
+extern void ingest_objects(List *keys, bool force, bool from_s3,
+						   IngestCallback callback, void *arg);
 
 #endif							/* STOCKELT_INGEST_H */

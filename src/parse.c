@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +27,20 @@ static const char *const weekly_fields[] = {
 /*
  * jansson allocates every value, key and hashtable separately; for a series of
  * a thousand weeks that is most of the parse time.  While one body is parsed,
- * jansson allocates from a bump arena instead, released at once afterwards.
- * One block is kept for the next parse so that large bodies do not map and
+ * jansson allocates from a bump arena instead.  The parsed series keeps the
+ * arena (its strings point into it) and releases it all at once; a few
+ * blocks are kept for the next parse so that large bodies do not map and
  * unmap memory each time.
  */
+typedef struct ParsedTree
+{
+	json_t	   *root;
+	void	   *blocks;			/* arena blocks holding the tree, if any */
+} ParsedTree;
+
 #ifndef PARSE_PLAIN_ALLOC
 #define ARENA_BLOCK_SIZE (4 * 1024 * 1024)
+#define ARENA_SPARE_BLOCKS 8
 
 typedef struct ArenaBlock
 {
@@ -41,8 +50,52 @@ typedef struct ArenaBlock
 	char		data[];
 } ArenaBlock;
 
-static ArenaBlock *arena_blocks = NULL;
-static ArenaBlock *arena_spare = NULL;
+/*
+ * Parses may run on helper threads (parse_weekly_start) at the same time, and
+ * while their caller releases earlier trees: the arena being filled is per
+ * thread, and the spare blocks they share are behind a mutex.
+ */
+static __thread ArenaBlock *arena_blocks = NULL;
+static __thread int arena_active = 0;	/* this thread is parsing into an arena */
+static pthread_once_t arena_funcs_once = PTHREAD_ONCE_INIT;
+static ArenaBlock *arena_spares = NULL;
+static int	arena_nspares = 0;
+static pthread_mutex_t arena_spares_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A spare block, or NULL. */
+static ArenaBlock *
+take_spare(void)
+{
+	ArenaBlock *block;
+
+	pthread_mutex_lock(&arena_spares_lock);
+	block = arena_spares;
+	if (block != NULL)
+	{
+		arena_spares = block->next;
+		arena_nspares--;
+	}
+	pthread_mutex_unlock(&arena_spares_lock);
+	return block;
+}
+
+/* Keeps a block for later parses if there is room; true if kept. */
+static int
+keep_spare(ArenaBlock *block)
+{
+	int			kept = 0;
+
+	pthread_mutex_lock(&arena_spares_lock);
+	if (arena_nspares < ARENA_SPARE_BLOCKS && block->size == ARENA_BLOCK_SIZE)
+	{
+		block->next = arena_spares;
+		arena_spares = block;
+		arena_nspares++;
+		kept = 1;
+	}
+	pthread_mutex_unlock(&arena_spares_lock);
+	return kept;
+}
 
 static void *
 arena_alloc(size_t n)
@@ -50,16 +103,15 @@ arena_alloc(size_t n)
 	ArenaBlock *block = arena_blocks;
 	void	   *p;
 
+	if (!arena_active)
+		return malloc(n);
 	n = (n + 15) & ~(size_t) 15;
 	if (block == NULL || block->used + n > block->size)
 	{
 		size_t		size = n > ARENA_BLOCK_SIZE ? n : ARENA_BLOCK_SIZE;
 
-		if (arena_spare != NULL && arena_spare->size >= size)
-		{
-			block = arena_spare;
-			arena_spare = NULL;
-		}
+		if (size == ARENA_BLOCK_SIZE && (block = take_spare()) != NULL)
+			;
 		else if ((block = malloc(sizeof(ArenaBlock) + size)) == NULL)
 			return NULL;
 		else
@@ -76,56 +128,66 @@ arena_alloc(size_t n)
 static void
 arena_free(void *p)
 {
-	/* everything is released at once by arena_release */
-	(void) p;
+	/* In an arena, everything is released at once by release_tree. */
+	if (!arena_active)
+		free(p);
 }
 
+/*
+ * jansson's allocation functions are global: set once, they serve every
+ * thread, and each thread's arena_active says whether it is parsing into an
+ * arena (the tree is then never freed piecemeal) or not.
+ */
 static void
-arena_release(void)
+install_arena_funcs(void)
 {
-	while (arena_blocks != NULL)
-	{
-		ArenaBlock *next = arena_blocks->next;
-
-		if (arena_spare == NULL && arena_blocks->size == ARENA_BLOCK_SIZE)
-			arena_spare = arena_blocks;
-		else
-			free(arena_blocks);
-		arena_blocks = next;
-	}
-}
-
-/* Runs jansson on the arena; the tree must be released with release_tree. */
-static json_t *
-load_tree(const char *body, size_t len, json_error_t *err)
-{
-	json_t	   *root;
-
 	json_set_alloc_funcs(arena_alloc, arena_free);
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, err);
-	json_set_alloc_funcs(malloc, free);
-	return root;
+}
+
+/* Parses with jansson allocating from a fresh arena that the tree then owns. */
+static void
+load_tree(const char *body, size_t len, json_error_t *err, ParsedTree *tree)
+{
+	pthread_once(&arena_funcs_once, install_arena_funcs);
+	arena_blocks = NULL;
+	arena_active = 1;
+	tree->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, err);
+	arena_active = 0;
+	tree->blocks = arena_blocks;
+	arena_blocks = NULL;
 }
 
 static void
-release_tree(json_t *root)
+release_tree(ParsedTree *tree)
 {
-	/* No decref: the tree lives in the arena, and jansson's free is a no-op there. */
-	(void) root;
-	arena_release();
+	ArenaBlock *block = (ArenaBlock *) tree->blocks;
+
+	/* No decref: jansson's free is a no-op in the arena. */
+	while (block != NULL)
+	{
+		ArenaBlock *next = block->next;
+
+		if (!keep_spare(block))
+			free(block);
+		block = next;
+	}
+	tree->root = NULL;
+	tree->blocks = NULL;
 }
 #else
 /* Sanitizer builds: jansson's own allocations, so that AddressSanitizer sees every one. */
-static json_t *
-load_tree(const char *body, size_t len, json_error_t *err)
+static void
+load_tree(const char *body, size_t len, json_error_t *err, ParsedTree *tree)
 {
-	return json_loadb(body, len, JSON_REJECT_DUPLICATES, err);
+	tree->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, err);
+	tree->blocks = NULL;
 }
 
 static void
-release_tree(json_t *root)
+release_tree(ParsedTree *tree)
 {
-	json_decref(root);
+	json_decref(tree->root);
+	tree->root = NULL;
 }
 #endif
 
@@ -164,36 +226,35 @@ parse_is_decimal(const char *text)
 }
 
 /* Parses a body into a JSON object; a leading UTF-8 byte-order mark is accepted. */
-static json_t *
-load_object(const char *body, size_t len, char *reason)
+static int
+load_object(const char *body, size_t len, ParsedTree *tree, char *reason)
 {
 	json_error_t err;
-	json_t	   *root;
 
 	if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0)
 		body += 3, len -= 3;
-	root = load_tree(body, len, &err);
-	if (root == NULL)
+	load_tree(body, len, &err, tree);
+	if (tree->root == NULL)
 	{
 		int			at_end = strstr(err.text, "end of file") != NULL ||
 			strstr(err.text, "premature end") != NULL;
 
-		release_tree(NULL);
+		release_tree(tree);
 		if (strstr(err.text, "duplicate object key") != NULL)
 			set_reason(reason, "duplicate key: %s", err.text);
 		else if (at_end && len > 0 && (body[0] == '{' || body[0] == '['))
 			set_reason(reason, "truncated JSON: %s", err.text);
 		else
 			set_reason(reason, "not JSON: %s at byte %d", err.text, err.position);
-		return NULL;
+		return -1;
 	}
-	if (!json_is_object(root))
+	if (!json_is_object(tree->root))
 	{
 		set_reason(reason, "not a JSON object");
-		release_tree(root);
-		return NULL;
+		release_tree(tree);
+		return -1;
 	}
-	return root;
+	return 0;
 }
 
 /* Why an object without the data key is not data: the provider's own words when it gave some. */
@@ -302,20 +363,8 @@ parse_volume(const char *text, int64_t *volume)
 	return 0;
 }
 
-/* Copies a string into the arena; the arena is sized so that it never overflows. */
-static const char *
-arena_copy(char **cursor, const char *text)
-{
-	size_t		n = strlen(text) + 1;
-	char	   *dst = *cursor;
-
-	memcpy(dst, text, n);
-	*cursor += n;
-	return dst;
-}
-
 static int
-parse_week(const char *key, json_t *bar, WeeklyRow *row, char **cursor, char *reason)
+parse_week(const char *key, json_t *bar, WeeklyRow *row, char *reason)
 {
 	const char *values[7];
 
@@ -331,10 +380,17 @@ parse_week(const char *key, json_t *bar, WeeklyRow *row, char **cursor, char *re
 	}
 	for (int i = 0; i < 7; i++)
 	{
-		values[i] = json_string_value(json_object_get(bar, weekly_fields[i]));
+		json_t	   *value = json_object_get(bar, weekly_fields[i]);
+
+		values[i] = json_string_value(value);
 		if (values[i] == NULL)
 		{
 			set_reason(reason, "week %s has no string \"%s\"", key, weekly_fields[i]);
+			return -1;
+		}
+		if (strlen(values[i]) != json_string_length(value))
+		{
+			set_reason(reason, "week %s: \"%s\" contains a NUL character", key, weekly_fields[i]);
 			return -1;
 		}
 		if (!parse_is_decimal(values[i]))
@@ -354,12 +410,13 @@ parse_week(const char *key, json_t *bar, WeeklyRow *row, char **cursor, char *re
 		set_reason(reason, "week %s: volume is not a whole number in range: \"%.40s\"", key, values[5]);
 		return -1;
 	}
-	row->open = arena_copy(cursor, values[0]);
-	row->high = arena_copy(cursor, values[1]);
-	row->low = arena_copy(cursor, values[2]);
-	row->close = arena_copy(cursor, values[3]);
-	row->adjusted_close = arena_copy(cursor, values[4]);
-	row->dividend_amount = arena_copy(cursor, values[6]);
+	/* The strings stay in the parsed tree, which the series owns. */
+	row->open = values[0];
+	row->high = values[1];
+	row->low = values[2];
+	row->close = values[3];
+	row->adjusted_close = values[4];
+	row->dividend_amount = values[6];
 	return 0;
 }
 
@@ -407,12 +464,11 @@ order_weeks(WeeklySeries *out, char *reason)
 }
 
 static int
-fill_weekly(json_t *root, size_t len, const char *expected, WeeklySeries *out, char *reason)
+fill_weekly(json_t *root, const char *expected, WeeklySeries *out, char *reason)
 {
 	json_t	   *series = json_object_get(root, WEEKLY_SERIES_KEY);
 	const char *key;
 	json_t	   *bar;
-	char	   *cursor;
 
 	if (series == NULL || json_object_get(root, "message") != NULL)
 	{
@@ -426,18 +482,15 @@ fill_weekly(json_t *root, size_t len, const char *expected, WeeklySeries *out, c
 		set_reason(reason, "\"%s\" is empty", WEEKLY_SERIES_KEY);
 		return -1;
 	}
-	/* Decoded strings are never longer than the body that encoded them. */
-	out->arena = malloc(len + 1);
 	out->rows = calloc(json_object_size(series), sizeof(WeeklyRow));
-	if (out->arena == NULL || out->rows == NULL)
+	if (out->rows == NULL)
 	{
 		set_reason(reason, "out of memory");
 		return -1;
 	}
-	cursor = out->arena;
 	json_object_foreach(series, key, bar)
 	{
-		if (parse_week(key, bar, &out->rows[out->nrows], &cursor, reason) != 0)
+		if (parse_week(key, bar, &out->rows[out->nrows], reason) != 0)
 			return -1;
 		out->nrows++;
 	}
@@ -448,27 +501,40 @@ int
 parse_weekly_adjusted(const char *body, size_t len, const char *expected_symbol,
 					  WeeklySeries *out, char *reason)
 {
-	json_t	   *root;
-	int			rc;
+	ParsedTree *tree;
 
 	memset(out, 0, sizeof(*out));
 	reason[0] = '\0';
-	if ((root = load_object(body, len, reason)) == NULL)
+	if ((tree = calloc(1, sizeof(ParsedTree))) == NULL)
+	{
+		set_reason(reason, "out of memory");
 		return -1;
-	rc = fill_weekly(root, len, expected_symbol, out, reason);
-	release_tree(root);
-	if (rc != 0)
+	}
+	if (load_object(body, len, tree, reason) != 0)
+	{
+		free(tree);
+		return -1;
+	}
+	out->tree = tree;
+	if (fill_weekly(tree->root, expected_symbol, out, reason) != 0)
+	{
 		weekly_series_free(out);
-	return rc;
+		return -1;
+	}
+	return 0;
 }
 
 void
 weekly_series_free(WeeklySeries *series)
 {
+	if (series->tree != NULL)
+	{
+		release_tree((ParsedTree *) series->tree);
+		free(series->tree);
+	}
 	free(series->symbol);
 	free(series->last_refreshed);
 	free(series->rows);
-	free(series->arena);
 	memset(series, 0, sizeof(*series));
 }
 
@@ -548,13 +614,15 @@ int
 parse_overview(const char *body, size_t len, const char *expected_symbol,
 			   SymbolList *out, char *reason)
 {
+	ParsedTree	tree;
 	json_t	   *root;
 	int			rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	reason[0] = '\0';
-	if ((root = load_object(body, len, reason)) == NULL)
+	if (load_object(body, len, &tree, reason) != 0)
 		return -1;
+	root = tree.root;
 	out->items = calloc(1, sizeof(SymbolInfo));
 	if (out->items == NULL)
 		set_reason(reason, "out of memory");
@@ -563,7 +631,7 @@ parse_overview(const char *body, size_t len, const char *expected_symbol,
 		out->count = 1;
 		rc = fill_overview(root, expected_symbol, &out->items[0], reason);
 	}
-	release_tree(root);
+	release_tree(&tree);
 	if (rc != 0)
 		symbol_list_free(out);
 	return rc;
@@ -606,14 +674,16 @@ fill_match(json_t *match, SymbolInfo *info, size_t index, char *reason)
 int
 parse_symbol_search(const char *body, size_t len, SymbolList *out, char *reason)
 {
+	ParsedTree	tree;
 	json_t	   *root;
 	json_t	   *matches;
 	int			rc = 0;
 
 	memset(out, 0, sizeof(*out));
 	reason[0] = '\0';
-	if ((root = load_object(body, len, reason)) == NULL)
+	if (load_object(body, len, &tree, reason) != 0)
 		return -1;
+	root = tree.root;
 	matches = json_object_get(root, "bestMatches");
 	if (!json_is_array(matches))
 	{
@@ -631,8 +701,9 @@ parse_symbol_search(const char *body, size_t len, SymbolList *out, char *reason)
 		out->count = i + 1;
 		rc = fill_match(json_array_get(matches, i), &out->items[i], i + 1, reason);
 	}
-	release_tree(root);
+	release_tree(&tree);
 	if (rc != 0)
 		symbol_list_free(out);
 	return rc;
 }
+

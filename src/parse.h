@@ -40,7 +40,7 @@ typedef struct WeeklySeries
 	char	   *last_refreshed;
 	WeeklyRow  *rows;			/* oldest week first */
 	size_t		nrows;
-	char	   *arena;			/* the strings rows point into */
+	void	   *tree;			/* the parsed body the rows' strings point into */
 } WeeklySeries;
 
 /* One listing: from OVERVIEW (one) or SYMBOL_SEARCH (many). NULL = not given. */
@@ -82,6 +82,7 @@ extern int	parse_symbol_search(const char *body, size_t len,
 								SymbolList *out, char *reason);
 
 extern void weekly_series_free(WeeklySeries *series);
+
 extern void symbol_list_free(SymbolList *list);
 
 /* True if text is an optionally signed decimal number: -?[0-9]+(\.[0-9]+)? */

@@ -29,13 +29,14 @@
 #include "common/hashfn.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
 #include "stockelt.h"
 #include "silver.h"
 
-#define INSERT_BATCH 1000
+#define INSERT_BATCH 256
 #define ADVISORY_LOCK_CLASS 0x53544b45	/* "STKE": ingests of one symbol take turns */
 
 /* Columns of silver.weekly_adjusted_prices, in table order. */
@@ -143,8 +144,6 @@ writer_open(WeeklyWriter *w, const char *key, const char *symbol, TimestampTz fe
 	w->bistate = GetBulkInsertState();
 	w->snapshot = RegisterSnapshot(GetLatestSnapshot());
 	w->estate->es_snapshot = w->snapshot;
-	for (int i = 0; i < INSERT_BATCH; i++)
-		w->slots[i] = table_slot_create(w->rel, NULL);
 	w->update_slot = table_slot_create(w->rel, NULL);
 	w->batch_context = AllocSetContextCreate(CurrentMemoryContext, "stockelt ingest batch",
 											 ALLOCSET_DEFAULT_SIZES);
@@ -157,7 +156,7 @@ writer_open(WeeklyWriter *w, const char *key, const char *symbol, TimestampTz fe
 static void
 writer_close(WeeklyWriter *w)
 {
-	for (int i = 0; i < INSERT_BATCH; i++)
+	for (int i = 0; i < INSERT_BATCH && w->slots[i] != NULL; i++)
 		ExecDropSingleTupleTableSlot(w->slots[i]);
 	ExecDropSingleTupleTableSlot(w->update_slot);
 	FreeBulkInsertState(w->bistate);
@@ -211,11 +210,40 @@ read_existing(WeeklyWriter *w, int *count)
 	return rows;
 }
 
+/*
+ * A decimal string as numeric.  Provider values such as "185.5700" fit an
+ * int64 with their scale, which builds the numeric without numeric_in's
+ * general parser; anything longer takes numeric_in.  Both give the same value
+ * and display scale.
+ */
 static Datum
 numeric_from(const char *text)
 {
-	return DirectFunctionCall3(numeric_in, CStringGetDatum(text),
-							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	const char *p = text;
+	int64		digits = 0;
+	int			ndigits = 0;
+	int			scale = -1;
+	bool		negative = (*p == '-');
+
+	if (negative)
+		p++;
+	for (; *p; p++)
+	{
+		if (*p == '.' && scale < 0)
+			scale = 0;
+		else if (*p >= '0' && *p <= '9' && ndigits < 18)
+		{
+			digits = digits * 10 + (*p - '0');
+			ndigits++;
+			if (scale >= 0)
+				scale++;
+		}
+		else
+			return DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+									   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	}
+	return NumericGetDatum(int64_div_fast_to_numeric(negative ? -digits : digits,
+													 scale < 0 ? 0 : scale));
 }
 
 /* Fills a slot with a parsed row and the object's lineage. */
@@ -255,6 +283,9 @@ flush_inserts(WeeklyWriter *w)
 static void
 insert_row(WeeklyWriter *w, const WeeklyRow *row, DateADT week_ending, const Datum *prices)
 {
+	/* Slots are made as the batch first needs them: most objects insert nothing. */
+	if (w->slots[w->nbuffered] == NULL)
+		w->slots[w->nbuffered] = table_slot_create(w->rel, NULL);
 	fill_slot(w, w->slots[w->nbuffered++], row, week_ending, prices);
 	if (w->nbuffered == INSERT_BATCH)
 		flush_inserts(w);

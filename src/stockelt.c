@@ -7,6 +7,8 @@
  */
 #include "postgres.h"
 
+#include <jansson.h>
+
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -165,4 +167,6 @@ _PG_init(void)
 	MarkGUCPrefixReserved("stockelt");
 
 	http_init();
+	/* Seeded once, before any parse can run on a helper thread. */
+	json_object_seed(0);
 }

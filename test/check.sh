@@ -13,6 +13,7 @@ failed=0
 cleanup() {
 	set +e
 	pkill -f -- "$work/tap" 2>/dev/null
+	pkill -f -- "stockelt-fuzz" 2>/dev/null
 	[ -f "$work/regress/tmp_check/data/postmaster.pid" ] &&
 		as_run_user "$pg_bindir/pg_ctl" -D "$work/regress/tmp_check/data" -m immediate -w stop >/dev/null 2>&1
 	pkill -f -- "--outputdir=$work/regress" 2>/dev/null
@@ -113,6 +114,21 @@ run_tap() {
 	fi
 }
 
+# The parser under libFuzzer with AddressSanitizer, for about a minute.
+run_fuzz() {
+	local status=0
+	bash "$top/test/fuzz/run.sh" "${STOCKELT_FUZZ_SECONDS:-60}" >"$work/fuzz.out" 2>&1 &
+	wait $! || status=$?
+	cat "$work/fuzz.out"
+	if [ "$status" -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "ok   parser fuzzing"
+	else
+		failed=$((failed + 1))
+		echo "FAIL parser fuzzing"
+	fi
+}
+
 key_absent_from_logs() {
 	! grep -rF "$apikey" "$work/regress/log" "$work/regress/results" >/dev/null 2>&1 &&
 		[ -s "$work/regress/log/postmaster.log" ]
@@ -124,6 +140,7 @@ main() {
 	ensure_run_user
 
 	run_tooling_selftest
+	run_fuzz
 
 	apikey=STKTEST$(random_token)
 	start_standin "$work" "$apikey"

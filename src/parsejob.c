@@ -1,0 +1,83 @@
+/*
+ * parsejob.c
+ *		Parsing on helper threads, so that a batch ingest writes one object's
+ *		rows while the next ones are parsed and checksummed.
+ *
+ * A helper thread runs nothing of PostgreSQL: only parse.c, jansson and
+ * OpenSSL's SHA-256.  It blocks every signal, so that signals keep going to
+ * the backend's own thread.
+ */
+#include <openssl/sha.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "parsejob.h"
+
+static bool
+checksum_matches(const char *body, size_t len, const char *expected_hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	char		hex[2 * SHA256_DIGEST_LENGTH + 1];
+
+	SHA256((const unsigned char *) body, len, digest);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+	{
+		hex[2 * i] = digits[digest[i] >> 4];
+		hex[2 * i + 1] = digits[digest[i] & 0x0F];
+	}
+	hex[2 * SHA256_DIGEST_LENGTH] = '\0';
+	return strcmp(hex, expected_hex) == 0;
+}
+
+static void *
+parse_job_main(void *arg)
+{
+	ParseJob   *job = (ParseJob *) arg;
+
+	/*
+	 * The backend's own thread writes the rows and is the one that paces a
+	 * batch; helpers yield to it and take whatever CPU is left.
+	 */
+	(void) setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid), 10);
+	job->checksum_ok = job->expected_sha256 == NULL ||
+		checksum_matches(job->body, job->len, job->expected_sha256);
+	job->rc = parse_weekly_adjusted(job->body, job->len, job->expected_symbol,
+									&job->series, job->reason);
+	return NULL;
+}
+
+void
+parse_weekly_start(ParseJob *job, const char *body, size_t len,
+				   const char *expected_symbol, const char *expected_sha256)
+{
+	sigset_t	all;
+	sigset_t	old;
+
+	job->body = body;
+	job->len = len;
+	job->expected_symbol = expected_symbol;
+	job->expected_sha256 = expected_sha256;
+	job->running = 0;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&job->thread, NULL, parse_job_main, job) == 0)
+		job->running = 1;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!job->running)
+		parse_job_main(job);	/* no thread to be had: parse here */
+}
+
+int
+parse_weekly_finish(ParseJob *job)
+{
+	if (job->running)
+	{
+		pthread_join(job->thread, NULL);
+		job->running = 0;
+	}
+	return job->rc;
+}
