@@ -16,10 +16,10 @@ EXTENSION = stockelt
 DATA = stockelt--1.0.sql
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson libcrypto)
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson libcrypto liblz4)
 # -Wextra minus three warnings that PostgreSQL's own headers and PG_TRY macro trip.
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-clobbered
-SHLIB_LINK = $(shell pkg-config --libs libcurl jansson libcrypto) -pthread
+SHLIB_LINK = $(shell pkg-config --libs libcurl jansson libcrypto liblz4) -pthread
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

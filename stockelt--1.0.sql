@@ -47,8 +47,9 @@ CREATE TABLE stockelt.bronze_bodies (
 	key		text PRIMARY KEY REFERENCES stockelt.bronze_objects (key) ON DELETE CASCADE,
 	body	bytea NOT NULL
 );
--- Uncompressed: ingest reads every body whole, and decompressing costs more than it saves.
-ALTER TABLE stockelt.bronze_bodies ALTER COLUMN body SET STORAGE EXTERNAL;
+-- JSON compresses about fivefold with lz4: a smaller lake, and an ingest reads a fifth of the
+-- TOAST chunks, leaving the decompression to its parser threads.
+ALTER TABLE stockelt.bronze_bodies ALTER COLUMN body SET COMPRESSION lz4;
 COMMENT ON TABLE stockelt.bronze_bodies IS
 	'Raw response bodies, byte for byte, when bronze lives in the database.';
 

@@ -213,6 +213,8 @@ median() {
 	printf '%s\n' "$lines" | sed -n "$(((n + 1) / 2))p"
 }
 
+declare -A all_secs=()
+
 # Each step runs BENCH_RUNS times, the methods taking turns; the report shows each step's median.
 run_steps() {
 	local steps=(sql_empty sql_unchanged copy_empty sql_restated stockelt_empty stockelt_unchanged
@@ -229,6 +231,7 @@ run_steps() {
 	done
 	for step in "${steps[@]}"; do
 		printf -v "$step" '%s' "$(printf '%s' "${all[$step]}" | median)"
+		all_secs[$step]=$(printf '%s' "${all[$step]}" | awk '{ printf "%s ", $2 }')
 	done
 }
 
@@ -303,6 +306,10 @@ print_report() {
 	echo "re-ingest unchanged: stockelt skips objects it has already applied (silver unchanged by SQL since);"
 	echo "  'forced' reads, parses and compares every row again (stockelt_ingest(key, force => true))."
 	echo "Each step: the median of $runs runs, hot caches (pg_prewarm of bronze and silver), right after a CHECKPOINT."
+	echo "All runs, in seconds:"
+	for step in "${!all_secs[@]}"; do
+		printf '  %-20s %s\n' "$step" "${all_secs[$step]}"
+	done | sort
 }
 
 main() {

@@ -109,6 +109,23 @@ SELECT expect_error(format('SELECT * FROM stockelt_ingest(%L)',
 ALTER TABLE silver.weekly_adjusted_prices DROP CONSTRAINT test_open_below_10;
 SELECT week_ending FROM silver.weekly_adjusted_prices WHERE symbol = 'BAD' ORDER BY 1;
 
+-- A batch stops at the first bad object, and the statement leaves nothing of the batch.
+\! $STANDINCTL symbol 'symbol=BATCHA&weeks=1300'
+\! $STANDINCTL symbol 'symbol=BATCHB&weeks=1300'
+SELECT stockelt_fetch('BATCHA') AS batch_a \gset
+SELECT stockelt_fetch('BATCHB') AS batch_b \gset
+SELECT regexp_replace(expect_error(format('SELECT * FROM stockelt_ingest(ARRAY[%L, %L, %L])', :'batch_a',
+	'alphavantage/time_series_weekly_adjusted/symbol=BAD/negative volume.json', :'batch_b')), '"[^"]*"', '"…"') AS batch_error;
+SELECT count(*) AS rows_from_failed_batch FROM silver.weekly_adjusted_prices WHERE symbol IN ('BATCHA', 'BATCHB');
+-- A batch cancelled while parser threads run leaves nothing either, and the session goes on.
+SET statement_timeout = '100ms';
+SELECT count(*) FROM stockelt_ingest(ARRAY(SELECT key FROM stockelt.bronze_objects, generate_series(1, 100)
+										   WHERE symbol IN ('BATCHA', 'BATCHB')), force => true);
+RESET statement_timeout;
+SELECT count(*) AS rows_from_cancelled_batch FROM silver.weekly_adjusted_prices WHERE symbol IN ('BATCHA', 'BATCHB');
+SELECT key = :'batch_a' AS first, inserted, updated, unchanged
+  FROM stockelt_ingest(ARRAY[:'batch_a', :'batch_b', :'batch_a']);
+
 -- OVERVIEW and SYMBOL_SEARCH become silver.symbols; "None" and "null" become NULL.
 \! $STANDINCTL reset
 SELECT stockelt_fetch_overview('ACME') AS overview_key \gset

@@ -7,8 +7,10 @@
  * OpenSSL's SHA-256.  It blocks every signal, so that signals keep going to
  * the backend's own thread.
  */
+#include <lz4.h>
 #include <openssl/sha.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -43,6 +45,17 @@ parse_job_main(void *arg)
 	 * batch; helpers yield to it and take whatever CPU is left.
 	 */
 	(void) setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid), 10);
+	job->decompressed_ok = true;
+	if (job->compressed != NULL &&
+		LZ4_decompress_safe(job->compressed, (char *) job->body, (int) job->compressed_len,
+							(int) job->len) != (int) job->len)
+	{
+		job->decompressed_ok = false;
+		job->checksum_ok = false;
+		job->rc = -1;
+		snprintf(job->reason, sizeof(job->reason), "the stored body does not decompress");
+		return NULL;
+	}
 	job->checksum_ok = job->expected_sha256 == NULL ||
 		checksum_matches(job->body, job->len, job->expected_sha256);
 	job->rc = parse_weekly_adjusted(job->body, job->len, job->expected_symbol,
@@ -54,9 +67,19 @@ void
 parse_weekly_start(ParseJob *job, const char *body, size_t len,
 				   const char *expected_symbol, const char *expected_sha256)
 {
+	parse_weekly_start_lz4(job, NULL, 0, (char *) body, len, expected_symbol, expected_sha256);
+}
+
+void
+parse_weekly_start_lz4(ParseJob *job, const char *compressed, size_t compressed_len,
+					   char *body, size_t len, const char *expected_symbol,
+					   const char *expected_sha256)
+{
 	sigset_t	all;
 	sigset_t	old;
 
+	job->compressed = compressed;
+	job->compressed_len = compressed_len;
 	job->body = body;
 	job->len = len;
 	job->expected_symbol = expected_symbol;

@@ -13,7 +13,7 @@ packages=(
 	# build
 	make gcc pkg-config
 	postgresql-15 postgresql-server-dev-15 postgresql-15-cron
-	libcurl4-openssl-dev libjansson-dev libssl-dev
+	libcurl4-openssl-dev libjansson-dev libssl-dev liblz4-dev
 	# stand-in API server, payload generator, test driver
 	python3 ca-certificates curl util-linux
 	# TAP tests (PostgreSQL::Test::Cluster)
