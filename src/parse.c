@@ -363,6 +363,39 @@ parse_volume(const char *text, int64_t *volume)
 	return 0;
 }
 
+/* A decimal string (already checked) as digits and scale if it fits 18 digits; scale -1 if not. */
+static void
+split_decimal(const char *text, int64_t *digits, signed char *scale)
+{
+	const char *p = text;
+	int64_t		value = 0;
+	int			ndigits = 0;
+	int			decimals = -1;
+	int			negative = (*p == '-');
+
+	if (negative)
+		p++;
+	for (; *p; p++)
+	{
+		if (*p == '.')
+			decimals = 0;
+		else if (ndigits == 18)
+		{
+			*scale = -1;
+			return;
+		}
+		else
+		{
+			value = value * 10 + (*p - '0');
+			ndigits++;
+			if (decimals >= 0)
+				decimals++;
+		}
+	}
+	*digits = negative ? -value : value;
+	*scale = (signed char) (decimals < 0 ? 0 : decimals);
+}
+
 static int
 parse_week(const char *key, json_t *bar, WeeklyRow *row, char *reason)
 {
@@ -417,6 +450,8 @@ parse_week(const char *key, json_t *bar, WeeklyRow *row, char *reason)
 	row->close = values[3];
 	row->adjusted_close = values[4];
 	row->dividend_amount = values[6];
+	for (int i = 0; i < WEEKLY_PRICES; i++)
+		split_decimal(values[i < 5 ? i : 6], &row->price_digits[i], &row->price_scale[i]);
 	return 0;
 }
 

@@ -22,6 +22,8 @@ typedef struct ParseDate
 	int			day;
 } ParseDate;
 
+#define WEEKLY_PRICES 6			/* open, high, low, close, adjusted close, dividend */
+
 typedef struct WeeklyRow
 {
 	ParseDate	week_ending;
@@ -32,6 +34,14 @@ typedef struct WeeklyRow
 	const char *adjusted_close;
 	const char *dividend_amount;
 	int64_t		volume;
+
+	/*
+	 * The prices again, each as digits and a decimal scale (value = digits /
+	 * 10^scale), side by side so that a writer on another thread need not
+	 * read the strings; scale is -1 when a value does not fit 18 digits.
+	 */
+	int64_t		price_digits[WEEKLY_PRICES];
+	signed char price_scale[WEEKLY_PRICES];
 } WeeklyRow;
 
 typedef struct WeeklySeries

@@ -211,39 +211,18 @@ read_existing(WeeklyWriter *w, int *count)
 }
 
 /*
- * A decimal string as numeric.  Provider values such as "185.5700" fit an
- * int64 with their scale, which builds the numeric without numeric_in's
- * general parser; anything longer takes numeric_in.  Both give the same value
- * and display scale.
+ * A parsed price as numeric.  The parser split provider values such as
+ * "185.5700" into digits and scale, which build the numeric without reading
+ * the string (cold in this thread's cache) or running numeric_in's general
+ * parser; longer values take numeric_in.  Both give the same value and scale.
  */
 static Datum
-numeric_from(const char *text)
+numeric_from(const WeeklyRow *row, int i, const char *text)
 {
-	const char *p = text;
-	int64		digits = 0;
-	int			ndigits = 0;
-	int			scale = -1;
-	bool		negative = (*p == '-');
-
-	if (negative)
-		p++;
-	for (; *p; p++)
-	{
-		if (*p == '.' && scale < 0)
-			scale = 0;
-		else if (*p >= '0' && *p <= '9' && ndigits < 18)
-		{
-			digits = digits * 10 + (*p - '0');
-			ndigits++;
-			if (scale >= 0)
-				scale++;
-		}
-		else
-			return DirectFunctionCall3(numeric_in, CStringGetDatum(text),
-									   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-	}
-	return NumericGetDatum(int64_div_fast_to_numeric(negative ? -digits : digits,
-													 scale < 0 ? 0 : scale));
+	if (row->price_scale[i] < 0)
+		return DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	return NumericGetDatum(int64_div_fast_to_numeric(row->price_digits[i], row->price_scale[i]));
 }
 
 /* Fills a slot with a parsed row and the object's lineage. */
@@ -328,8 +307,9 @@ merge_week(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
 	const char *const texts[NPRICES] = {row->open, row->high, row->low, row->close,
 	row->adjusted_close, row->dividend_amount};
 
+	StaticAssertStmt(NPRICES == WEEKLY_PRICES, "silver and the parser list the same prices");
 	for (int i = 0; i < (int) NPRICES; i++)
-		prices[i] = numeric_from(texts[i]);
+		prices[i] = numeric_from(row, i, texts[i]);
 	MemoryContextSwitchTo(caller);
 
 	if (old == NULL)
