@@ -283,6 +283,27 @@ update_row(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
 		ExecInsertIndexTuples(w->rri, w->update_slot, w->estate, true, false, NULL, NIL);
 }
 
+/*
+ * Numerics built the same way from the same value are the same bytes, which
+ * is quicker to see than numeric_cmp; different bytes may still be equal
+ * values (another display scale), which numeric_cmp then decides.
+ */
+static bool
+numeric_same(Datum a, Datum b)
+{
+	struct varlena *x = (struct varlena *) DatumGetPointer(a);
+	struct varlena *y = (struct varlena *) DatumGetPointer(b);
+
+	if (!VARATT_IS_EXTENDED(x) || VARATT_IS_SHORT(x))
+	{
+		if ((!VARATT_IS_EXTENDED(y) || VARATT_IS_SHORT(y)) &&
+			VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
+			memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0)
+			return true;
+	}
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, a, b)) == 0;
+}
+
 static bool
 same_values(const ExistingRow *old, DateADT week_ending, const WeeklyRow *row,
 			const Datum *prices)
@@ -290,7 +311,7 @@ same_values(const ExistingRow *old, DateADT week_ending, const WeeklyRow *row,
 	if (old->week_ending != week_ending || old->volume != row->volume)
 		return false;
 	for (int i = 0; i < (int) NPRICES; i++)
-		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, old->prices[i], prices[i])) != 0)
+		if (!numeric_same(old->prices[i], prices[i]))
 			return false;
 	return true;
 }
