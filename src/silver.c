@@ -197,12 +197,14 @@ read_existing(WeeklyWriter *w, int *count)
 			rows = repalloc(rows, cap * sizeof(ExistingRow));
 		}
 		row = &rows[(*count)++];
+		/* One copy of the tuple; the prices point into it. */
+		tuple = heap_copytuple(tuple);
 		heap_deform_tuple(tuple, desc, values, nulls);
 		row->week_ending = DatumGetDateADT(values[COL_WEEK_ENDING]);
 		row->week = week_of(row->week_ending);
 		row->tid = tuple->t_self;
 		for (int i = 0; i < (int) NPRICES; i++)
-			row->prices[i] = datumCopy(values[price_cols[i]], false, -1);
+			row->prices[i] = values[price_cols[i]];
 		row->volume = DatumGetInt64(values[COL_VOLUME]);
 		row->fetched_at = DatumGetTimestampTz(values[COL_FETCHED_AT]);
 	}
