@@ -15,8 +15,7 @@ columns="symbol, week_ending, open, high, low, close, adjusted_close, volume, di
 
 cleanup() {
 	set +e
-	[ -f "$work/data/postmaster.pid" ] &&
-		as_run_user "$pg_bindir/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null
+	stop_cluster "$work"
 	stop_standin "$work/api-original"
 	stop_standin "$work/api-restated"
 	rm -rf "$work"
@@ -43,15 +42,8 @@ start_standins() {
 }
 
 # Durability stays at the defaults (fsync, synchronous_commit, full_page_writes all on).
-start_cluster() {
-	chmod 755 "$work"
-	mkdir "$work/data" "$work/socket" "$work/copy"
-	chown "$run_user" "$work/data" "$work/socket" "$work/copy" 2>/dev/null || true
-	as_run_user "$pg_bindir/initdb" -D "$work/data" -A trust -U postgres >/dev/null
-	cat >>"$work/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$work/socket'
-shared_preload_libraries = 'stockelt'
+bench_settings() {
+	cat <<CONF
 stockelt.api_key = '$apikey'
 # Bronze (two corpora) and silver fit in shared buffers, so every step reads from memory.
 shared_buffers = 2GB
@@ -66,7 +58,6 @@ wal_level = replica
 # script runs VACUUM ANALYZE itself after every load instead.
 autovacuum = off
 CONF
-	as_run_user "$pg_bindir/pg_ctl" -D "$work/data" -l "$work/data/server.log" -w start >/dev/null
 }
 
 psql_bench() {
@@ -318,7 +309,9 @@ main() {
 	echo "Generating two corpora of $symbols symbols x $weeks weeks…"
 	generate_corpora
 	start_standins
-	start_cluster
+	start_cluster "$work" "$(bench_settings)"
+	mkdir "$work/copy"
+	chown "$run_user" "$work/copy" 2>/dev/null || true
 	prepare_database
 	[ "$have_stockelt" = t ] || echo "stockelt_ingest(text[], boolean) is not installed: its rows print n/a"
 

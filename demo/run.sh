@@ -10,28 +10,12 @@ work=$(mktemp -d /tmp/stockelt-demo.XXXXXX)
 
 cleanup() {
 	set +e
-	[ -f "$work/data/postmaster.pid" ] &&
-		as_run_user "$pg_bindir/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null
+	stop_cluster "$work"
 	stop_standin "$work"
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-start_cluster() {
-	chmod 755 "$work"
-	mkdir "$work/data" "$work/socket"
-	chown "$run_user" "$work/data" "$work/socket" 2>/dev/null || true
-	as_run_user "$pg_bindir/initdb" -D "$work/data" -A trust -U postgres >/dev/null
-	cat >>"$work/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$work/socket'
-shared_preload_libraries = 'stockelt'
-stockelt.api_base_url = '$STANDIN/query'
-stockelt.api_key = '$apikey'
-CONF
-	as_run_user "$pg_bindir/pg_ctl" -D "$work/data" -l "$work/data/server.log" -w start >/dev/null
-}
 
 psql_demo() {
 	as_run_user "$pg_bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work/socket" -U postgres -d postgres "$@"
@@ -43,7 +27,8 @@ main() {
 	ensure_run_user
 	apikey=demo$(random_token)
 	start_standin "$work" "$apikey"
-	start_cluster
+	start_cluster "$work" "stockelt.api_base_url = '$STANDIN/query'
+stockelt.api_key = '$apikey'"
 
 	psql_demo -c "CREATE EXTENSION stockelt"
 	echo "Fetching ${symbols[*]} from the stand-in API into bronze…"

@@ -66,3 +66,22 @@ stop_standin() {
 random_token() {
 	head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'
 }
+
+# start_cluster DIR [SETTINGS]: a throwaway cluster in DIR/data with stockelt preloaded, on a
+# Unix socket in DIR/socket only, run by the unprivileged user; SETTINGS go in postgresql.conf.
+start_cluster() {
+	local dir=$1 settings=${2:-}
+	chmod 755 "$dir"
+	mkdir "$dir/data" "$dir/socket"
+	chown "$run_user" "$dir/data" "$dir/socket" 2>/dev/null || true
+	as_run_user "$pg_bindir/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
+	printf "listen_addresses = ''\nunix_socket_directories = '%s'\nshared_preload_libraries = 'stockelt'\n%s\n" \
+		"$dir/socket" "$settings" >>"$dir/data/postgresql.conf"
+	as_run_user "$pg_bindir/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w start >/dev/null
+}
+
+stop_cluster() {
+	local dir=$1
+	[ -f "$dir/data/postmaster.pid" ] || return 0
+	as_run_user "$pg_bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+}
