@@ -16,6 +16,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
 #include "portability/instr_time.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -29,6 +30,9 @@
 #include "s3.h"
 #include "silver.h"
 #include "ingest.h"
+
+/* How many objects a batch reads and parses ahead of the one it writes. */
+#define PARSE_AHEAD 2
 
 PG_FUNCTION_INFO_V1(stockelt_ingest);
 PG_FUNCTION_INFO_V1(stockelt_ingest_s3);
@@ -331,6 +335,50 @@ prepare_object(const char *key, bool force, bool from_s3)
 	return p;
 }
 
+/*
+ * Parser threads still running when the backend exits (a FATAL error or a
+ * termination skips PG_CATCH) are waited for before the exit aborts the
+ * transaction and frees the bodies they read: before_shmem_exit callbacks
+ * run last-registered first, so this one runs ahead of the abort.
+ */
+static PendingObject *running_parses[PARSE_AHEAD + 1];
+
+static void
+join_running_parses(int code, Datum arg)
+{
+	for (size_t i = 0; i < lengthof(running_parses); i++)
+	{
+		if (running_parses[i] != NULL && running_parses[i]->parsing)
+			parse_weekly_finish(&running_parses[i]->job);
+		running_parses[i] = NULL;
+	}
+}
+
+static void
+track_parse(PendingObject *p, bool running)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		before_shmem_exit(join_running_parses, (Datum) 0);
+		registered = true;
+	}
+	for (size_t i = 0; i < lengthof(running_parses); i++)
+	{
+		if (running && running_parses[i] == NULL)
+		{
+			running_parses[i] = p;
+			return;
+		}
+		if (!running && running_parses[i] == p)
+		{
+			running_parses[i] = NULL;
+			return;
+		}
+	}
+}
+
 /* Starts parsing a weekly object on the helper thread, if there is one to parse. */
 static void
 start_parse(PendingObject *p)
@@ -344,6 +392,7 @@ start_parse(PendingObject *p)
 	else
 		parse_weekly_start(&p->job, p->body.data, p->body.len, p->info.argument, p->sha256);
 	p->parsing = true;
+	track_parse(p, true);
 }
 
 /* Waits for the helper thread; the series is then ours to free. */
@@ -359,6 +408,7 @@ finish_parse(PendingObject *p)
 		return;
 	INSTR_TIME_SET_CURRENT(start);
 	parse_weekly_finish(&p->job);
+	track_parse(p, false);
 	INSTR_TIME_SET_CURRENT(end);
 	INSTR_TIME_SUBTRACT(end, start);
 	waited_ms += INSTR_TIME_GET_MILLISEC(end);
@@ -447,8 +497,6 @@ apply_object(PendingObject *p, IngestCounts *counts)
  * time, and the machine has two cores.  The main thread reads the bodies
  * (PostgreSQL's API is for it alone) and writes; helpers only run parse.c.
  */
-#define PARSE_AHEAD 2
-
 void
 ingest_objects(List *keys, bool force, bool from_s3, IngestCallback callback, void *arg)
 {
