@@ -107,7 +107,7 @@ run_tap() {
 		prove -I "$pgxs_dir/test/perl" "$top"/test/t/*.pl >"$work/tap/prove.out" 2>&1) &
 	wait $! || status=$?
 	cat "$work/tap/prove.out"
-	passed=$((passed + $(grep -cE '^t/.* \.\. ok|^/.* \.\. ok' "$work/tap/prove.out" || true)))
+	passed=$((passed + $(grep -cE '^(t/|/).* \.+ ok$' "$work/tap/prove.out" || true)))
 	if [ "$status" -ne 0 ]; then
 		failed=$((failed + 1))
 		find "$work/tap" -name '*.log' -path '*log*' -exec tail -n 30 {} + 2>/dev/null | head -200
