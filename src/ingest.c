@@ -395,9 +395,9 @@ start_parse(PendingObject *p)
 	track_parse(p, true);
 }
 
-/* Waits for the helper thread; the series is then ours to free. */
 static double waited_ms = 0;	/* time the backend waited for parser threads */
 
+/* Waits for the helper thread; the series is then ours to free. */
 static void
 finish_parse(PendingObject *p)
 {
