@@ -126,6 +126,13 @@ SELECT count(*) AS rows_from_cancelled_batch FROM silver.weekly_adjusted_prices 
 SELECT key = :'batch_a' AS first, inserted, updated, unchanged
   FROM stockelt_ingest(ARRAY[:'batch_a', :'batch_b', :'batch_a']);
 
+-- A body changed behind the catalog's back is refused by the parser threads too.
+BEGIN;
+UPDATE stockelt.bronze_bodies SET body = body || '\x20'::bytea WHERE key = :'batch_b';
+SELECT regexp_replace(expect_error(format('SELECT * FROM stockelt_ingest(ARRAY[%L, %L], force => true)',
+	:'batch_a', :'batch_b')), '"[^"]*"', '"…"') AS tampered_body;
+ROLLBACK;
+
 -- OVERVIEW and SYMBOL_SEARCH become silver.symbols; "None" and "null" become NULL.
 \! $STANDINCTL reset
 SELECT stockelt_fetch_overview('ACME') AS overview_key \gset
