@@ -41,6 +41,16 @@ SELECT w.symbol, count(*) AS weeks,
  WHERE (w.symbol, w.fetched) IN (SELECT symbol, max(fetched) FROM fetched GROUP BY symbol)
  GROUP BY w.symbol ORDER BY 1;
 
+-- Stored exactly as PostgreSQL's own numeric input would store them.
+SELECT count(*) AS rows,
+	   count(*) FILTER (WHERE numeric_send(open) = numeric_send(open::text::numeric)
+			AND numeric_send(high) = numeric_send(high::text::numeric)
+			AND numeric_send(low) = numeric_send(low::text::numeric)
+			AND numeric_send(close) = numeric_send(close::text::numeric)
+			AND numeric_send(adjusted_close) = numeric_send(adjusted_close::text::numeric)
+			AND numeric_send(dividend_amount) = numeric_send(dividend_amount::text::numeric)) AS same_representation
+  FROM silver.weekly_adjusted_prices WHERE symbol IN (SELECT symbol FROM fetched);
+
 -- IBM fetched in 2022, then in 2024: the 2024 fetch restates old adjusted closes.
 -- Counted independently from the two files, week by week:
 CREATE TEMP TABLE ibm_expected AS

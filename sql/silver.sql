@@ -2,6 +2,28 @@
 \! $STANDINCTL reset
 CREATE TEMP TABLE wal (label text, lsn pg_lsn);
 
+-- Numbers of every shape the provider could send: zero, tiny, large, many decimals, negative.
+CREATE FUNCTION put_numbers(p_key text) RETURNS text LANGUAGE sql AS $$
+	INSERT INTO stockelt.bronze_objects (key, symbol, api_function, fetched_at, size_bytes, sha256, store)
+	SELECT p_key, 'NUM', 'TIME_SERIES_WEEKLY_ADJUSTED', now(), octet_length(b), encode(sha256(convert_to(b, 'UTF8')), 'hex'), 'table'
+	  FROM (SELECT format('{"Meta Data": {"2. Symbol": "NUM"}, "Weekly Adjusted Time Series": {%s}}',
+			string_agg(format('"%s": {"1. open": "%s", "2. high": "%s", "3. low": "%s", "4. close": "%s", '
+							  '"5. adjusted close": "%s", "6. volume": "1", "7. dividend amount": "%s"}',
+							  d, v[1], v[2], v[3], v[4], v[5], v[6]), ', ')) AS b
+			  FROM (VALUES ('2024-01-05', ARRAY['0', '0.0000', '0.0001', '10000', '100000000.5', '-1.25']),
+						   ('2024-01-12', ARRAY['9999.9999', '10000.0000', '12345678901234.5', '123456789012345678', '0.00000001', '1.10']),
+						   ('2024-01-19', ARRAY['1234567890123456789012.1234', '-0.0005', '5.000000', '99999999999999.9999', '7', '-100'])) AS t(d, v)) x;
+	INSERT INTO stockelt.bronze_bodies
+	SELECT p_key, convert_to(format('{"Meta Data": {"2. Symbol": "NUM"}, "Weekly Adjusted Time Series": {%s}}',
+			string_agg(format('"%s": {"1. open": "%s", "2. high": "%s", "3. low": "%s", "4. close": "%s", '
+							  '"5. adjusted close": "%s", "6. volume": "1", "7. dividend amount": "%s"}',
+							  d, v[1], v[2], v[3], v[4], v[5], v[6]), ', ')), 'UTF8')
+	  FROM (VALUES ('2024-01-05', ARRAY['0', '0.0000', '0.0001', '10000', '100000000.5', '-1.25']),
+				   ('2024-01-12', ARRAY['9999.9999', '10000.0000', '12345678901234.5', '123456789012345678', '0.00000001', '1.10']),
+				   ('2024-01-19', ARRAY['1234567890123456789012.1234', '-0.0005', '5.000000', '99999999999999.9999', '7', '-100'])) AS t(d, v);
+	SELECT p_key;
+$$;
+
 -- Fetch and ingest into empty silver: one row per week, values equal to the body's strings.
 \! $STANDINCTL symbol 'symbol=ACME&weeks=120&end=2024-04-15'
 SELECT stockelt_fetch('ACME') AS key1 \gset
@@ -23,6 +45,20 @@ SELECT count(*) AS weeks_in_body,
   FROM body_weeks b LEFT JOIN silver.weekly_adjusted_prices s
 	ON s.symbol = 'ACME' AND s.week_ending = b.week_ending
  WHERE b.key = :'key1';
+
+SELECT count(*) FILTER (WHERE numeric_send(open) = numeric_send(open::text::numeric)
+			AND numeric_send(adjusted_close) = numeric_send(adjusted_close::text::numeric)
+			AND numeric_send(dividend_amount) = numeric_send(dividend_amount::text::numeric)) AS stored_as_numeric_in_would
+  FROM silver.weekly_adjusted_prices WHERE symbol = 'ACME';
+SELECT * FROM stockelt_ingest(put_numbers('alphavantage/time_series_weekly_adjusted/symbol=NUM/n.json'));
+SELECT week_ending, open, high, low, close, adjusted_close, dividend_amount,
+	   numeric_send(open) = numeric_send(open::text::numeric)
+	   AND numeric_send(high) = numeric_send(high::text::numeric)
+	   AND numeric_send(low) = numeric_send(low::text::numeric)
+	   AND numeric_send(close) = numeric_send(close::text::numeric)
+	   AND numeric_send(adjusted_close) = numeric_send(adjusted_close::text::numeric)
+	   AND numeric_send(dividend_amount) = numeric_send(dividend_amount::text::numeric) AS stored_as_numeric_in_would
+  FROM silver.weekly_adjusted_prices WHERE symbol = 'NUM' ORDER BY 1;
 
 -- Re-ingesting the same object changes nothing and writes almost no WAL, forced or not.
 INSERT INTO wal VALUES ('before', pg_current_wal_lsn());
