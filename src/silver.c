@@ -318,140 +318,21 @@ same_values(const ExistingRow *old, DateADT week_ending, const WeeklyRow *row,
 	return true;
 }
 
-/*
- * The short numeric format (numeric.c's NumericShort), which is how
- * PostgreSQL stores every numeric with up to 63 decimals and a weight within
- * ±63 digit groups: a 16-bit header (short flag, sign, display scale, weight)
- * and base-10000 digit groups, most significant first, with no leading or
- * trailing zero groups.  It is the on-disk format, so it cannot change.
- */
-#define NUMERIC_SHORT_FLAG			0x8000
-#define NUMERIC_SHORT_NEGATIVE		0x2000
-#define NUMERIC_SHORT_SCALE_SHIFT	7
-#define NUMERIC_SHORT_SCALE_MAX		0x3F
-#define NUMERIC_SHORT_WEIGHT_SIGN	0x0040
-#define NUMERIC_SHORT_WEIGHT_MASK	0x003F
-
-/* Room for any value of up to 15 digits in the short format, with a 4-byte varlena header. */
-typedef union NumericBuf
-{
-	int32		align;
-	char		data[VARHDRSZ + 2 + 2 * 8];
-} NumericBuf;
-
-/*
- * Writes digits / 10^scale as a short-format numeric, exactly as numeric_in
- * would store it; false (and nothing written) for values it does not cover.
- */
-static bool
-numeric_build(int64 digits, int scale, NumericBuf *buf)
-{
-	static const uint64 pow10[4] = {1, 10, 100, 1000};
-	bool		negative = digits < 0;
-	uint64		value = negative ? -(uint64) digits : (uint64) digits;
-	int			pad = (4 - scale % 4) % 4;
-	int			fraction_groups = (scale + pad) / 4;
-	int16		groups[8];
-	int			n = 0;
-	int			first = 0;
-	int			weight;
-	uint16		header;
-
-	if (value >= UINT64CONST(1000000000000000) || scale > NUMERIC_SHORT_SCALE_MAX)
-		return false;
-	/* Base-10000 groups aligned on the decimal point, least significant first. */
-	for (value *= pow10[pad]; value > 0 || n < fraction_groups; value /= 10000)
-	{
-		if (n == lengthof(groups))
-			return false;
-		groups[n++] = (int16) (value % 10000);
-	}
-	weight = n - fraction_groups - 1;
-	/* Most significant first, without leading or trailing zero groups. */
-	for (int i = 0; i < n / 2; i++)
-	{
-		int16		t = groups[i];
-
-		groups[i] = groups[n - 1 - i];
-		groups[n - 1 - i] = t;
-	}
-	while (first < n && groups[first] == 0)
-		first++, weight--;
-	while (n > first && groups[n - 1] == 0)
-		n--;
-	if (n == first)
-	{
-		weight = 0;				/* zero has no sign and weight 0 */
-		negative = false;
-	}
-	if (weight > NUMERIC_SHORT_WEIGHT_MASK || weight < -(NUMERIC_SHORT_WEIGHT_MASK + 1))
-		return false;
-	header = NUMERIC_SHORT_FLAG | (negative ? NUMERIC_SHORT_NEGATIVE : 0) |
-		(scale << NUMERIC_SHORT_SCALE_SHIFT) |
-		(weight < 0 ? NUMERIC_SHORT_WEIGHT_SIGN : 0) | (weight & NUMERIC_SHORT_WEIGHT_MASK);
-	SET_VARSIZE(buf->data, VARHDRSZ + sizeof(header) + (n - first) * sizeof(int16));
-	memcpy(VARDATA(buf->data), &header, sizeof(header));
-	memcpy(VARDATA(buf->data) + sizeof(header), groups + first, (n - first) * sizeof(int16));
-	return true;
-}
-
-static bool
-same_bytes(Datum stored, const NumericBuf *built)
-{
-	struct varlena *x = (struct varlena *) DatumGetPointer(stored);
-
-	if (VARATT_IS_EXTENDED(x) && !VARATT_IS_SHORT(x))
-		return false;			/* compressed or external: let numeric_cmp decide */
-	return VARSIZE_ANY_EXHDR(x) == VARSIZE(built->data) - VARHDRSZ &&
-		memcmp(VARDATA_ANY(x), VARDATA(built->data), VARSIZE_ANY_EXHDR(x)) == 0;
-}
-
-/*
- * Decides for one parsed week against the row of the same week, if any.
- * Prices are built in the storage format on the stack first: a row whose
- * stored bytes are the same is left alone without allocating anything, and
- * an update keeps the stored values of the prices that did not change.
- */
+/* Decides for one parsed week against the row of the same week, if any. */
 static void
 merge_week(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
 		   TimestampTz fetched_at, IngestCounts *counts)
 {
 	DateADT		week_ending = date2j(row->week_ending.year, row->week_ending.month,
 									 row->week_ending.day) - POSTGRES_EPOCH_JDATE;
-	NumericBuf	built[NPRICES];
-	bool		fits[NPRICES];
-	bool		same[NPRICES];
-	bool		all_same;
 	Datum		prices[NPRICES];
-	MemoryContext caller;
+	MemoryContext caller = MemoryContextSwitchTo(w->batch_context);
 	const char *const texts[NPRICES] = {row->open, row->high, row->low, row->close,
 	row->adjusted_close, row->dividend_amount};
 
 	StaticAssertStmt(NPRICES == WEEKLY_PRICES, "silver and the parser list the same prices");
-	if (old != NULL && old->fetched_at > fetched_at)
-	{
-		counts->unchanged++;	/* a newer object owns the row */
-		return;
-	}
-	all_same = old != NULL && old->week_ending == week_ending && old->volume == row->volume;
 	for (int i = 0; i < (int) NPRICES; i++)
-	{
-		fits[i] = row->price_scale[i] >= 0 &&
-			numeric_build(row->price_digits[i], row->price_scale[i], &built[i]);
-		same[i] = old != NULL && fits[i] && same_bytes(old->prices[i], &built[i]);
-		all_same = all_same && same[i];
-	}
-	if (all_same)
-	{
-		counts->unchanged++;
-		return;
-	}
-
-	caller = MemoryContextSwitchTo(w->batch_context);
-	for (int i = 0; i < (int) NPRICES; i++)
-		prices[i] = same[i] ? old->prices[i] :
-			fits[i] ? datumCopy(PointerGetDatum(built[i].data), false, -1) :
-			numeric_from(row, i, texts[i]);
+		prices[i] = numeric_from(row, i, texts[i]);
 	MemoryContextSwitchTo(caller);
 
 	if (old == NULL)
@@ -459,8 +340,8 @@ merge_week(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
 		insert_row(w, row, week_ending, prices);
 		counts->inserted++;
 	}
-	else if (same_values(old, week_ending, row, prices))
-		counts->unchanged++;	/* equal values in another display scale */
+	else if (old->fetched_at > fetched_at || same_values(old, week_ending, row, prices))
+		counts->unchanged++;	/* a newer object owns the row, or nothing changed */
 	else
 	{
 		update_row(w, old, row, week_ending, prices);
