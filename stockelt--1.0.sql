@@ -277,3 +277,685 @@ REVOKE ALL ON FUNCTION @extschema@.stockelt_ingest(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_ingest(text[], boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_ingest_s3(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_replay(text) FROM PUBLIC;
+
+-- ==========================================================================================
+-- Gold: a star schema over silver, refreshed incrementally by stockelt_refresh_gold().
+-- ==========================================================================================
+
+-- Which stocks changed in silver since the last gold refresh, and from which week on.
+-- stockelt's own ingest writes it below SQL; triggers write it for changes made by SQL.
+CREATE TABLE stockelt.gold_pending (
+	symbol		text PRIMARY KEY,
+	from_week	date NOT NULL		-- '-infinity': the whole history
+);
+COMMENT ON TABLE stockelt.gold_pending IS
+	'Stocks whose silver rows changed since the last gold refresh, with the oldest changed week.';
+SELECT pg_catalog.pg_extension_config_dump('stockelt.gold_pending', '');
+
+CREATE FUNCTION stockelt._silver_changed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		INSERT INTO stockelt.gold_pending (symbol, from_week)
+		SELECT symbol, '-infinity' FROM gold.dim_stock
+		ON CONFLICT (symbol) DO UPDATE SET from_week = '-infinity';
+		RETURN NULL;
+	END IF;
+	INSERT INTO stockelt.gold_pending AS p (symbol, from_week)
+	SELECT symbol, min(week_ending)
+	  FROM (SELECT symbol, week_ending FROM changed_new
+			UNION ALL
+			SELECT symbol, week_ending FROM changed_old) c
+	 GROUP BY symbol
+	ON CONFLICT (symbol) DO UPDATE SET from_week = least(p.from_week, excluded.from_week);
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION stockelt._silver_changed() FROM PUBLIC;
+-- A transition table belongs to one event, so each event has its trigger; the empty
+-- side is an empty relation of the same shape.
+CREATE FUNCTION stockelt._silver_inserted() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	INSERT INTO stockelt.gold_pending AS p (symbol, from_week)
+	SELECT symbol, min(week_ending) FROM changed_new GROUP BY symbol
+	ON CONFLICT (symbol) DO UPDATE SET from_week = least(p.from_week, excluded.from_week);
+	RETURN NULL;
+END
+$$;
+CREATE FUNCTION stockelt._silver_deleted() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	INSERT INTO stockelt.gold_pending AS p (symbol, from_week)
+	SELECT symbol, min(week_ending) FROM changed_old GROUP BY symbol
+	ON CONFLICT (symbol) DO UPDATE SET from_week = least(p.from_week, excluded.from_week);
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION stockelt._silver_inserted() FROM PUBLIC;
+REVOKE ALL ON FUNCTION stockelt._silver_deleted() FROM PUBLIC;
+CREATE TRIGGER gold_pending_insert
+	AFTER INSERT ON silver.weekly_adjusted_prices REFERENCING NEW TABLE AS changed_new
+	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_inserted();
+CREATE TRIGGER gold_pending_update
+	AFTER UPDATE ON silver.weekly_adjusted_prices
+	REFERENCING NEW TABLE AS changed_new OLD TABLE AS changed_old
+	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_changed();
+CREATE TRIGGER gold_pending_delete
+	AFTER DELETE ON silver.weekly_adjusted_prices REFERENCING OLD TABLE AS changed_old
+	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_deleted();
+CREATE TRIGGER gold_pending_truncate
+	AFTER TRUNCATE ON silver.weekly_adjusted_prices
+	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_changed();
+
+-- ---------------------------------------------------------------- the trading calendar
+
+-- Unscheduled full-day closures of the New York Stock Exchange.  Rows a user adds
+-- (builtin = false) survive pg_dump.
+CREATE TABLE stockelt.market_closures (
+	day			date PRIMARY KEY,
+	reason		text NOT NULL,
+	builtin		boolean NOT NULL DEFAULT false
+);
+INSERT INTO stockelt.market_closures (day, reason, builtin) VALUES
+	('1994-04-27', 'national day of mourning', true),
+	('2001-09-11', 'September 11 attacks', true),
+	('2001-09-12', 'September 11 attacks', true),
+	('2001-09-13', 'September 11 attacks', true),
+	('2001-09-14', 'September 11 attacks', true),
+	('2004-06-11', 'national day of mourning', true),
+	('2007-01-02', 'national day of mourning', true),
+	('2012-10-29', 'Hurricane Sandy', true),
+	('2012-10-30', 'Hurricane Sandy', true),
+	('2018-12-05', 'national day of mourning', true),
+	('2025-01-09', 'national day of mourning', true);
+SELECT pg_catalog.pg_extension_config_dump('stockelt.market_closures', 'WHERE NOT builtin');
+COMMENT ON TABLE stockelt.market_closures IS
+	'Unscheduled NYSE closures; add a row for a new one.  Scheduled holidays follow stockelt.market_holidays().';
+
+-- The n-th ISO weekday (1 = Monday) of a month; n = -1 is the last one.
+CREATE FUNCTION stockelt._nth_weekday(year int, month int, isodow int, n int) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN n > 0 THEN
+			first + (isodow - extract(isodow FROM first)::int + 7) % 7 + 7 * (n - 1)
+		ELSE
+			last - (extract(isodow FROM last)::int - isodow + 7) % 7
+		END
+	  FROM (SELECT make_date(year, month, 1) AS first,
+				   (make_date(year, month, 1) + interval '1 month')::date - 1 AS last) m
+$$;
+
+-- Saturday holidays are observed on Friday, Sunday ones on Monday.
+CREATE FUNCTION stockelt._observed(day date) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE extract(isodow FROM day) WHEN 6 THEN day - 1 WHEN 7 THEN day + 1 ELSE day END
+$$;
+
+-- Gregorian Easter Sunday (the anonymous Gregorian algorithm).
+CREATE FUNCTION stockelt._easter(year int) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT make_date(year, (h + l - 7 * m + 114) / 31, (h + l - 7 * m + 114) % 31 + 1)
+	  FROM (SELECT h, l, (a + 11 * h + 22 * l) / 451 AS m
+			  FROM (SELECT a, h, (32 + 2 * e + 2 * i - h - k) % 7 AS l
+					  FROM (SELECT a, e, i, k, (19 * a + b - d - g + 15) % 30 AS h
+							  FROM (SELECT year % 19 AS a, year / 100 AS b, year / 100 / 4 AS d,
+										   year / 100 % 4 AS e, (8 * (year / 100) + 13) / 25 AS g,
+										   year % 100 / 4 AS i, year % 100 % 4 AS k) s1) s2) s3) s4
+$$;
+
+-- Days the New York Stock Exchange is closed on a weekday, for one year.
+CREATE FUNCTION stockelt.market_holidays(year int)
+RETURNS TABLE (day date, name text)
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT h.day, h.name FROM (VALUES
+		(CASE WHEN extract(isodow FROM make_date(year, 1, 1)) <> 6
+			  THEN stockelt._observed(make_date(year, 1, 1)) END, 'New Year''s Day'),
+		(CASE WHEN year >= 1998 THEN stockelt._nth_weekday(year, 1, 1, 3) END, 'Martin Luther King Jr. Day'),
+		(stockelt._nth_weekday(year, 2, 1, 3), 'Presidents Day'),
+		(stockelt._easter(year) - 2, 'Good Friday'),
+		(stockelt._nth_weekday(year, 5, 1, -1), 'Memorial Day'),
+		(CASE WHEN year >= 2022 THEN stockelt._observed(make_date(year, 6, 19)) END, 'Juneteenth'),
+		(stockelt._observed(make_date(year, 7, 4)), 'Independence Day'),
+		(stockelt._nth_weekday(year, 9, 1, 1), 'Labor Day'),
+		(stockelt._nth_weekday(year, 11, 4, 4), 'Thanksgiving Day'),
+		(stockelt._observed(make_date(year, 12, 25)), 'Christmas Day')) h (day, name)
+	 WHERE h.day IS NOT NULL
+	UNION ALL
+	SELECT c.day, c.reason FROM stockelt.market_closures c
+	 WHERE c.day >= make_date(year, 1, 1) AND c.day < make_date(year + 1, 1, 1)
+	   AND extract(isodow FROM c.day) < 6
+$$;
+COMMENT ON FUNCTION stockelt.market_holidays(int) IS
+	'Weekdays of a year on which the New York Stock Exchange is closed.';
+
+-- ---------------------------------------------------------------- the star schema
+
+CREATE TABLE gold.dim_date (
+	date_key				integer PRIMARY KEY,	-- YYYYMMDD
+	date					date NOT NULL UNIQUE,
+	year					integer NOT NULL,
+	quarter					integer NOT NULL,
+	month					integer NOT NULL,
+	day_of_month			integer NOT NULL,
+	day_of_week				integer NOT NULL,		-- ISO: 1 = Monday … 7 = Sunday
+	iso_year				integer NOT NULL,
+	iso_week				integer NOT NULL,
+	is_trading_day			boolean NOT NULL,
+	holiday					text,
+	week_last_trading_day	date,					-- NULL for a week without trading
+	week_closed_early		boolean NOT NULL		-- its week's last session was before Friday
+);
+COMMENT ON TABLE gold.dim_date IS
+	'Calendar days from January 1 of the first year with prices to December 31 of the last, NYSE sessions marked.';
+
+CREATE TABLE gold.dim_stock (
+	stock_key		integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	symbol			text NOT NULL UNIQUE,
+	name			text,
+	asset_type		text,
+	exchange		text,
+	region			text,
+	currency		text,
+	timezone		text,
+	sector			text,
+	industry		text,
+	first_week		date,
+	last_week		date
+);
+COMMENT ON TABLE gold.dim_stock IS
+	'One row per symbol with prices in silver; descriptive columns from silver.symbols where known.';
+
+-- Keys reference the dimensions by construction.  They are not declared as foreign
+-- keys (a check per row would double the cost of a rebuild); stockelt_check() verifies them.
+CREATE TABLE gold.fact_weekly_prices (
+	stock_key				integer NOT NULL,
+	date_key				integer NOT NULL,
+	week_ending				date NOT NULL,
+	open					numeric NOT NULL,
+	high					numeric NOT NULL,
+	low						numeric NOT NULL,
+	close					numeric NOT NULL,
+	adjusted_close			numeric NOT NULL,
+	volume					bigint NOT NULL,
+	dividend_amount			numeric NOT NULL,
+	adjustment_factor		numeric,			-- adjusted_close / close
+	split_factor			numeric NOT NULL,	-- shares today for one share of this week
+	split_adjusted_close	numeric,
+	split_adjusted_volume	numeric NOT NULL,
+	split_adjusted_dividend	numeric NOT NULL,
+	adjusted_return			double precision,	-- simple, on adjusted closes
+	adjusted_log_return		double precision,
+	is_partial				boolean NOT NULL,	-- the newest week, not yet closed
+	cumulative_return		double precision,
+	return_4w				double precision,
+	return_13w				double precision,
+	return_52w				double precision,
+	moving_average_13w		numeric,
+	moving_average_52w		numeric,
+	volume_volatility_correlation_52w double precision,
+	annualised_volatility_52w double precision,
+	mean_volume_52w			numeric,
+	PRIMARY KEY (stock_key, date_key)
+);
+COMMENT ON TABLE gold.fact_weekly_prices IS
+	'One row per stock and week: raw and adjusted prices, split-adjusted figures, returns and trailing measures.';
+
+CREATE TABLE gold.corporate_actions (
+	stock_key			integer NOT NULL,
+	date_key			integer NOT NULL,
+	week_ending			date NOT NULL,
+	action				text NOT NULL CHECK (action IN ('dividend', 'split', 'other adjustment')),
+	amount				numeric,		-- dividend per share, as paid
+	split_adjusted_amount numeric,		-- dividend per share on today's share basis
+	ratio_numerator		integer,		-- split: new shares …
+	ratio_denominator	integer,		-- … for old shares
+	observed_factor		double precision, -- the jump of adjusted_close/close a dividend cannot explain
+	PRIMARY KEY (stock_key, date_key, action)
+);
+COMMENT ON TABLE gold.corporate_actions IS
+	'Dividends as reported, and splits inferred from jumps of the adjustment factor.';
+
+-- Gold is derived data, rebuilt from silver: not dumped.
+
+-- ---------------------------------------------------------------- helpers of the refresh
+
+CREATE AGGREGATE stockelt._product(numeric) (sfunc = numeric_mul, stype = numeric, initcond = '1');
+
+-- The split that explains a jump x of the adjustment factor: the simplest ratio p:q
+-- within 1 % of x, with one side at most 4 (2:1, 3:2, 4:1, 7:1, 20:1, 1:10 …).
+-- NULL when x is within 5 % of 1 or no such ratio fits.
+CREATE FUNCTION stockelt._split_ratio(x double precision) RETURNS int[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT ARRAY[p, q]
+	  FROM (SELECT q, round(x * q)::int AS p FROM generate_series(1, 50) q) c
+	 WHERE abs(x - 1) > 0.05 AND p BETWEEN 1 AND 50 AND least(p, q) <= 4
+	   AND gcd(p, q) = 1 AND abs(p / (x * q) - 1) < 0.01
+	 ORDER BY q, p
+	 LIMIT 1
+$$;
+
+-- Fills gold.dim_date for the years of the stocks' weeks, and nothing else.
+CREATE FUNCTION stockelt._refresh_dim_date() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	first_day date;
+	last_day date;
+BEGIN
+	SELECT make_date(extract(year FROM min(first_week))::int, 1, 1),
+		   make_date(extract(year FROM max(last_week))::int, 12, 31)
+	  INTO first_day, last_day
+	  FROM gold.dim_stock;
+	DELETE FROM gold.dim_date
+	 WHERE first_day IS NULL OR date < first_day OR date > last_day;
+	IF first_day IS NULL OR (SELECT count(*) FROM gold.dim_date) = last_day - first_day + 1 THEN
+		RETURN;
+	END IF;
+	INSERT INTO gold.dim_date
+	SELECT to_char(d, 'YYYYMMDD')::int, d,
+		   extract(year FROM d), extract(quarter FROM d), extract(month FROM d), extract(day FROM d),
+		   extract(isodow FROM d), extract(isoyear FROM d), extract(week FROM d),
+		   trading, holiday,
+		   max(d) FILTER (WHERE trading) OVER week,
+		   coalesce(extract(isodow FROM max(d) FILTER (WHERE trading) OVER week) < 5, false)
+	  FROM (SELECT d::date AS d, h.name AS holiday,
+				   extract(isodow FROM d) < 6 AND h.day IS NULL AS trading
+			  FROM generate_series(first_day, last_day, interval '1 day') d
+			  LEFT JOIN (SELECT y.day, string_agg(y.name, ', ') AS name
+						   FROM generate_series(extract(year FROM first_day)::int,
+												extract(year FROM last_day)::int) yr,
+								stockelt.market_holidays(yr) y
+						  GROUP BY y.day) h ON h.day = d::date) days
+	WINDOW week AS (PARTITION BY date_trunc('week', d))
+	ON CONFLICT (date_key) DO NOTHING;
+END
+$$;
+
+-- Recomputes gold rows from each dirty stock's from_week on, reading 52 weeks before it
+-- for the trailing windows.  Fills pg_temp._gold_new for the stocks of one pass.
+CREATE FUNCTION stockelt._gold_compute(pass integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	UPDATE pg_temp._gold_dirty d
+	   SET ctx_from = coalesce((SELECT s.week_ending FROM silver.weekly_adjusted_prices s
+								 WHERE s.symbol = d.symbol AND s.week_ending < d.from_week
+								 ORDER BY s.week_ending DESC OFFSET 51 LIMIT 1), '-infinity')
+	 WHERE d.pass = _gold_compute.pass;
+
+	INSERT INTO pg_temp._gold_new
+	SELECT stock_key, to_char(week_ending, 'YYYYMMDD')::int, week_ending,
+		   open, high, low, close, adjusted_close, volume, dividend_amount,
+		   adjustment_factor, split_factor, split_adjusted_close, split_adjusted_volume,
+		   split_adjusted_dividend, adjusted_return, adjusted_log_return, is_partial,
+		   CASE WHEN NOT is_partial AND first_adjusted > 0
+				THEN adjusted_close::float8 / first_adjusted::float8 - 1 END,
+		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 4) OVER run, 0)::float8 - 1 END,
+		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 13) OVER run, 0)::float8 - 1 END,
+		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 52) OVER run, 0)::float8 - 1 END,
+		   CASE WHEN NOT is_partial AND count(*) OVER w13 = 13 THEN round(avg(adjusted_close) OVER w13, 6) END,
+		   CASE WHEN NOT is_partial AND count(*) OVER w52 = 52 THEN round(avg(adjusted_close) OVER w52, 6) END,
+		   CASE WHEN NOT is_partial AND count(adjusted_log_return) OVER w52 = 52
+				THEN corr(split_adjusted_volume::float8, abs(adjusted_log_return)) OVER w52 END,
+		   CASE WHEN NOT is_partial AND count(adjusted_log_return) OVER w52 = 52
+				THEN stddev_samp(adjusted_log_return) OVER w52 * sqrt(52) END,
+		   CASE WHEN NOT is_partial AND count(adjusted_log_return) OVER w52 = 52
+				THEN round(avg(split_adjusted_volume) OVER w52, 2) END,
+		   split_numerator, split_denominator, jump
+	  FROM (
+		SELECT e.*,
+			   round(shares_after / parts_after, 10) AS split_factor,
+			   round(close * parts_after / shares_after, 6) AS split_adjusted_close,
+			   round(volume * shares_after / parts_after, 2) AS split_adjusted_volume,
+			   round(dividend_amount * parts_after / shares_after, 8) AS split_adjusted_dividend
+		  FROM (
+			SELECT j.*,
+				   stockelt._product(split_numerator) OVER whole
+					   / stockelt._product(split_numerator) OVER run AS shares_after,
+				   stockelt._product(split_denominator) OVER whole
+					   / stockelt._product(split_denominator) OVER run AS parts_after
+			  FROM (
+				SELECT b.*, r[1]::numeric AS split_numerator, r[2]::numeric AS split_denominator,
+					   CASE WHEN r IS NULL THEN b.x END AS jump
+				  FROM (
+					SELECT b.*, CASE WHEN abs(b.x - 1) > 0.05 THEN stockelt._split_ratio(b.x) END AS r
+					  FROM (
+						SELECT d.stock_key, d.from_week, d.first_adjusted, s.week_ending,
+							   s.open, s.high, s.low, s.close, s.adjusted_close, s.volume,
+							   s.dividend_amount,
+							   round(s.adjusted_close / nullif(s.close, 0), 10) AS adjustment_factor,
+							   s.week_ending = d.last_week AND d.last_partial AS is_partial,
+							   CASE WHEN NOT (s.week_ending = d.last_week AND d.last_partial)
+										 AND s.adjusted_close > 0 AND lag(s.adjusted_close) OVER run > 0
+									THEN s.adjusted_close::float8 / (lag(s.adjusted_close) OVER run)::float8 - 1
+							   END AS adjusted_return,
+							   CASE WHEN NOT (s.week_ending = d.last_week AND d.last_partial)
+										 AND s.adjusted_close > 0 AND lag(s.adjusted_close) OVER run > 0
+									THEN ln(s.adjusted_close::float8 / (lag(s.adjusted_close) OVER run)::float8)
+							   END AS adjusted_log_return,
+							   -- The jump of adjusted_close/close that this week's events made,
+							   -- over what its dividend explains: a split's ratio, or 1.
+							   (1 - s.dividend_amount::float8 / nullif(lag(s.close) OVER run, 0)::float8)
+								 * (s.adjusted_close::float8 / nullif(s.close, 0)::float8)
+								 / nullif((lag(s.adjusted_close) OVER run)::float8
+										  / nullif(lag(s.close) OVER run, 0)::float8, 0) AS x
+						  FROM pg_temp._gold_dirty d
+						  JOIN silver.weekly_adjusted_prices s
+							ON s.symbol = d.symbol AND s.week_ending >= d.ctx_from
+						 WHERE d.pass = _gold_compute.pass
+						WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)) b) b) j
+			WINDOW run AS (PARTITION BY j.stock_key ORDER BY j.week_ending),
+				   whole AS (PARTITION BY j.stock_key)) e) f
+	 WHERE week_ending >= from_week
+	WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending),
+		   w13 AS (run ROWS 12 PRECEDING),
+		   w52 AS (run ROWS 51 PRECEDING);
+END
+$$;
+REVOKE ALL ON FUNCTION stockelt._gold_compute(integer) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.stockelt_refresh_gold(full_rebuild boolean DEFAULT false,
+	OUT stocks integer, OUT weeks_written bigint, OUT rebuilt_history integer)
+RETURNS record
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	this_pass integer := 1;
+BEGIN
+	-- Ingests that already changed silver finish first and later ones wait, so no
+	-- change is consumed before it is visible; one refresh runs at a time.  Readers
+	-- are never blocked and see gold as it was until this transaction commits.
+	LOCK TABLE stockelt.gold_pending IN SHARE ROW EXCLUSIVE MODE;
+	LOCK TABLE gold.dim_stock, gold.dim_date, gold.fact_weekly_prices, gold.corporate_actions
+		IN EXCLUSIVE MODE;
+
+	-- Scratch tables of this session, emptied at commit.
+	IF to_regclass('pg_temp._gold_new') IS NULL THEN
+		CREATE TEMP TABLE _gold_dirty (
+			symbol text PRIMARY KEY, from_week date, stock_key integer, pass integer,
+			ctx_from date, first_adjusted numeric, last_week date, last_partial boolean
+		) ON COMMIT DELETE ROWS;
+		CREATE TEMP TABLE _gold_new (LIKE gold.fact_weekly_prices) ON COMMIT DELETE ROWS;
+		ALTER TABLE _gold_new ADD COLUMN split_numerator numeric,
+			ADD COLUMN split_denominator numeric, ADD COLUMN jump double precision;
+	END IF;
+	TRUNCATE _gold_dirty, _gold_new;
+
+	IF full_rebuild THEN
+		DELETE FROM stockelt.gold_pending;
+		INSERT INTO _gold_dirty (symbol, from_week, pass)
+		SELECT symbol, '-infinity', 1 FROM gold.dim_stock
+		UNION
+		SELECT DISTINCT symbol, '-infinity'::date, 1 FROM silver.weekly_adjusted_prices;
+	ELSE
+		WITH taken AS (DELETE FROM stockelt.gold_pending RETURNING symbol, from_week)
+		INSERT INTO _gold_dirty (symbol, from_week, pass) SELECT symbol, from_week, 1 FROM taken;
+	END IF;
+	ANALYZE _gold_dirty;
+
+	-- Dimensions first: the stocks' week ranges, then the calendar they span.
+	DELETE FROM gold.fact_weekly_prices f USING gold.dim_stock g, _gold_dirty d
+	 WHERE f.stock_key = g.stock_key AND g.symbol = d.symbol
+	   AND NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol);
+	DELETE FROM gold.corporate_actions a USING gold.dim_stock g, _gold_dirty d
+	 WHERE a.stock_key = g.stock_key AND g.symbol = d.symbol
+	   AND NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol);
+	DELETE FROM gold.dim_stock g USING _gold_dirty d
+	 WHERE g.symbol = d.symbol
+	   AND NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol);
+	DELETE FROM _gold_dirty d
+	 WHERE NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol);
+
+	INSERT INTO gold.dim_stock AS g (symbol, first_week, last_week)
+	SELECT d.symbol,
+		   (SELECT min(week_ending) FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol),
+		   (SELECT max(week_ending) FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol)
+	  FROM _gold_dirty d
+	ON CONFLICT (symbol) DO UPDATE SET first_week = excluded.first_week, last_week = excluded.last_week
+	 WHERE (g.first_week, g.last_week) IS DISTINCT FROM (excluded.first_week, excluded.last_week);
+	UPDATE gold.dim_stock g
+	   SET name = s.name, asset_type = s.asset_type, exchange = s.exchange, region = s.region,
+		   currency = s.currency, timezone = s.timezone, sector = s.sector, industry = s.industry
+	  FROM silver.symbols s
+	 WHERE s.symbol = g.symbol
+	   AND (g.name, g.asset_type, g.exchange, g.region, g.currency, g.timezone, g.sector, g.industry)
+		   IS DISTINCT FROM
+		   (s.name, s.asset_type, s.exchange, s.region, s.currency, s.timezone, s.sector, s.industry);
+	PERFORM stockelt._refresh_dim_date();
+
+	-- The newest week is partial when its key is not its week's last session, or when it
+	-- was fetched before that session closed (16:00 in New York).
+	UPDATE _gold_dirty d
+	   SET stock_key = g.stock_key, last_week = g.last_week,
+		   first_adjusted = (SELECT s.adjusted_close FROM silver.weekly_adjusted_prices s
+							  WHERE s.symbol = d.symbol AND s.week_ending = g.first_week),
+		   last_partial = coalesce(g.last_week < dd.week_last_trading_day
+								   OR s.fetched_at < (dd.week_last_trading_day + time '16:00')
+													 AT TIME ZONE 'America/New_York', true)
+	  FROM gold.dim_stock g
+	  JOIN silver.weekly_adjusted_prices s ON s.symbol = g.symbol AND s.week_ending = g.last_week
+	  LEFT JOIN gold.dim_date dd ON dd.date = g.last_week
+	 WHERE g.symbol = d.symbol;
+
+	IF full_rebuild THEN
+		DELETE FROM gold.fact_weekly_prices;
+		DELETE FROM gold.corporate_actions;
+	END IF;
+
+	-- A split inferred anew, or no longer, changes the share basis of every earlier week:
+	-- such a stock is recomputed from its first week.
+	LOOP
+		PERFORM stockelt._gold_compute(this_pass);
+		UPDATE _gold_dirty d SET from_week = '-infinity', pass = pass + 1
+		 WHERE d.pass = this_pass AND d.from_week > '-infinity'
+		   AND EXISTS ((SELECT n.date_key, n.split_numerator, n.split_denominator
+						  FROM _gold_new n
+						 WHERE n.stock_key = d.stock_key AND n.split_numerator IS NOT NULL
+						EXCEPT
+						SELECT a.date_key, a.ratio_numerator, a.ratio_denominator
+						  FROM gold.corporate_actions a
+						 WHERE a.stock_key = d.stock_key AND a.action = 'split'
+						   AND a.week_ending >= d.from_week)
+					   UNION ALL
+					   (SELECT a.date_key, a.ratio_numerator, a.ratio_denominator
+						  FROM gold.corporate_actions a
+						 WHERE a.stock_key = d.stock_key AND a.action = 'split'
+						   AND a.week_ending >= d.from_week
+						EXCEPT
+						SELECT n.date_key, n.split_numerator, n.split_denominator
+						  FROM _gold_new n
+						 WHERE n.stock_key = d.stock_key AND n.split_numerator IS NOT NULL));
+		EXIT WHEN NOT FOUND;
+		DELETE FROM _gold_new n USING _gold_dirty d
+		 WHERE n.stock_key = d.stock_key AND d.pass = this_pass + 1;
+		this_pass := this_pass + 1;
+	END LOOP;
+
+	IF NOT full_rebuild THEN
+		DELETE FROM gold.fact_weekly_prices f USING _gold_dirty d
+		 WHERE f.stock_key = d.stock_key AND f.week_ending >= d.from_week;
+		DELETE FROM gold.corporate_actions a USING _gold_dirty d
+		 WHERE a.stock_key = d.stock_key AND a.week_ending >= d.from_week;
+	END IF;
+	INSERT INTO gold.fact_weekly_prices
+	SELECT stock_key, date_key, week_ending, open, high, low, close, adjusted_close, volume,
+		   dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
+		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
+		   is_partial, cumulative_return, return_4w, return_13w, return_52w, moving_average_13w,
+		   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
+		   mean_volume_52w
+	  FROM _gold_new;
+	GET DIAGNOSTICS weeks_written = ROW_COUNT;
+	INSERT INTO gold.corporate_actions
+	SELECT stock_key, date_key, week_ending, 'dividend', dividend_amount, split_adjusted_dividend,
+		   NULL::integer, NULL::integer, NULL::double precision
+	  FROM _gold_new WHERE dividend_amount > 0
+	UNION ALL
+	SELECT stock_key, date_key, week_ending, 'split', NULL, NULL,
+		   split_numerator, split_denominator, NULL
+	  FROM _gold_new WHERE split_numerator IS NOT NULL
+	UNION ALL
+	SELECT stock_key, date_key, week_ending, 'other adjustment', NULL, NULL, NULL, NULL, jump
+	  FROM _gold_new WHERE jump IS NOT NULL AND abs(jump - 1) > 0.05;
+
+	SELECT count(*), count(*) FILTER (WHERE d.from_week <= g.first_week)
+	  INTO stocks, rebuilt_history
+	  FROM _gold_dirty d JOIN gold.dim_stock g USING (stock_key);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.stockelt_refresh_gold(boolean) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.stockelt_refresh_gold(boolean) IS
+	'Brings gold up to date with silver: only stocks changed since the last refresh, or everything with full_rebuild.';
+
+-- ---------------------------------------------------------------- the business answers
+
+CREATE VIEW gold.weekly_performance AS
+SELECT s.symbol, f.week_ending, f.adjusted_close,
+	   f.adjusted_return AS weekly_return, f.cumulative_return,
+	   f.return_4w, f.return_13w, f.return_52w,
+	   f.moving_average_13w, f.moving_average_52w, f.is_partial
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key);
+COMMENT ON VIEW gold.weekly_performance IS
+	'Weekly adjusted performance: weekly, cumulative and trailing 4/13/52-week returns, 13/52-week moving averages.';
+
+CREATE VIEW gold.volume_volatility_52w AS
+SELECT s.symbol, f.week_ending, f.split_adjusted_volume, abs(f.adjusted_log_return) AS volatility,
+	   f.volume_volatility_correlation_52w AS correlation,
+	   f.annualised_volatility_52w AS annualised_volatility,
+	   f.mean_volume_52w AS mean_volume, f.is_partial
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key);
+COMMENT ON VIEW gold.volume_volatility_52w IS
+	'Pearson correlation of split-adjusted volume and |weekly adjusted log return| over the trailing 52 weeks.';
+
+-- A calendar year counts when the stock has weeks from the year's first session to its
+-- last closed one; only such years have growth and streaks.
+CREATE VIEW gold.dividend_growth AS
+WITH stocks AS (
+	SELECT g.stock_key, g.symbol, g.first_week,
+		   (SELECT f.week_ending FROM gold.fact_weekly_prices f
+			 WHERE f.stock_key = g.stock_key AND NOT f.is_partial
+			 ORDER BY f.date_key DESC LIMIT 1) AS last_closed_week,
+		   (SELECT min(extract(year FROM a.week_ending))::int FROM gold.corporate_actions a
+			 WHERE a.stock_key = g.stock_key AND a.action = 'dividend') AS first_year
+	  FROM gold.dim_stock g
+), years AS (
+	SELECT s.stock_key, s.symbol, y AS year,
+		   s.first_week <= (SELECT min(d.week_last_trading_day) FROM gold.dim_date d
+							 WHERE d.year = y AND d.is_trading_day)
+		   AND s.last_closed_week >= (SELECT max(d.date) FROM gold.dim_date d
+									   WHERE d.year = y AND d.is_trading_day) AS complete_year
+	  FROM stocks s, generate_series(s.first_year, extract(year FROM s.last_closed_week)::int) y
+	 WHERE s.first_year IS NOT NULL
+), paid AS (
+	SELECT y.stock_key, y.symbol, y.year, y.complete_year,
+		   coalesce(sum(a.split_adjusted_amount), 0) AS dividends_per_share,
+		   count(a.stock_key)::int AS payments
+	  FROM years y
+	  LEFT JOIN gold.corporate_actions a
+		ON a.stock_key = y.stock_key AND a.action = 'dividend'
+	   AND a.week_ending >= make_date(y.year, 1, 1) AND a.week_ending < make_date(y.year + 1, 1, 1)
+	 GROUP BY y.stock_key, y.symbol, y.year, y.complete_year
+), compared AS (
+	SELECT p.*,
+		   CASE WHEN p.complete_year AND lag(p.complete_year) OVER w AND lag(p.year) OVER w = p.year - 1
+				 AND lag(p.dividends_per_share) OVER w > 0
+				THEN (p.dividends_per_share / lag(p.dividends_per_share) OVER w)::float8 - 1 END AS growth
+	  FROM paid p
+	WINDOW w AS (PARTITION BY p.stock_key ORDER BY p.year)
+)
+SELECT symbol, year, complete_year, payments, dividends_per_share, growth,
+	   CASE WHEN complete_year
+			THEN (count(*) OVER island - 1)::int END AS growth_streak
+  FROM (SELECT c.*, sum(CASE WHEN c.growth > 0 THEN 0 ELSE 1 END)
+						OVER (PARTITION BY c.stock_key ORDER BY c.year) AS island
+		  FROM compared c) i
+WINDOW island AS (PARTITION BY stock_key, island ORDER BY year);
+COMMENT ON VIEW gold.dividend_growth IS
+	'Split-adjusted dividends per share by calendar year, growth over the year before, and the streak of growth years.';
+
+CREATE FUNCTION gold.dividend_growers(min_years integer DEFAULT 5)
+RETURNS TABLE (symbol text, name text, growth_streak integer, through_year integer,
+			   dividends_per_share numeric, growth double precision)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT symbol, name, growth_streak, year, dividends_per_share, growth
+	  FROM (SELECT DISTINCT ON (d.symbol) d.symbol, s.name, d.growth_streak, d.year,
+				   d.dividends_per_share, d.growth
+			  FROM gold.dividend_growth d JOIN gold.dim_stock s USING (symbol)
+			 WHERE d.complete_year
+			 ORDER BY d.symbol, d.year DESC) latest
+	 WHERE growth_streak >= min_years
+	 ORDER BY growth_streak DESC, symbol
+$$;
+COMMENT ON FUNCTION gold.dividend_growers(integer) IS
+	'Stocks whose split-adjusted dividend per share grew in each of at least min_years consecutive complete years, up to their latest.';
+
+-- ---------------------------------------------------------------- data-quality checks
+
+CREATE FUNCTION @extschema@.stockelt_check()
+RETURNS TABLE (severity text, check_name text, symbol text, week_ending date, detail text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	WITH facts AS (
+		SELECT f.*, g.symbol
+		  FROM gold.fact_weekly_prices f LEFT JOIN gold.dim_stock g USING (stock_key)
+	), split_weeks AS (
+		SELECT stock_key, date_key FROM gold.corporate_actions WHERE action = 'split'
+	)
+	SELECT 'error', 'fact grain is not unique', symbol, week_ending,
+		   format('%s rows for stock_key %s, date_key %s', n, stock_key, date_key)
+	  FROM (SELECT symbol, week_ending, stock_key, date_key, count(*) AS n
+			  FROM facts GROUP BY 1, 2, 3, 4 HAVING count(*) > 1) d
+	UNION ALL
+	SELECT 'error', 'fact key is null', symbol, week_ending,
+		   format('stock_key %s, date_key %s', coalesce(stock_key::text, 'NULL'),
+				  coalesce(date_key::text, 'NULL'))
+	  FROM facts WHERE stock_key IS NULL OR date_key IS NULL OR week_ending IS NULL
+	UNION ALL
+	SELECT 'error', 'stock key has no dimension row', NULL, week_ending,
+		   format('stock_key %s', stock_key)
+	  FROM facts WHERE stock_key IS NOT NULL AND symbol IS NULL
+	UNION ALL
+	SELECT 'error', 'date key has no dimension row', symbol, week_ending,
+		   format('date_key %s', date_key)
+	  FROM facts f
+	 WHERE date_key IS NOT NULL
+	   AND NOT EXISTS (SELECT FROM gold.dim_date d WHERE d.date_key = f.date_key)
+	UNION ALL
+	SELECT 'error', 'high below low', symbol, week_ending, format('high %s, low %s', high, low)
+	  FROM facts WHERE high < low
+	UNION ALL
+	SELECT 'error', 'open or close outside low to high', symbol, week_ending,
+		   format('open %s, high %s, low %s, close %s', open, high, low, close)
+	  FROM facts f
+	 WHERE high >= low AND (open NOT BETWEEN low AND high OR close NOT BETWEEN low AND high)
+	   AND NOT EXISTS (SELECT FROM split_weeks s
+						WHERE s.stock_key = f.stock_key AND s.date_key = f.date_key)
+	UNION ALL
+	SELECT 'error', 'negative volume or price', symbol, week_ending,
+		   format('open %s, high %s, low %s, close %s, adjusted close %s, volume %s, dividend %s',
+				  open, high, low, close, adjusted_close, volume, dividend_amount)
+	  FROM facts
+	 WHERE volume < 0 OR dividend_amount < 0
+		OR least(open, high, low, close, adjusted_close) <= 0
+	UNION ALL
+	SELECT 'error', 'date in the future', symbol, week_ending,
+		   format('today is %s', current_date)
+	  FROM facts WHERE week_ending > current_date
+	UNION ALL
+	SELECT 'warning', 'week key is not the last session of its week', symbol, week_ending,
+		   format('the week''s last session is %s', coalesce(d.week_last_trading_day::text, 'none'))
+	  FROM facts f JOIN gold.dim_date d ON d.date = f.week_ending
+	 WHERE NOT f.is_partial
+	   AND f.week_ending IS DISTINCT FROM d.week_last_trading_day
+	UNION ALL
+	SELECT 'warning', 'gap longer than a week', symbol, week_ending,
+		   format('no week between %s and %s', previous, week_ending)
+	  FROM (SELECT symbol, week_ending,
+				   lag(week_ending) OVER (PARTITION BY stock_key ORDER BY date_key) AS previous
+			  FROM facts) g
+	 WHERE date_trunc('week', week_ending) - date_trunc('week', previous) > interval '7 days'
+	   AND EXISTS (SELECT FROM gold.dim_date d
+					WHERE d.date > previous AND d.date < week_ending AND d.is_trading_day
+					  AND date_trunc('week', d.date) <> date_trunc('week', previous)
+					  AND date_trunc('week', d.date) <> date_trunc('week', week_ending))
+	ORDER BY 1, 2, 3, 4
+$$;
+REVOKE ALL ON FUNCTION @extschema@.stockelt_check() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.stockelt_check() IS
+	'Data-quality checks over gold: one row per failed check and offending row (errors, then warnings).';

@@ -91,6 +91,7 @@ typedef struct WeeklyWriter
 	Datum		bronze_key;
 	Datum		fetched_at;
 	Datum		ingested_at;
+	DateADT		first_changed;	/* the oldest week inserted or updated */
 } WeeklyWriter;
 
 /* Monday-based week number; DateADT 0 is Saturday 2000-01-01. */
@@ -151,6 +152,7 @@ writer_open(WeeklyWriter *w, const char *key, const char *symbol, TimestampTz fe
 	w->bronze_key = CStringGetTextDatum(key);
 	w->fetched_at = TimestampTzGetDatum(fetched_at);
 	w->ingested_at = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	DATE_NOEND(w->first_changed);
 }
 
 static void
@@ -318,6 +320,26 @@ same_values(const ExistingRow *old, DateADT week_ending, const WeeklyRow *row,
 	return true;
 }
 
+/*
+ * Tells the next gold refresh that this symbol changed from a week on.  An
+ * ingest and a refresh take turns on the table's lock, so a refresh never
+ * consumes a change it cannot see yet.
+ */
+static void
+mark_gold_pending(const char *symbol, DateADT from_week)
+{
+	Datum		values[2] = {CStringGetTextDatum(symbol), DateADTGetDatum(from_week)};
+	Oid			types[2] = {TEXTOID, DATEOID};
+
+	SPI_connect();
+	if (SPI_execute_with_args("INSERT INTO stockelt.gold_pending AS p (symbol, from_week) "
+							  "VALUES ($1, $2) ON CONFLICT (symbol) "
+							  "DO UPDATE SET from_week = least(p.from_week, excluded.from_week)",
+							  2, types, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record the change of \"%s\" for gold", symbol);
+	SPI_finish();
+}
+
 /* Decides for one parsed week against the row of the same week, if any. */
 static void
 merge_week(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
@@ -339,6 +361,7 @@ merge_week(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
 	{
 		insert_row(w, row, week_ending, prices);
 		counts->inserted++;
+		w->first_changed = Min(w->first_changed, week_ending);
 	}
 	else if (old->fetched_at > fetched_at || same_values(old, week_ending, row, prices))
 		counts->unchanged++;	/* a newer object owns the row, or nothing changed */
@@ -346,6 +369,7 @@ merge_week(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
 	{
 		update_row(w, old, row, week_ending, prices);
 		counts->updated++;
+		w->first_changed = Min(w->first_changed, Min(old->week_ending, week_ending));
 	}
 	if (w->nbuffered == 0)
 		MemoryContextReset(w->batch_context);
@@ -379,6 +403,8 @@ silver_ingest_weekly(const char *key, const char *symbol, TimestampTz fetched_at
 	}
 	flush_inserts(&w);
 	writer_close(&w);
+	if (!DATE_NOT_FINITE(w.first_changed))
+		mark_gold_pending(symbol, w.first_changed);
 }
 
 /* Listings are few: plain SQL keeps this path simple. */
