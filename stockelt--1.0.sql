@@ -582,30 +582,38 @@ BEGIN
 	 WHERE d.pass = _gold_compute.pass;
 
 	INSERT INTO pg_temp._gold_new
-	SELECT stock_key, to_char(week_ending, 'YYYYMMDD')::int, week_ending,
+	SELECT stock_key, date_key, week_ending, open, high, low, close, adjusted_close, volume,
+		   dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
+		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
+		   is_partial, cumulative_return, return_4w, return_13w, return_52w, moving_average_13w,
+		   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
+		   mean_volume_52w, split_numerator, split_denominator, jump
+	  FROM (
+	SELECT stock_key, to_char(week_ending, 'YYYYMMDD')::int AS date_key, week_ending, from_week,
 		   open, high, low, close, adjusted_close, volume, dividend_amount,
 		   adjustment_factor, split_factor, split_adjusted_close, split_adjusted_volume,
 		   split_adjusted_dividend, adjusted_return, adjusted_log_return, is_partial,
 		   CASE WHEN NOT is_partial AND first_adjusted > 0
-				THEN adjusted_close::float8 / first_adjusted::float8 - 1 END,
-		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 4) OVER run, 0)::float8 - 1 END,
-		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 13) OVER run, 0)::float8 - 1 END,
-		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 52) OVER run, 0)::float8 - 1 END,
-		   CASE WHEN NOT is_partial AND count(*) OVER w13 = 13 THEN round(avg(adjusted_close) OVER w13, 6) END,
-		   CASE WHEN NOT is_partial AND count(*) OVER w52 = 52 THEN round(avg(adjusted_close) OVER w52, 6) END,
+				THEN adjusted_close::float8 / first_adjusted::float8 - 1 END AS cumulative_return,
+		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 4) OVER run, 0)::float8 - 1 END AS return_4w,
+		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 13) OVER run, 0)::float8 - 1 END AS return_13w,
+		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 52) OVER run, 0)::float8 - 1 END AS return_52w,
+		   CASE WHEN NOT is_partial AND count(*) OVER w13 = 13 THEN round(avg(adjusted_close) OVER w13, 6) END AS moving_average_13w,
+		   CASE WHEN NOT is_partial AND count(*) OVER w52 = 52 THEN round(avg(adjusted_close) OVER w52, 6) END AS moving_average_52w,
 		   CASE WHEN NOT is_partial AND count(adjusted_log_return) OVER w52 = 52
-				THEN corr(split_adjusted_volume::float8, abs(adjusted_log_return)) OVER w52 END,
+				THEN corr(split_adjusted_volume::float8, abs(adjusted_log_return)) OVER w52 END
+				AS volume_volatility_correlation_52w,
 		   CASE WHEN NOT is_partial AND count(adjusted_log_return) OVER w52 = 52
-				THEN stddev_samp(adjusted_log_return) OVER w52 * sqrt(52) END,
+				THEN stddev_samp(adjusted_log_return) OVER w52 * sqrt(52) END AS annualised_volatility_52w,
 		   CASE WHEN NOT is_partial AND count(adjusted_log_return) OVER w52 = 52
-				THEN round(avg(split_adjusted_volume) OVER w52, 2) END,
+				THEN round(avg(split_adjusted_volume) OVER w52, 2) END AS mean_volume_52w,
 		   split_numerator, split_denominator, jump
 	  FROM (
 		SELECT e.*,
 			   round(shares_after / parts_after, 10) AS split_factor,
 			   round(close * parts_after / shares_after, 6) AS split_adjusted_close,
 			   round(volume * shares_after / parts_after, 2) AS split_adjusted_volume,
-			   round(dividend_amount * parts_after / shares_after, 8) AS split_adjusted_dividend
+			   round(dividend_amount * parts_after / shares_after, 12) AS split_adjusted_dividend
 		  FROM (
 			SELECT j.*,
 				   stockelt._product(split_numerator) OVER whole
@@ -644,10 +652,11 @@ BEGIN
 						WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)) b) b) j
 			WINDOW run AS (PARTITION BY j.stock_key ORDER BY j.week_ending),
 				   whole AS (PARTITION BY j.stock_key)) e) f
-	 WHERE week_ending >= from_week
 	WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending),
 		   w13 AS (run ROWS 12 PRECEDING),
-		   w52 AS (run ROWS 51 PRECEDING);
+		   w52 AS (run ROWS 51 PRECEDING)) measured
+	 -- the weeks before from_week were read for the windows only
+	 WHERE week_ending >= from_week;
 END
 $$;
 REVOKE ALL ON FUNCTION stockelt._gold_compute(integer) FROM PUBLIC;

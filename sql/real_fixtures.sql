@@ -85,3 +85,57 @@ SELECT symbol, name, asset_type, exchange, currency, country, sector, industry
   FROM silver.symbols WHERE symbol IN ('IBM', 'TSLA') ORDER BY 1;
 SELECT symbol, name, type, region, market_open, market_close, timezone, currency, match_score
   FROM stockelt_search('tesco') ORDER BY match_score DESC, symbol;
+
+-- Gold over the real series.  Every split these files imply, as the companies announced
+-- them (the week of the split's first post-split session), is inferred with its ratio.
+SELECT stocks > 0 AS refreshed FROM stockelt_refresh_gold();
+CREATE TEMP TABLE announced (symbol text, session date, numerator int, denominator int);
+INSERT INTO announced VALUES
+	('AAPL', '2000-06-21', 2, 1), ('AAPL', '2005-02-28', 2, 1), ('AAPL', '2014-06-09', 7, 1),
+	('AAPL', '2020-08-31', 4, 1), ('AMD', '2000-08-22', 2, 1), ('AMZN', '2022-06-06', 20, 1),
+	('GOOGL', '2022-07-18', 20, 1), ('HPQ', '2000-11-01', 2, 1), ('INTC', '2000-07-31', 2, 1),
+	('MSFT', '2003-02-18', 2, 1), ('NVDA', '2000-06-27', 2, 1), ('NVDA', '2001-09-17', 2, 1),
+	('NVDA', '2006-04-07', 2, 1), ('NVDA', '2007-09-11', 3, 2), ('NVDA', '2021-07-20', 4, 1),
+	('ORCL', '2000-01-19', 2, 1), ('ORCL', '2000-10-13', 2, 1), ('TSLA', '2020-08-31', 5, 1),
+	('TSLA', '2022-08-25', 3, 1);
+SELECT coalesce(a.symbol, g.symbol) AS symbol, a.session AS announced_session, g.week_ending,
+	   a.numerator || ':' || a.denominator AS announced, g.ratio AS inferred
+  FROM announced a
+  FULL JOIN (SELECT s.symbol, c.week_ending, c.ratio_numerator || ':' || c.ratio_denominator AS ratio
+			   FROM gold.corporate_actions c JOIN gold.dim_stock s USING (stock_key)
+			  WHERE c.action = 'split' AND s.symbol IN (SELECT symbol FROM fetched)) g
+	ON g.symbol = a.symbol AND date_trunc('week', g.week_ending) = date_trunc('week', a.session)
+ ORDER BY 1, 3;
+-- Jumps of the adjustment factor that no dividend or split ratio explains: the spin-offs
+-- of Hewlett Packard Enterprise (November 2015) and VMware from Dell (November 2021).
+SELECT s.symbol, c.week_ending, round(c.observed_factor::numeric, 4) AS factor
+  FROM gold.corporate_actions c JOIN gold.dim_stock s USING (stock_key)
+ WHERE c.action = 'other adjustment' AND s.symbol IN (SELECT symbol FROM fetched)
+ ORDER BY 1, 2;
+
+-- Dividend streaks agree with the split-adjusted dividend series, year by year: a year of
+-- growth extends the streak, any other complete year ends it.
+SELECT count(*) AS stock_years,
+	   count(*) FILTER (WHERE complete_year) AS complete_years,
+	   count(*) FILTER (WHERE growth_streak IS DISTINCT FROM CASE
+			WHEN NOT complete_year THEN NULL
+			WHEN previous_complete AND dividends_per_share > previous_dps THEN previous_streak + 1
+			ELSE 0 END) AS inconsistent
+  FROM (SELECT d.*, lag(complete_year) OVER w AS previous_complete,
+			   lag(dividends_per_share) OVER w AS previous_dps, lag(growth_streak) OVER w AS previous_streak
+		  FROM gold.dividend_growth d WHERE symbol IN (SELECT symbol FROM fetched)
+		WINDOW w AS (PARTITION BY symbol ORDER BY year)) y;
+-- The yearly totals are the dividends as paid, each divided by the splits after it.
+SELECT count(*) AS dividends,
+	   count(*) FILTER (WHERE c.split_adjusted_amount <> round(c.amount / f.split_factor, 12)
+						AND abs(c.split_adjusted_amount - c.amount / f.split_factor) > 1e-9) AS not_split_adjusted
+  FROM gold.corporate_actions c JOIN gold.fact_weekly_prices f USING (stock_key, date_key)
+  JOIN gold.dim_stock s USING (stock_key)
+ WHERE c.action = 'dividend' AND s.symbol IN (SELECT symbol FROM fetched);
+-- Apple's 7:1 split in 2014 and 4:1 split in 2020 are years of growth, not cuts.
+SELECT year, complete_year, payments, round(dividends_per_share, 4) AS dividends_per_share,
+	   round(growth::numeric, 4) AS growth, growth_streak
+  FROM gold.dividend_growth WHERE symbol = 'AAPL' AND year >= 2012 ORDER BY year;
+SELECT * FROM gold.dividend_growers(10) WHERE symbol IN (SELECT symbol FROM fetched);
+SELECT severity, check_name, count(*) FROM stockelt_check()
+ WHERE symbol IN (SELECT symbol FROM fetched) GROUP BY 1, 2 ORDER BY 1, 2;

@@ -343,7 +343,7 @@ mark_gold_pending(const char *symbol, DateADT from_week)
 /* Decides for one parsed week against the row of the same week, if any. */
 static void
 merge_week(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
-		   TimestampTz fetched_at, IngestCounts *counts)
+		   bool older_object, IngestCounts *counts)
 {
 	DateADT		week_ending = date2j(row->week_ending.year, row->week_ending.month,
 									 row->week_ending.day) - POSTGRES_EPOCH_JDATE;
@@ -363,8 +363,8 @@ merge_week(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
 		counts->inserted++;
 		w->first_changed = Min(w->first_changed, week_ending);
 	}
-	else if (old->fetched_at > fetched_at || same_values(old, week_ending, row, prices))
-		counts->unchanged++;	/* a newer object owns the row, or nothing changed */
+	else if (older_object || same_values(old, week_ending, row, prices))
+		counts->unchanged++;	/* a newer object has the say, or nothing changed */
 	else
 	{
 		update_row(w, old, row, week_ending, prices);
@@ -383,10 +383,19 @@ silver_ingest_weekly(const char *key, const char *symbol, TimestampTz fetched_at
 	ExistingRow *existing;
 	int			nexisting;
 	int			e = 0;
+	bool		older = false;
 
 	lock_symbol(symbol);
 	writer_open(&w, key, symbol, fetched_at);
 	existing = read_existing(&w, &nexisting);
+
+	/*
+	 * An object older than the newest one that changed these rows only fills
+	 * weeks that are missing: a week a newer fetch left unchanged still has an
+	 * older lineage, yet the newer fetch confirmed its values.
+	 */
+	for (int i = 0; i < nexisting; i++)
+		older = older || existing[i].fetched_at > fetched_at;
 
 	/* Both lists are oldest first: walk them together, week by week. */
 	for (size_t i = 0; i < series->nrows; i++)
@@ -398,7 +407,7 @@ silver_ingest_weekly(const char *key, const char *symbol, TimestampTz fetched_at
 		while (e < nexisting && existing[e].week < week)
 			e++;
 		merge_week(&w, (e < nexisting && existing[e].week == week) ? &existing[e] : NULL,
-				   row, fetched_at, counts);
+				   row, older, counts);
 		CHECK_FOR_INTERRUPTS();
 	}
 	flush_inserts(&w);

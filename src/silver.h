@@ -17,8 +17,10 @@ typedef struct IngestCounts
 
 /*
  * Upserts one object's weekly series for a symbol.  A row changes only when
- * its values differ and the object is at least as new as the row's lineage;
- * a week keyed by another day (the partial newest week) is re-keyed.
+ * its values differ and the object is at least as new as every row of the
+ * symbol; an older object only adds missing weeks.  A week keyed by another
+ * day (the partial newest week) is re-keyed.  Records the oldest changed week
+ * in stockelt.gold_pending for the next gold refresh.
  */
 extern void silver_ingest_weekly(const char *key, const char *symbol,
 								 TimestampTz fetched_at, const WeeklySeries *series,

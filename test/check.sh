@@ -150,7 +150,7 @@ main() {
 	source "$work/s3/env"
 	write_temp_config
 
-	local tests=(setup fetch provider_errors transport security silver s3 dump_restore)
+	local tests=(setup fetch provider_errors transport security silver s3 dump_restore gold)
 	if [ -d "$fixtures_dir" ]; then
 		tests+=(real_fixtures)
 	else

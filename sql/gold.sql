@@ -1,0 +1,311 @@
+-- Gold: the star schema, the three business answers, incremental refresh, checks.
+\! $STANDINCTL reset
+\getenv work WORK
+\set weeksfile :work/gold_weeks.csv
+\set yearsfile :work/gold_years.csv
+\set actionsfile :work/gold_actions.csv
+
+-- Gold is built from silver alone: start from an empty one.
+TRUNCATE silver.weekly_adjusted_prices;
+SELECT * FROM stockelt_refresh_gold(true);
+SELECT count(*) AS facts FROM gold.fact_weekly_prices;
+
+-- Ten generated stocks, 1,100 weeks to a partial Monday: forward splits 2:1 to 20:1,
+-- 3:2, a reverse 1:10, growing, flat and cut dividends, holiday weeks.
+CREATE TEMP TABLE gen (symbol text PRIMARY KEY);
+INSERT INTO gen VALUES ('G02'), ('G03'), ('G05'), ('G07'), ('G08'), ('G13'), ('G20'), ('G34'),
+	('G44'), ('G54');
+\! for s in G02 G03 G05 G07 G08 G13 G20 G34 G44 G54; do $STANDINCTL symbol "symbol=$s&weeks=1100&end=2024-04-15"; done
+SELECT count(*) AS objects FROM stockelt_ingest(ARRAY(SELECT stockelt_fetch(symbol) FROM gen ORDER BY 1));
+TABLE stockelt.gold_pending ORDER BY 1;
+SELECT * FROM stockelt_refresh_gold();
+SELECT count(*) AS pending_after FROM stockelt.gold_pending;
+SELECT symbol, first_week, last_week FROM gold.dim_stock ORDER BY 1;
+
+-- What the generator knows, computed from its own events and unrounded prices.
+\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" weeks G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$WORK/gold_weeks.csv"
+\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" years G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$WORK/gold_years.csv"
+\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" actions G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$WORK/gold_actions.csv"
+CREATE TEMP TABLE truth_weeks (symbol text, week_ending date, is_partial boolean,
+	weekly_return float8, log_return float8, cumulative_return float8, return_4w float8,
+	return_13w float8, return_52w float8, ma_13w float8, ma_52w float8, split_factor float8,
+	split_adjusted_volume float8, correlation float8, annualised_volatility float8,
+	mean_volume float8);
+COPY truth_weeks FROM :'weeksfile' (FORMAT csv);
+CREATE TEMP TABLE truth_years (symbol text, year int, complete_year boolean, payments int,
+	dividends_per_share float8, growth float8, growth_streak int);
+COPY truth_years FROM :'yearsfile' (FORMAT csv);
+CREATE TEMP TABLE truth_actions (symbol text, week_ending date, action text, amount float8,
+	split_adjusted_amount float8, numerator int, denominator int);
+COPY truth_actions FROM :'actionsfile' (FORMAT csv);
+
+-- Within: both NULL, or apart by at most tol, relative to the size of the value.
+CREATE FUNCTION within(a float8, b float8, tol float8) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT (a IS NULL AND b IS NULL) OR abs(a - b) <= tol * greatest(1, abs(b))
+$$;
+-- A return from two adjusted closes sent with four decimals can be off the true one by
+-- (1 + r) * 0.00005 * (1/now + 1/then), and no more.
+CREATE FUNCTION return_within(gold float8, truth float8, adj_now numeric, adj_then numeric) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT (gold IS NULL AND truth IS NULL)
+		OR abs(gold - truth) <= (1 + abs(truth)) * 0.00005 * (1 / adj_now + 1 / adj_then)::float8 + 1e-12
+$$;
+
+-- Every column of the three views against the generator.
+CREATE TEMP TABLE joined AS
+SELECT t.*, p.weekly_return AS p_weekly, p.cumulative_return AS p_cumulative,
+	   p.return_4w AS p_4w, p.return_13w AS p_13w, p.return_52w AS p_52w,
+	   p.moving_average_13w AS p_ma13, p.moving_average_52w AS p_ma52, p.is_partial AS p_partial,
+	   v.split_adjusted_volume AS v_volume, v.volatility AS v_volatility,
+	   v.correlation AS v_correlation, v.annualised_volatility AS v_annualised,
+	   v.mean_volume AS v_mean_volume, v.is_partial AS v_partial,
+	   p.adjusted_close AS adj, first_value(p.adjusted_close) OVER w AS adj_first,
+	   lag(p.adjusted_close) OVER w AS adj_1, lag(p.adjusted_close, 4) OVER w AS adj_4,
+	   lag(p.adjusted_close, 13) OVER w AS adj_13, lag(p.adjusted_close, 52) OVER w AS adj_52
+  FROM truth_weeks t
+  FULL JOIN gold.weekly_performance p USING (symbol, week_ending)
+  FULL JOIN gold.volume_volatility_52w v USING (symbol, week_ending)
+ WHERE coalesce(t.symbol, p.symbol, v.symbol) IN (SELECT symbol FROM gen)
+WINDOW w AS (PARTITION BY symbol ORDER BY week_ending);
+SELECT count(*) AS weeks,
+	   count(*) FILTER (WHERE t_missing) AS missing_in_gold,
+	   count(*) FILTER (WHERE p_partial IS DISTINCT FROM is_partial OR v_partial IS DISTINCT FROM is_partial) AS partial_wrong,
+	   count(*) FILTER (WHERE is_partial) AS partial_weeks
+  FROM (SELECT j.*, j.p_partial IS NULL AS t_missing FROM joined j) x;
+-- Returns within what four decimals allow; the rest within a fixed tolerance.
+SELECT c.name, count(*) FILTER (WHERE c.truth IS NOT NULL) AS known,
+	   count(*) FILTER (WHERE NOT c.ok) AS wrong
+  FROM joined j,
+	   LATERAL (VALUES
+		('weekly_return', weekly_return, return_within(p_weekly, weekly_return, adj, adj_1)),
+		('cumulative_return', cumulative_return, return_within(p_cumulative, cumulative_return, adj, adj_first)),
+		('return_4w', return_4w, return_within(p_4w, return_4w, adj, adj_4)),
+		('return_13w', return_13w, return_within(p_13w, return_13w, adj, adj_13)),
+		('return_52w', return_52w, return_within(p_52w, return_52w, adj, adj_52)),
+		('volatility', abs(log_return), return_within(v_volatility, abs(log_return), adj, adj_1)),
+		('moving_average_13w', ma_13w, within(p_ma13::float8, ma_13w, 1e-4)),
+		('moving_average_52w', ma_52w, within(p_ma52::float8, ma_52w, 1e-4)),
+		('split_adjusted_volume', split_adjusted_volume, within(v_volume::float8, split_adjusted_volume, 1e-9)),
+		('correlation', correlation, within(v_correlation, correlation, 2e-3)),
+		('annualised_volatility', annualised_volatility, within(v_annualised, annualised_volatility, 1e-3)),
+		('mean_volume', mean_volume, within(v_mean_volume::float8, mean_volume, 1e-7))) AS c (name, truth, ok)
+ GROUP BY c.name ORDER BY 1;
+-- The windows start where the history allows: the first return in week 2, the 52-week
+-- measures in week 53, nothing in the partial newest week.
+SELECT symbol, count(*) FILTER (WHERE weekly_return IS NOT NULL) AS returns,
+	   count(*) FILTER (WHERE return_52w IS NOT NULL) AS returns_52w,
+	   count(*) FILTER (WHERE moving_average_52w IS NOT NULL) AS averages_52w,
+	   count(*) FILTER (WHERE is_partial) AS partial
+  FROM gold.weekly_performance WHERE symbol IN ('G02', 'G54') GROUP BY 1 ORDER BY 1;
+SELECT symbol, count(correlation) AS correlations, min(week_ending) FILTER (WHERE correlation IS NOT NULL) AS first
+  FROM gold.volume_volatility_52w WHERE symbol IN ('G02', 'G54') GROUP BY 1 ORDER BY 1;
+
+-- Splits inferred from the adjustment factor, with their ratios; dividends as paid and on
+-- today's share basis.
+SELECT coalesce(t.symbol, g.symbol) AS symbol, coalesce(t.week_ending, g.week_ending) AS week_ending,
+	   t.numerator || ':' || t.denominator AS generated, g.ratio_numerator || ':' || g.ratio_denominator AS inferred
+  FROM (SELECT * FROM truth_actions WHERE action = 'split') t
+  FULL JOIN (SELECT s.symbol, a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+			  WHERE a.action = 'split') g USING (symbol, week_ending)
+ ORDER BY 1, 2;
+SELECT count(*) AS dividends,
+	   count(*) FILTER (WHERE g.amount::float8 IS DISTINCT FROM t.amount) AS amount_wrong,
+	   count(*) FILTER (WHERE NOT within(g.split_adjusted_amount::float8, t.split_adjusted_amount, 1e-7)) AS adjusted_wrong
+  FROM (SELECT * FROM truth_actions WHERE action = 'dividend') t
+  FULL JOIN (SELECT s.symbol, a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+			  WHERE a.action = 'dividend') g USING (symbol, week_ending);
+SELECT count(*) AS other_adjustments FROM gold.corporate_actions WHERE action = 'other adjustment';
+
+-- Dividend growth by calendar year: complete years, payments, split-adjusted totals,
+-- growth and streaks all as the generator made them.
+SELECT count(*) AS years,
+	   count(*) FILTER (WHERE g.year IS NULL OR t.year IS NULL) AS missing,
+	   count(*) FILTER (WHERE g.complete_year IS DISTINCT FROM t.complete_year) AS complete_wrong,
+	   count(*) FILTER (WHERE g.payments IS DISTINCT FROM t.payments) AS payments_wrong,
+	   count(*) FILTER (WHERE NOT within(g.dividends_per_share::float8, t.dividends_per_share, 1e-7)) AS dps_wrong,
+	   count(*) FILTER (WHERE NOT within(g.growth, t.growth, 1e-6)) AS growth_wrong,
+	   count(*) FILTER (WHERE g.growth_streak IS DISTINCT FROM t.growth_streak) AS streak_wrong,
+	   count(*) FILTER (WHERE t.growth < 0) AS cuts
+  FROM truth_years t FULL JOIN gold.dividend_growth g USING (symbol, year);
+-- A split never looks like a cut: the split years of G13 (3:1, 3:1, 2:1, 2:1) and G44
+-- (20:1) are years of growth; G03's real cuts show as cuts.
+SELECT d.symbol, d.year, a.ratio_numerator || ':' || a.ratio_denominator AS split,
+	   round(d.dividends_per_share, 6) AS dividends_per_share, round(d.growth::numeric, 4) AS growth,
+	   d.growth_streak
+  FROM gold.dividend_growth d
+  LEFT JOIN (SELECT s.symbol, extract(year FROM a.week_ending)::int AS year, a.*
+			   FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+			  WHERE a.action = 'split') a USING (symbol, year)
+ WHERE (d.symbol IN ('G13', 'G44') AND d.year BETWEEN 2015 AND 2023)
+	OR (d.symbol = 'G03' AND d.year BETWEEN 2019 AND 2023)
+ ORDER BY 1, 2;
+SELECT * FROM gold.dividend_growers();
+SELECT symbol, growth_streak, through_year FROM gold.dividend_growers(3);
+-- The same list from the generator's own years.
+SELECT symbol, growth_streak, year AS through_year
+  FROM (SELECT DISTINCT ON (symbol) * FROM truth_years WHERE complete_year ORDER BY symbol, year DESC) t
+ WHERE growth_streak >= 3 ORDER BY growth_streak DESC, symbol;
+
+-- The calendar: every date of the years with prices, one row each, sessions marked.
+SELECT min(date), max(date), count(*), count(*) = max(date) - min(date) + 1 AS one_row_a_day
+  FROM gold.dim_date;
+SELECT date, date_key, iso_year, iso_week, quarter, day_of_week, is_trading_day, holiday,
+	   week_last_trading_day, week_closed_early
+  FROM gold.dim_date
+ WHERE date IN ('2001-09-10', '2001-09-14', '2004-12-31', '2009-12-31', '2012-10-29', '2015-04-03',
+				'2020-07-02', '2021-01-01', '2022-06-20', '2024-03-29')
+ ORDER BY date;
+-- Every closed week of the generated stocks is keyed by its week's last session.
+SELECT count(*) AS closed_weeks,
+	   count(*) FILTER (WHERE f.week_ending <> d.week_last_trading_day) AS not_last_session,
+	   count(*) FILTER (WHERE d.week_closed_early) AS closed_early
+  FROM gold.fact_weekly_prices f JOIN gold.dim_date d USING (date_key)
+ WHERE NOT f.is_partial;
+
+-- A clean generated load passes every check.
+SELECT * FROM stockelt_check();
+
+-- Incremental refresh: a sequence of ingests, restatements, late arrivals and SQL
+-- changes, each followed by a refresh of only what changed ...
+-- (an older fetch of G08 with a longer history, to be ingested late)
+\! $STANDINCTL symbol 'symbol=G08&weeks=1150&end=2023-06-30'
+SELECT stockelt_fetch('G08') AS late_key \gset
+-- one week later for every stock: the partial week closes and a new one starts;
+\! for s in G02 G03 G05 G07 G08 G13 G20 G34 G44 G54; do $STANDINCTL symbol "symbol=$s&weeks=1101&end=2024-04-22"; done
+SELECT count(*) AS objects FROM stockelt_ingest(ARRAY(SELECT stockelt_fetch(symbol) FROM gen ORDER BY 1));
+SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
+SELECT * FROM stockelt_refresh_gold();
+SELECT symbol, week_ending, is_partial FROM gold.weekly_performance
+ WHERE symbol = 'G02' AND week_ending >= '2024-04-01' ORDER BY 2;
+-- every adjusted close of G02 restated;
+\! $STANDINCTL symbol 'symbol=G02&weeks=1101&end=2024-04-22&restate=0.97'
+SELECT * FROM stockelt_ingest(stockelt_fetch('G02'));
+SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
+SELECT * FROM stockelt_refresh_gold();
+-- a late arrival: the older fetch of G08 adds its early weeks and changes no newer one;
+SELECT * FROM stockelt_ingest(:'late_key');
+SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
+SELECT * FROM stockelt_refresh_gold();
+-- a stock's newest week changed by SQL, and a week deleted by SQL;
+UPDATE silver.weekly_adjusted_prices SET volume = volume + 1
+ WHERE symbol = 'G05' AND week_ending = '2024-04-19';
+DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'G07' AND week_ending = '2020-06-05';
+SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
+SELECT * FROM stockelt_refresh_gold();
+-- the deleted week ingested again;
+SELECT * FROM stockelt_ingest((SELECT key FROM stockelt.bronze_objects WHERE symbol = 'G07'
+								ORDER BY fetched_at DESC LIMIT 1), force => true);
+SELECT * FROM stockelt_refresh_gold();
+-- a new stock, and one that leaves silver entirely.
+\! $STANDINCTL symbol 'symbol=G100&weeks=700&end=2024-04-19'
+SELECT * FROM stockelt_ingest(stockelt_fetch('G100'));
+DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'G20';
+SELECT * FROM stockelt_refresh_gold();
+SELECT * FROM stockelt_refresh_gold();
+
+-- ... gives the same gold tables as a full rebuild, row for row.
+CREATE TEMP TABLE inc_facts AS SELECT * FROM gold.fact_weekly_prices;
+CREATE TEMP TABLE inc_actions AS SELECT * FROM gold.corporate_actions;
+CREATE TEMP TABLE inc_stocks AS SELECT * FROM gold.dim_stock;
+CREATE TEMP TABLE inc_dates AS SELECT * FROM gold.dim_date;
+SELECT * FROM stockelt_refresh_gold(true);
+SELECT 'fact_weekly_prices' AS "table", (SELECT count(*) FROM gold.fact_weekly_prices) AS rows,
+	   (SELECT count(*) FROM (TABLE inc_facts EXCEPT ALL TABLE gold.fact_weekly_prices) d) AS only_incremental,
+	   (SELECT count(*) FROM (TABLE gold.fact_weekly_prices EXCEPT ALL TABLE inc_facts) d) AS only_rebuild
+UNION ALL
+SELECT 'corporate_actions', (SELECT count(*) FROM gold.corporate_actions),
+	   (SELECT count(*) FROM (TABLE inc_actions EXCEPT ALL TABLE gold.corporate_actions) d),
+	   (SELECT count(*) FROM (TABLE gold.corporate_actions EXCEPT ALL TABLE inc_actions) d)
+UNION ALL
+SELECT 'dim_stock', (SELECT count(*) FROM gold.dim_stock),
+	   (SELECT count(*) FROM (TABLE inc_stocks EXCEPT ALL TABLE gold.dim_stock) d),
+	   (SELECT count(*) FROM (TABLE gold.dim_stock EXCEPT ALL TABLE inc_stocks) d)
+UNION ALL
+SELECT 'dim_date', (SELECT count(*) FROM gold.dim_date),
+	   (SELECT count(*) FROM (TABLE inc_dates EXCEPT ALL TABLE gold.dim_date) d),
+	   (SELECT count(*) FROM (TABLE gold.dim_date EXCEPT ALL TABLE inc_dates) d);
+-- A refresh with nothing to do changes nothing.
+SELECT * FROM stockelt_refresh_gold();
+SELECT count(*) AS changed FROM (TABLE inc_facts EXCEPT ALL TABLE gold.fact_weekly_prices) d;
+
+-- Descriptive columns come from silver.symbols.
+SELECT * FROM stockelt_ingest(stockelt_fetch_overview('G02'));
+SELECT * FROM stockelt_refresh_gold();
+SELECT symbol, name IS NOT NULL AS named, asset_type, currency, sector IS NOT NULL AS has_sector
+  FROM gold.dim_stock WHERE symbol = 'G02';
+
+-- Readers are never blocked by a refresh and never see it half done: another session
+-- sees gold as it was until the refresh commits.
+SELECT dblink_connect('reader', format('dbname=%s user=%s host=%s port=%s', current_database(),
+	   current_user, current_setting('unix_socket_directories'), current_setting('port')));
+SELECT dblink_exec('reader', 'SET statement_timeout = ''5s''');
+BEGIN;
+DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'G54' AND week_ending >= '2020-01-01';
+SELECT stocks, weeks_written FROM stockelt_refresh_gold();
+SELECT count(*) AS g54_weeks_here FROM gold.fact_weekly_prices f JOIN gold.dim_stock USING (stock_key) WHERE symbol = 'G54';
+SELECT * FROM dblink('reader', $$SELECT count(*) FROM gold.fact_weekly_prices f
+	JOIN gold.dim_stock USING (stock_key) WHERE symbol = 'G54'$$) AS r(g54_weeks_seen_by_reader bigint);
+COMMIT;
+SELECT * FROM dblink('reader', $$SELECT count(*) FROM gold.fact_weekly_prices f
+	JOIN gold.dim_stock USING (stock_key) WHERE symbol = 'G54'$$) AS r(g54_weeks_seen_by_reader bigint);
+SELECT dblink_disconnect('reader');
+
+-- Data-quality checks: each planted fault is reported with its offending row, then undone.
+SELECT * FROM stockelt_check();
+BEGIN;
+ALTER TABLE gold.fact_weekly_prices DROP CONSTRAINT fact_weekly_prices_pkey;
+INSERT INTO gold.fact_weekly_prices
+SELECT * FROM gold.fact_weekly_prices f
+ WHERE stock_key = (SELECT stock_key FROM gold.dim_stock WHERE symbol = 'G02') AND week_ending = '2023-03-03';
+SELECT severity, check_name, symbol, week_ending FROM stockelt_check();
+ROLLBACK;
+BEGIN;
+ALTER TABLE gold.fact_weekly_prices DROP CONSTRAINT fact_weekly_prices_pkey,
+	ALTER COLUMN date_key DROP NOT NULL;
+UPDATE gold.fact_weekly_prices SET date_key = NULL
+ WHERE stock_key = (SELECT stock_key FROM gold.dim_stock WHERE symbol = 'G02') AND week_ending = '2023-03-03';
+SELECT severity, check_name, symbol, week_ending, detail FROM stockelt_check();
+ROLLBACK;
+BEGIN;
+UPDATE gold.fact_weekly_prices SET stock_key = 99999
+ WHERE stock_key = (SELECT stock_key FROM gold.dim_stock WHERE symbol = 'G02') AND week_ending = '2023-03-03';
+UPDATE gold.fact_weekly_prices SET date_key = 19000105
+ WHERE stock_key = (SELECT stock_key FROM gold.dim_stock WHERE symbol = 'G03') AND week_ending = '2023-03-03';
+SELECT severity, check_name, symbol, week_ending, detail FROM stockelt_check();
+ROLLBACK;
+BEGIN;
+UPDATE gold.fact_weekly_prices f SET high = low - 1
+  FROM gold.dim_stock s WHERE s.stock_key = f.stock_key AND s.symbol = 'G02' AND f.week_ending = '2023-03-03';
+UPDATE gold.fact_weekly_prices f SET open = high + 1
+  FROM gold.dim_stock s WHERE s.stock_key = f.stock_key AND s.symbol = 'G03' AND f.week_ending = '2023-03-03';
+UPDATE gold.fact_weekly_prices f SET close = low / 2
+  FROM gold.dim_stock s WHERE s.stock_key = f.stock_key AND s.symbol = 'G05' AND f.week_ending = '2023-03-03';
+-- a split week mixes pre- and post-split prices: not a fault
+UPDATE gold.fact_weekly_prices f SET open = high * 2
+  FROM gold.dim_stock s WHERE s.stock_key = f.stock_key AND s.symbol = 'G44' AND f.week_ending = '2017-02-24';
+SELECT severity, check_name, symbol, week_ending FROM stockelt_check();
+ROLLBACK;
+BEGIN;
+UPDATE gold.fact_weekly_prices f SET volume = -5
+  FROM gold.dim_stock s WHERE s.stock_key = f.stock_key AND s.symbol = 'G02' AND f.week_ending = '2023-03-03';
+UPDATE gold.fact_weekly_prices f SET low = -0.01, adjusted_close = 0
+  FROM gold.dim_stock s WHERE s.stock_key = f.stock_key AND s.symbol = 'G03' AND f.week_ending = '2023-03-03';
+SELECT severity, check_name, symbol, week_ending FROM stockelt_check();
+ROLLBACK;
+BEGIN;
+UPDATE gold.fact_weekly_prices f SET week_ending = current_date + 8,
+	   date_key = to_char(current_date + 8, 'YYYYMMDD')::int
+  FROM gold.dim_stock s WHERE s.stock_key = f.stock_key AND s.symbol = 'G02' AND f.week_ending = '2024-04-12';
+SELECT severity, check_name, symbol, week_ending = current_date + 8 AS next_week_or_later
+  FROM stockelt_check() WHERE check_name = 'date in the future';
+ROLLBACK;
+BEGIN;
+-- a Friday week keyed by its Thursday, and a week missing
+UPDATE gold.fact_weekly_prices f SET week_ending = '2023-03-02', date_key = 20230302
+  FROM gold.dim_stock s WHERE s.stock_key = f.stock_key AND s.symbol = 'G02' AND f.week_ending = '2023-03-03';
+DELETE FROM gold.fact_weekly_prices f USING gold.dim_stock s
+ WHERE s.stock_key = f.stock_key AND s.symbol = 'G03' AND f.week_ending IN ('2023-03-03', '2023-03-10');
+SELECT severity, check_name, symbol, week_ending, detail FROM stockelt_check();
+ROLLBACK;
+SELECT count(*) AS failed_checks_after FROM stockelt_check();
