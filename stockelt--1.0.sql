@@ -290,7 +290,7 @@ CREATE TABLE stockelt.gold_pending (
 );
 COMMENT ON TABLE stockelt.gold_pending IS
 	'Stocks whose silver rows changed since the last gold refresh, with the oldest changed week.';
-SELECT pg_catalog.pg_extension_config_dump('stockelt.gold_pending', '');
+-- Not dumped: restoring silver marks every symbol here again through the triggers below.
 
 CREATE FUNCTION stockelt._silver_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -844,13 +844,17 @@ WITH stocks AS (
 		   (SELECT min(extract(year FROM a.week_ending))::int FROM gold.corporate_actions a
 			 WHERE a.stock_key = g.stock_key AND a.action = 'dividend') AS first_year
 	  FROM gold.dim_stock g
+), calendar_years AS (
+	SELECT year, min(week_last_trading_day) FILTER (WHERE is_trading_day) AS first_week_end,
+		   max(date) FILTER (WHERE is_trading_day) AS last_session
+	  FROM gold.dim_date GROUP BY year
 ), years AS (
 	SELECT s.stock_key, s.symbol, y AS year,
-		   s.first_week <= (SELECT min(d.week_last_trading_day) FROM gold.dim_date d
-							 WHERE d.year = y AND d.is_trading_day)
-		   AND s.last_closed_week >= (SELECT max(d.date) FROM gold.dim_date d
-									   WHERE d.year = y AND d.is_trading_day) AS complete_year
-	  FROM stocks s, generate_series(s.first_year, extract(year FROM s.last_closed_week)::int) y
+		   coalesce(s.first_week <= c.first_week_end AND s.last_closed_week >= c.last_session,
+					false) AS complete_year
+	  FROM stocks s
+	 CROSS JOIN generate_series(s.first_year, extract(year FROM s.last_closed_week)::int) y
+	  LEFT JOIN calendar_years c ON c.year = y
 	 WHERE s.first_year IS NOT NULL
 ), paid AS (
 	SELECT y.stock_key, y.symbol, y.year, y.complete_year,
@@ -968,3 +972,11 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_check() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.stockelt_check() IS
 	'Data-quality checks over gold: one row per failed check and offending row (errors, then warnings).';
+
+-- Helpers of the refresh and the calendar are the extension's own.
+REVOKE ALL ON FUNCTION stockelt._nth_weekday(int, int, int, int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stockelt._observed(date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stockelt._easter(int) FROM PUBLIC;
+REVOKE ALL ON ROUTINE stockelt._product(numeric) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stockelt._split_ratio(double precision) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stockelt._refresh_dim_date() FROM PUBLIC;

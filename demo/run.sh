@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded defaults: a throwaway PostgreSQL 15 cluster with
 # stockelt preloaded, the stand-in API server, a handful of symbols fetched into
-# bronze (a table of the database), ingested into silver, and both printed.
+# bronze (a table of the database), ingested into silver, gold refreshed, and the
+# answers to the three business questions printed.
 set -euo pipefail
 source "$(dirname "$0")/../test/lib.sh"
 
@@ -31,6 +32,11 @@ main() {
 stockelt.api_key = '$apikey'"
 
 	psql_demo -c "CREATE EXTENSION stockelt"
+	# Twenty-odd years of weekly history each, so that the 52-week windows and the
+	# dividend streaks have something to say.
+	for symbol in "${symbols[@]}"; do
+		"$top/test/standinctl" symbol "symbol=$symbol&weeks=1100"
+	done
 	echo "Fetching ${symbols[*]} from the stand-in API into bronze…"
 	for symbol in "${symbols[@]}"; do
 		psql_demo -At -c "SELECT stockelt_fetch('$symbol')"
@@ -54,6 +60,49 @@ stockelt.api_key = '$apikey'"
 	                        FROM silver.weekly_adjusted_prices) p
 	                LEFT JOIN silver.symbols s USING (symbol)
 	               WHERE p.n <= 3 ORDER BY p.symbol, p.week_ending DESC"
+	show_gold
+}
+
+pct() {
+	echo "to_char(100 * ($1), 'FMS990.0') || ' %'"
+}
+
+show_gold() {
+	echo "Refreshing gold…"
+	psql_demo -c "SELECT * FROM stockelt_refresh_gold()"
+	echo "1. Weekly adjusted performance trend (the newest closed week)"
+	psql_demo -c "SELECT p.symbol, s.name, p.week_ending AS week, p.adjusted_close,
+	                     $(pct p.weekly_return) AS week_return, $(pct p.return_4w) AS \"4 weeks\",
+	                     $(pct p.return_13w) AS \"13 weeks\", $(pct p.return_52w) AS \"52 weeks\",
+	                     $(pct p.cumulative_return) AS since_first_week,
+	                     round(p.moving_average_13w, 2) AS ma_13w, round(p.moving_average_52w, 2) AS ma_52w
+	                FROM (SELECT DISTINCT ON (symbol) * FROM gold.weekly_performance
+	                       WHERE NOT is_partial ORDER BY symbol, week_ending DESC) p
+	                JOIN gold.dim_stock s USING (symbol) ORDER BY p.symbol"
+	echo "2. Volume against volatility over the trailing 52 weeks (the newest closed week)"
+	psql_demo -c "SELECT v.symbol, v.week_ending AS week,
+	                     to_char(v.correlation, 'FMS0.000') AS correlation,
+	                     $(pct v.annualised_volatility) AS annualised_volatility,
+	                     to_char(v.mean_volume, 'FM999,999,999,990') AS mean_weekly_volume,
+	                     (SELECT to_char(avg(correlation), 'FMS0.000') FROM gold.volume_volatility_52w a
+	                       WHERE a.symbol = v.symbol) AS average_correlation
+	                FROM (SELECT DISTINCT ON (symbol) * FROM gold.volume_volatility_52w
+	                       WHERE correlation IS NOT NULL ORDER BY symbol, week_ending DESC) v
+	               ORDER BY v.symbol"
+	echo "3. Dividend growth (split-adjusted dividends per share, the last five complete years)"
+	psql_demo -c "SELECT symbol, year, payments, round(dividends_per_share, 4) AS dividends_per_share,
+	                     $(pct growth) AS growth, growth_streak AS years_of_growth
+	                FROM (SELECT *, row_number() OVER (PARTITION BY symbol ORDER BY year DESC) AS n
+	                        FROM gold.dividend_growth WHERE complete_year) d
+	               WHERE n <= 5 ORDER BY symbol, year"
+	echo "   Stocks with at least 5 consecutive years of dividend growth:"
+	psql_demo -c "SELECT symbol, name, growth_streak AS years, through_year,
+	                     round(dividends_per_share, 4) AS dividends_per_share
+	                FROM gold.dividend_growers(5)"
+	echo "Data-quality checks (stockelt_check):"
+	psql_demo -c "SELECT coalesce(severity, 'none') AS severity, count(check_name) AS failed
+	                FROM (SELECT * FROM stockelt_check()) c RIGHT JOIN (VALUES (1)) v ON true
+	               GROUP BY 1"
 }
 
 main "$@"
