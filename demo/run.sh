@@ -64,7 +64,7 @@ stockelt.api_key = '$apikey'"
 }
 
 pct() {
-	echo "to_char(100 * ($1), 'FMS990.0') || ' %'"
+	echo "to_char(100 * ($1), 'FMS999999990.0') || ' %'"
 }
 
 show_gold() {
