@@ -10,7 +10,9 @@ OBJS = \
 	src/parse.o \
 	src/parsejob.o \
 	src/silver.o \
-	src/ingest.o
+	src/ingest.o \
+	src/ratelimit.o \
+	src/worker.o
 
 EXTENSION = stockelt
 DATA = stockelt--1.0.sql

@@ -45,6 +45,9 @@ start_standins() {
 bench_settings() {
 	cat <<CONF
 stockelt.api_key = '$apikey'
+# the stand-in has no limits here
+stockelt.requests_per_second = 0
+stockelt.requests_per_day = 0
 # Bronze (two corpora) and silver fit in shared buffers, so every step reads from memory.
 shared_buffers = 2GB
 maintenance_work_mem = 1GB

@@ -29,7 +29,9 @@ main() {
 	apikey=demo$(random_token)
 	start_standin "$work" "$apikey"
 	start_cluster "$work" "stockelt.api_base_url = '$STANDIN/query'
-stockelt.api_key = '$apikey'"
+stockelt.api_key = '$apikey'
+stockelt.requests_per_second = 0
+stockelt.requests_per_day = 0"
 
 	psql_demo -c "CREATE EXTENSION stockelt"
 	# Twenty-odd years of weekly history each, so that the 52-week windows and the

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "utils/memutils.h"
 
 #include "stockelt.h"
 #include "http.h"
@@ -421,4 +422,148 @@ http_redact(const char *text, const char *secret)
 		return pstrdup(text);
 	out = replace_all(text, secret);
 	return replace_all(out, http_escape(secret, false));
+}
+
+/* ---------------------------------------------------------------- the worker's pool */
+
+typedef struct PoolSlot
+{
+	CURL	   *easy;
+	bool		busy;
+	Received	r;
+	char		errbuf[CURL_ERROR_SIZE];
+	HttpRequest req;			/* strings owned by the pool's context */
+} PoolSlot;
+
+struct HttpPool
+{
+	CURLM	   *multi;
+	int			size;
+	MemoryContext context;
+	PoolSlot   *slots;
+};
+
+HttpPool *
+http_pool_create(int size)
+{
+	MemoryContext context = AllocSetContextCreate(TopMemoryContext, "stockelt http pool",
+												  ALLOCSET_SMALL_SIZES);
+	HttpPool   *pool = MemoryContextAllocZero(context, sizeof(HttpPool));
+
+	pool->context = context;
+	pool->size = size;
+	pool->slots = MemoryContextAllocZero(context, size * sizeof(PoolSlot));
+	pool->multi = curl_multi_init();
+	for (int i = 0; i < size; i++)
+		pool->slots[i].easy = curl_easy_init();
+	if (pool->multi == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+	for (int i = 0; i < size; i++)
+		if (pool->slots[i].easy == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a libcurl handle")));
+	return pool;
+}
+
+bool
+http_pool_busy(HttpPool *pool, int slot)
+{
+	return pool->slots[slot].busy;
+}
+
+int
+http_pool_running(HttpPool *pool)
+{
+	int			n = 0;
+
+	for (int i = 0; i < pool->size; i++)
+		n += pool->slots[i].busy;
+	return n;
+}
+
+void
+http_pool_start(HttpPool *pool, int slot, const HttpRequest *req)
+{
+	PoolSlot   *s = &pool->slots[slot];
+	MemoryContext old = MemoryContextSwitchTo(pool->context);
+
+	Assert(!s->busy);
+	s->req = *req;
+	s->req.url = pstrdup(req->url);
+	s->req.secret = req->secret ? pstrdup(req->secret) : NULL;
+	MemoryContextSwitchTo(old);
+	memset(&s->r, 0, sizeof(s->r));
+	s->r.limit = (size_t) stockelt_max_response_kb * 1024;
+	s->errbuf[0] = '\0';
+	configure(s->easy, &s->req, s->req.url, &s->r, s->errbuf);
+	if (curl_multi_add_handle(pool->multi, s->easy) != CURLM_OK)
+		elog(ERROR, "could not start a libcurl transfer");
+	s->busy = true;
+}
+
+/* The response of a finished transfer, as http_perform would give it. */
+static void
+pool_finish(HttpPool *pool, PoolSlot *s, CURLcode rc, HttpResponse *resp)
+{
+	curl_multi_remove_handle(pool->multi, s->easy);
+	s->busy = false;
+	memset(resp, 0, sizeof(*resp));
+	if (rc == CURLE_OK)
+	{
+		resp->ok = true;
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+		initStringInfo(&resp->body);
+		appendBinaryStringInfo(&resp->body, s->r.data ? s->r.data : "", (int) s->r.len);
+		strlcpy(resp->content_type, s->r.content_type, sizeof(resp->content_type));
+		strlcpy(resp->etag, s->r.etag, sizeof(resp->etag));
+		if (resp->status >= 300 && resp->status < 400 && s->r.location[0] != '\0')
+		{
+			resp->ok = false;
+			resp->error_code = ERRCODE_STOCKELT_REDIRECT;
+			resp->error_summary = "the server redirected";
+			resp->error_detail = http_redact(psprintf("The server redirected to %s.", s->r.location),
+											 s->req.secret);
+		}
+	}
+	else
+		describe_failure(rc, &s->r, s->errbuf, &s->req, resp);
+	free(s->r.data);
+	s->r.data = NULL;
+	pfree((char *) s->req.url);
+	if (s->req.secret)
+		pfree((char *) s->req.secret);
+}
+
+int
+http_pool_run(HttpPool *pool, int timeout_ms, HttpResponse *resp)
+{
+	int			running;
+
+	for (int round = 0; round < 2; round++)
+	{
+		CURLMsg    *msg;
+		int			pending;
+
+		if (curl_multi_perform(pool->multi, &running) != CURLM_OK)
+			elog(ERROR, "libcurl transfer failed");
+		while ((msg = curl_multi_info_read(pool->multi, &pending)) != NULL)
+		{
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			for (int i = 0; i < pool->size; i++)
+			{
+				if (pool->slots[i].busy && pool->slots[i].easy == msg->easy_handle)
+				{
+					pool_finish(pool, &pool->slots[i], msg->data.result, resp);
+					return i;
+				}
+			}
+		}
+		if (round == 0 && curl_multi_poll(pool->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK)
+			elog(ERROR, "libcurl transfer failed");
+	}
+	return -1;
 }

@@ -35,6 +35,23 @@ typedef struct HttpResponse
 	char	   *error_detail;
 } HttpResponse;
 
+/*
+ * Several transfers at once for the background worker, through one libcurl
+ * multi handle.  Redirects are not followed here: they come back as SE105.
+ */
+typedef struct HttpPool HttpPool;
+
+extern HttpPool *http_pool_create(int size);
+extern bool http_pool_busy(HttpPool *pool, int slot);
+extern int	http_pool_running(HttpPool *pool);
+extern void http_pool_start(HttpPool *pool, int slot, const HttpRequest *req);
+
+/*
+ * Drives the transfers for at most timeout_ms; returns the slot of one that
+ * finished, with *resp filled, or -1 if none did.
+ */
+extern int	http_pool_run(HttpPool *pool, int timeout_ms, HttpResponse *resp);
+
 extern void http_init(void);
 extern void http_perform(const HttpRequest *req, HttpResponse *resp);
 extern char *http_redact(const char *text, const char *secret);

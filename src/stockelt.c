@@ -15,6 +15,8 @@
 
 #include "stockelt.h"
 #include "http.h"
+#include "ratelimit.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -30,6 +32,15 @@ char	   *stockelt_s3_prefix = NULL;
 bool		stockelt_s3_path_style = true;
 char	   *stockelt_s3_access_key_id = NULL;
 char	   *stockelt_s3_secret_access_key = NULL;
+int			stockelt_requests_per_second = 1;
+int			stockelt_requests_per_minute = 0;
+int			stockelt_requests_per_day = 25;
+char	   *stockelt_day_time_zone = NULL;
+char	   *stockelt_database = NULL;
+int			stockelt_max_concurrent_requests = 4;
+int			stockelt_max_attempts = 5;
+int			stockelt_retry_delay_ms = 5000;
+int			stockelt_job_retention_s = 7 * 24 * 3600;
 
 void		_PG_init(void);
 
@@ -142,6 +153,53 @@ define_s3_settings(void)
 							   NULL, NULL, NULL);
 }
 
+/* The limits of the provider, shared by every caller: the same everywhere, so SIGHUP. */
+static void
+define_limit_settings(void)
+{
+	DefineCustomIntVariable("stockelt.requests_per_second",
+							"API calls allowed per second (0: no limit).",
+							NULL, &stockelt_requests_per_second, 1, 0, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("stockelt.requests_per_minute",
+							"API calls allowed per minute (0: no limit).",
+							NULL, &stockelt_requests_per_minute, 0, 0, 600000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("stockelt.requests_per_day",
+							"API calls allowed per day (0: no limit).",
+							NULL, &stockelt_requests_per_day, 25, 0, INT_MAX,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("stockelt.day_time_zone",
+							   "Time zone whose midnight starts a new day of the API budget.",
+							   NULL, &stockelt_day_time_zone, "UTC",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+}
+
+static void
+define_worker_settings(void)
+{
+	DefineCustomStringVariable("stockelt.database",
+							   "The one database the background worker serves.",
+							   NULL, &stockelt_database, "postgres",
+							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomIntVariable("stockelt.max_concurrent_requests",
+							"API calls the background worker keeps in flight at once.",
+							NULL, &stockelt_max_concurrent_requests, 4, 1, 64,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("stockelt.max_attempts",
+							"API calls made for one job before it fails.",
+							NULL, &stockelt_max_attempts, 5, 1, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("stockelt.retry_delay",
+							"Delay before the first retry of a job; it doubles with each attempt.",
+							NULL, &stockelt_retry_delay_ms, 5000, 1, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("stockelt.job_retention",
+							"How long finished jobs are kept in stockelt.jobs.",
+							NULL, &stockelt_job_retention_s, 7 * 24 * 3600, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+}
+
 const char *
 stockelt_effective_api_key(void)
 {
@@ -164,7 +222,12 @@ _PG_init(void)
 
 	define_api_settings();
 	define_s3_settings();
+	define_limit_settings();
+	define_worker_settings();
 	MarkGUCPrefixReserved("stockelt");
+
+	ratelimit_shmem_request();
+	worker_register();
 
 	http_init();
 	/* Seeded once, before any parse can run on a helper thread. */

@@ -25,6 +25,7 @@
 #define ERRCODE_STOCKELT_UNEXPECTED			MAKE_SQLSTATE('S','E','0','1','1')
 #define ERRCODE_STOCKELT_WRONG_SYMBOL		MAKE_SQLSTATE('S','E','0','1','2')
 #define ERRCODE_STOCKELT_INVALID_PAYLOAD	MAKE_SQLSTATE('S','E','0','1','3')
+#define ERRCODE_STOCKELT_BUDGET_SPENT		MAKE_SQLSTATE('S','E','0','1','4')
 
 /* Transport */
 #define ERRCODE_STOCKELT_HTTP_STATUS		MAKE_SQLSTATE('S','E','1','0','0')
@@ -55,6 +56,15 @@ extern char *stockelt_s3_prefix;
 extern bool stockelt_s3_path_style;
 extern char *stockelt_s3_access_key_id;
 extern char *stockelt_s3_secret_access_key;
+extern int	stockelt_requests_per_second;
+extern int	stockelt_requests_per_minute;
+extern int	stockelt_requests_per_day;
+extern char *stockelt_day_time_zone;
+extern char *stockelt_database;
+extern int	stockelt_max_concurrent_requests;
+extern int	stockelt_max_attempts;
+extern int	stockelt_retry_delay_ms;
+extern int	stockelt_job_retention_s;
 
 /* The API key from the setting, else from the server's environment; "" if none. */
 extern const char *stockelt_effective_api_key(void);

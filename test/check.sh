@@ -45,6 +45,9 @@ stockelt.api_base_url = '$STANDIN/query'
 stockelt.api_key = '$apikey'
 stockelt.connect_timeout = '2s'
 stockelt.request_timeout = '5s'
+# The limiter has its own tests (TAP); the suites call the stand-in freely.
+stockelt.requests_per_second = 0
+stockelt.requests_per_day = 0
 stockelt_test.standin = '$STANDIN'
 stockelt_test.s3_endpoint = '$S3_ENDPOINT'
 stockelt_test.s3_region = '$S3_REGION'

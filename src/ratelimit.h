@@ -1,0 +1,48 @@
+/*
+ * ratelimit.h
+ *		One limiter of API calls for every backend and the background worker,
+ *		in shared memory, with the day's usage kept across restarts.
+ */
+#ifndef STOCKELT_RATELIMIT_H
+#define STOCKELT_RATELIMIT_H
+
+#include "datatype/timestamp.h"
+#include "utils/date.h"
+
+typedef enum RateDecision
+{
+	RATE_GO,					/* a slot is reserved from *start_at on */
+	RATE_DAY_SPENT,				/* the daily budget is used up until *retry_at */
+	RATE_PAUSED					/* the provider asked us to stop until *retry_at */
+} RateDecision;
+
+typedef struct RateUsage
+{
+	DateADT		day;
+	int32		used;
+	int32		daily_limit;	/* 0: no cap */
+	int32		throttled;
+	TimestampTz paused_until;	/* 0 when not paused */
+	double		spacing_ms;		/* current time between two calls */
+} RateUsage;
+
+extern void ratelimit_shmem_request(void);
+extern void ratelimit_shmem_startup(void);
+
+/* Reserves the next slot without waiting; counts it in the day's usage. */
+extern RateDecision ratelimit_reserve(TimestampTz *start_at, TimestampTz *retry_at);
+
+/* For a synchronous call: waits (cancellably) for a slot, or fails at once. */
+extern void ratelimit_acquire(void);
+
+/* What the provider said: a throttle slows every caller, a quota answer pauses them. */
+extern void ratelimit_note_throttle(void);
+extern void ratelimit_note_daily_quota(void);
+
+extern void ratelimit_usage(RateUsage *usage);
+
+/* The background worker's latch, for waking it when work is enqueued. */
+extern void ratelimit_set_worker(int pgprocno);
+extern void ratelimit_wake_worker(void);
+
+#endif							/* STOCKELT_RATELIMIT_H */

@@ -1,0 +1,647 @@
+/*
+ * worker.c
+ *		The background worker: runs queued pipeline jobs (fetch → bronze →
+ *		silver), enqueues due watchlist symbols, refreshes gold once a batch
+ *		is done, prunes finished jobs.
+ *
+ * A job is claimed in one short transaction, its API call runs with no
+ * transaction open, and its result (bronze object, silver rows, job state)
+ * is written in one more.  A crash between the two leaves the job "running";
+ * the next worker puts it back in the queue, so it is done exactly once in
+ * effect, at the cost of at most one repeated API call.  Up to
+ * stockelt.max_concurrent_requests calls are in flight at once, every one
+ * inside the shared limiter.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "funcapi.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "stockelt.h"
+#include "alphavantage.h"
+#include "bronze.h"
+#include "http.h"
+#include "ingest.h"
+#include "ratelimit.h"
+#include "worker.h"
+
+#define MAX_POOL 64
+#define HOUSEKEEPING_MS 10000
+#define MAX_BACKOFF_MS (3600 * 1000)
+
+PGDLLEXPORT void stockelt_worker_main(Datum arg);
+
+/* A claimed job, waiting for its slot or in flight. */
+typedef struct Job
+{
+	int64		id;
+	char		symbol[64];
+	int			attempts;
+	TimestampTz start_at;		/* the limiter's slot */
+	TimestampTz sent_at;
+	bool		claimed;
+} Job;
+
+static Job	jobs[MAX_POOL];
+static HttpPool *pool;
+static bool ingested_since_refresh = false;
+static TimestampTz blocked_until = 0;	/* the limiter said: nothing before then */
+static TimestampTz next_housekeeping = 0;
+
+void
+worker_register(void)
+{
+	BackgroundWorker w = {0};
+
+	if (IsBinaryUpgrade)
+		return;
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = 1;
+	strlcpy(w.bgw_library_name, "stockelt", BGW_MAXLEN);
+	strlcpy(w.bgw_function_name, "stockelt_worker_main", BGW_MAXLEN);
+	strlcpy(w.bgw_name, "stockelt worker", BGW_MAXLEN);
+	strlcpy(w.bgw_type, "stockelt worker", BGW_MAXLEN);
+	RegisterBackgroundWorker(&w);
+}
+
+/* ---------------------------------------------------------------- transactions */
+
+static void
+begin(const char *what)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, what);
+}
+
+static void
+commit(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* After an error: the error's copy, the transaction gone. */
+static ErrorData *
+abandon(MemoryContext keep)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(keep);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return edata;
+}
+
+static void
+run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expected)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "stockelt worker: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
+}
+
+/* A whole step in its own transaction; an error is logged, never fatal. */
+static bool
+run_step(const char *what, const char *sql, int expected)
+{
+	MemoryContext keep = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		begin(what);
+		run(sql, 0, NULL, NULL, NULL, expected);
+		commit();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata = abandon(keep);
+
+		ereport(WARNING,
+				(errmsg("stockelt worker could not %s: %s", what, edata->message)));
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+static bool
+extension_installed(void)
+{
+	bool		installed;
+
+	begin("checking for the stockelt extension");
+	run("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'stockelt'", 0, NULL, NULL, NULL,
+		SPI_OK_SELECT);
+	installed = SPI_processed > 0;
+	commit();
+	return installed;
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+static bool
+claim(Job *job)
+{
+	bool		found;
+	bool		isnull;
+
+	begin("claiming a job");
+	run("UPDATE stockelt.jobs SET state = 'running', attempts = attempts + 1, "
+		"       started_at = clock_timestamp() "
+		" WHERE id = (SELECT id FROM stockelt.jobs "
+		"              WHERE state IN ('queued', 'retry') AND next_attempt_at <= now() "
+		"              ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+		"RETURNING id, symbol, attempts", 0, NULL, NULL, NULL, SPI_OK_UPDATE_RETURNING);
+	found = SPI_processed > 0;
+	if (found)
+	{
+		HeapTuple	t = SPI_tuptable->vals[0];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+
+		job->id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+		strlcpy(job->symbol, SPI_getvalue(t, d, 2), sizeof(job->symbol));
+		job->attempts = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
+		job->claimed = true;
+	}
+	commit();
+	return found;
+}
+
+/* Back in the queue without having called the API (the limiter said no). */
+static void
+unclaim(Job *job, TimestampTz retry_at)
+{
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int64GetDatum(job->id), TimestampTzGetDatum(retry_at)};
+
+	begin("putting a job back");
+	run("UPDATE stockelt.jobs SET state = 'queued', attempts = attempts - 1, next_attempt_at = $2 "
+		" WHERE id = $1", 2, types, values, NULL, SPI_OK_UPDATE);
+	commit();
+	job->claimed = false;
+}
+
+static double
+ms_between(TimestampTz from, TimestampTz to)
+{
+	return (double) (to - from) / 1000.0;
+}
+
+static void
+record_done(Job *job, const char *key, long status, double fetch_ms, double ingest_ms)
+{
+	Oid			types[5] = {INT8OID, TEXTOID, INT4OID, FLOAT8OID, FLOAT8OID};
+	Datum		values[5] = {Int64GetDatum(job->id), CStringGetTextDatum(key),
+		Int32GetDatum((int32) status), Float8GetDatum(fetch_ms), Float8GetDatum(ingest_ms)};
+
+	run("UPDATE stockelt.jobs SET state = 'done', finished_at = clock_timestamp(), "
+		"       bronze_key = $2, last_http_status = $3, fetch_ms = $4, ingest_ms = $5, "
+		"       last_error = NULL, last_sqlstate = NULL "
+		" WHERE id = $1", 5, types, values, NULL, SPI_OK_UPDATE);
+}
+
+typedef enum Outcome
+{
+	RETRY,						/* transient: back off and try again */
+	FAIL,						/* retrying cannot help */
+	WAIT_FOR_QUOTA				/* the day's quota is spent at the provider */
+} Outcome;
+
+static Outcome
+outcome_of(int sqlstate, long http_status)
+{
+	if (sqlstate == ERRCODE_STOCKELT_DAILY_QUOTA)
+		return WAIT_FOR_QUOTA;
+	if (sqlstate == ERRCODE_STOCKELT_HTTP_STATUS)
+		return (http_status >= 500 || http_status == 429 || http_status == 408) ? RETRY : FAIL;
+	if (sqlstate == ERRCODE_STOCKELT_THROTTLED ||
+		sqlstate == ERRCODE_STOCKELT_TIMEOUT ||
+		sqlstate == ERRCODE_STOCKELT_CONNECTION_REFUSED ||
+		sqlstate == ERRCODE_STOCKELT_CONNECTION_RESET ||
+		sqlstate == ERRCODE_STOCKELT_TRANSPORT ||
+		sqlstate == ERRCODE_STOCKELT_TRUNCATED ||
+		sqlstate == ERRCODE_STOCKELT_NOT_JSON ||
+		sqlstate == ERRCODE_STOCKELT_EMPTY_RESPONSE ||
+		sqlstate == ERRCODE_STOCKELT_UNEXPECTED ||
+		sqlstate == ERRCODE_STOCKELT_S3_ERROR ||
+		sqlstate == ERRCODE_OUT_OF_MEMORY ||
+		sqlstate == ERRCODE_T_R_DEADLOCK_DETECTED ||
+		sqlstate == ERRCODE_T_R_SERIALIZATION_FAILURE)
+		return RETRY;
+	return FAIL;
+}
+
+/* Exponential backoff with jitter: base · 2^(attempts−1) · [0.5, 1.5), at most an hour. */
+static TimestampTz
+backoff(int attempts)
+{
+	double		ms = (double) stockelt_retry_delay_ms * pow(2.0, Max(attempts - 1, 0));
+
+	ms = Min(ms, (double) MAX_BACKOFF_MS) * (0.5 + pg_prng_double(&pg_global_prng_state));
+	return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) ms);
+}
+
+static void
+record_failure(Job *job, const ErrorData *edata, long http_status)
+{
+	Outcome		outcome = outcome_of(edata->sqlerrcode, http_status);
+	const char *state;
+	TimestampTz next = GetCurrentTimestamp();
+	Oid			types[6] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT4OID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', http_status > 0 ? ' ' : 'n'};
+	char	   *message = edata->detail ?
+		psprintf("%s: %s", edata->message, edata->detail) : pstrdup(edata->message);
+
+	if (edata->sqlerrcode == ERRCODE_STOCKELT_THROTTLED)
+		ratelimit_note_throttle();
+	if (outcome == WAIT_FOR_QUOTA)
+	{
+		RateUsage	usage;
+
+		ratelimit_note_daily_quota();
+		ratelimit_usage(&usage);
+		state = "retry";
+		next = usage.paused_until ? usage.paused_until : next;
+	}
+	else if (outcome == RETRY && job->attempts < stockelt_max_attempts)
+	{
+		state = "retry";
+		next = backoff(job->attempts);
+	}
+	else
+		state = "failed";
+
+	values[0] = Int64GetDatum(job->id);
+	values[1] = CStringGetTextDatum(state);
+	values[2] = TimestampTzGetDatum(next);
+	values[3] = CStringGetTextDatum(message);
+	values[4] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+	values[5] = Int32GetDatum((int32) http_status);
+
+	begin("recording a failed job");
+	run("UPDATE stockelt.jobs SET state = $2, next_attempt_at = $3, last_error = $4, "
+		"       last_sqlstate = $5, last_http_status = $6, "
+		"       finished_at = CASE WHEN $2 = 'failed' THEN clock_timestamp() END "
+		" WHERE id = $1", 6, types, values, nulls, SPI_OK_UPDATE);
+	commit();
+}
+
+/* The API's answer for a job: into bronze and silver, or its error recorded. */
+static void
+finish_job(Job *job, HttpResponse *resp)
+{
+	MemoryContext keep = CurrentMemoryContext;
+	TimestampTz received = GetCurrentTimestamp();
+	const char *apikey = stockelt_effective_api_key();
+
+	PG_TRY();
+	{
+		char	   *key;
+		IngestCounts counts;
+
+		begin("storing and ingesting a fetch");
+		av_check_response(&av_weekly_adjusted, job->symbol, resp, apikey);
+		key = bronze_store(av_weekly_adjusted.name, av_weekly_adjusted.argument, job->symbol,
+						   received, resp->body.data, resp->body.len);
+		ingest_object(key, false, false, &counts);
+		record_done(job, key, resp->status, ms_between(job->sent_at, received),
+					ms_between(received, GetCurrentTimestamp()));
+		commit();
+		ingested_since_refresh = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata = abandon(keep);
+
+		PG_TRY();
+		{
+			record_failure(job, edata, resp->ok ? resp->status : 0);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *again = abandon(keep);
+
+			ereport(WARNING,
+					(errmsg("stockelt worker could not record the failure of job %lld: %s",
+							(long long) job->id, again->message)));
+		}
+		PG_END_TRY();
+	}
+	PG_END_TRY();
+	job->claimed = false;
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+static int
+pool_size(void)
+{
+	return Min(Max(stockelt_max_concurrent_requests, 1), MAX_POOL);
+}
+
+/* Claims due jobs into free slots, each with a slot of the limiter. */
+static void
+fill_slots(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (now < blocked_until)
+		return;
+	for (int i = 0; i < pool_size(); i++)
+	{
+		TimestampTz start_at;
+		TimestampTz retry_at;
+
+		if (jobs[i].claimed)
+			continue;
+		if (!claim(&jobs[i]))
+			return;
+		switch (ratelimit_reserve(&start_at, &retry_at))
+		{
+			case RATE_GO:
+				jobs[i].start_at = start_at;
+				break;
+			case RATE_DAY_SPENT:
+			case RATE_PAUSED:
+				unclaim(&jobs[i], retry_at);
+				blocked_until = retry_at;
+				return;
+		}
+	}
+}
+
+static void
+start_due_transfers(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	const char *apikey = stockelt_effective_api_key();
+
+	for (int i = 0; i < pool_size(); i++)
+	{
+		HttpRequest req = {0};
+
+		if (!jobs[i].claimed || http_pool_busy(pool, i) || jobs[i].start_at > now)
+			continue;
+		req.method = "GET";
+		req.url = av_query_url(&av_weekly_adjusted, jobs[i].symbol, apikey);
+		req.secret = apikey;
+		jobs[i].sent_at = GetCurrentTimestamp();
+		http_pool_start(pool, i, &req);
+	}
+}
+
+/* Milliseconds until the next claimed job may start, at most `cap`. */
+static int
+until_next_start(int cap)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int64		ms = cap;
+
+	for (int i = 0; i < pool_size(); i++)
+		if (jobs[i].claimed && !http_pool_busy(pool, i))
+			ms = Min(ms, Max((jobs[i].start_at - now) / 1000, 0));
+	return (int) ms;
+}
+
+static bool
+any_claimed(void)
+{
+	for (int i = 0; i < MAX_POOL; i++)
+		if (jobs[i].claimed)
+			return true;
+	return false;
+}
+
+/* Puts back jobs a previous worker left running when it died. */
+static void
+recover_jobs(void)
+{
+	run_step("put back the jobs of a previous worker",
+			 "UPDATE stockelt.jobs SET state = 'retry', next_attempt_at = now() "
+			 " WHERE state = 'running'", SPI_OK_UPDATE);
+}
+
+static void
+housekeeping(void)
+{
+	RateUsage	usage;
+	char	   *sql;
+
+	if (GetCurrentTimestamp() < next_housekeeping)
+		return;
+	next_housekeeping = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), HOUSEKEEPING_MS);
+	ratelimit_usage(&usage);
+	sql = psprintf("SELECT stockelt._enqueue_due(%d)",
+				   usage.daily_limit > 0 ? Max(usage.daily_limit - usage.used, 0) : -1);
+	run_step("enqueue due watchlist symbols", sql, SPI_OK_SELECT);
+	sql = psprintf("DELETE FROM stockelt.jobs WHERE state IN ('done', 'failed') "
+				   " AND finished_at < now() - make_interval(secs => %d)", stockelt_job_retention_s);
+	run_step("prune finished jobs", sql, SPI_OK_DELETE);
+}
+
+/* Milliseconds until the earliest queued job is due, at most `cap`. */
+static int
+until_next_due(int cap)
+{
+	MemoryContext keep = CurrentMemoryContext;
+	volatile int ms = cap;
+
+	PG_TRY();
+	{
+		bool		isnull;
+		Datum		d;
+
+		begin("looking for due jobs");
+		run("SELECT (extract(epoch FROM min(next_attempt_at) - clock_timestamp()) * 1000)::int "
+			"  FROM stockelt.jobs WHERE state IN ('queued', 'retry')", 0, NULL, NULL, NULL,
+			SPI_OK_SELECT);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+			ms = Min(Max(DatumGetInt32(d), 0), cap);
+		commit();
+	}
+	PG_CATCH();
+	{
+		FreeErrorData(abandon(keep));
+	}
+	PG_END_TRY();
+	if (blocked_until > GetCurrentTimestamp())
+		ms = Max(ms, (int) Min((blocked_until - GetCurrentTimestamp()) / 1000, cap));
+	return ms;
+}
+
+static void
+refresh_gold(void)
+{
+	if (run_step("refresh gold", "SELECT stockelt_refresh_gold()", SPI_OK_SELECT))
+		ingested_since_refresh = false;
+}
+
+static void
+forget_worker(int code, Datum arg)
+{
+	ratelimit_set_worker(-1);
+}
+
+void
+stockelt_worker_main(Datum arg)
+{
+	MemoryContext loop_context;
+	bool		warned = false;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(stockelt_database, NULL, 0);
+	pgstat_report_appname("stockelt worker");
+
+	ratelimit_set_worker(MyProc->pgprocno);
+	on_shmem_exit(forget_worker, 0);
+	pool = http_pool_create(MAX_POOL);
+	loop_context = AllocSetContextCreate(TopMemoryContext, "stockelt worker loop",
+										 ALLOCSET_DEFAULT_SIZES);
+
+	/* Wait for the extension: the database may be created before it. */
+	while (!extension_installed())
+	{
+		if (!warned)
+			ereport(LOG,
+					(errmsg("stockelt worker waits for CREATE EXTENSION stockelt in database \"%s\"",
+							stockelt_database)));
+		warned = true;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 HOUSEKEEPING_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	ereport(LOG, (errmsg("stockelt worker started for database \"%s\"", stockelt_database)));
+	recover_jobs();
+
+	for (;;)
+	{
+		HttpResponse resp;
+		int			done;
+
+		MemoryContextSwitchTo(loop_context);
+		MemoryContextReset(loop_context);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		ResetLatch(MyLatch);
+
+		housekeeping();
+		fill_slots();
+		start_due_transfers();
+
+		if (http_pool_running(pool) > 0)
+		{
+			done = http_pool_run(pool, until_next_start(100), &resp);
+			if (done >= 0)
+				finish_job(&jobs[done], &resp);
+			continue;
+		}
+		if (any_claimed())
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Max(until_next_start(1000), 1), PG_WAIT_EXTENSION);
+			continue;
+		}
+
+		/* Nothing in flight and nothing claimed: the batch is done. */
+		if (ingested_since_refresh)
+			refresh_gold();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(until_next_due(HOUSEKEEPING_MS), 1), PG_WAIT_EXTENSION);
+	}
+}
+
+/* ---------------------------------------------------------------- SQL-callable */
+
+static bool wake_at_commit = false;
+
+static void
+wake_on_commit(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && wake_at_commit)
+		ratelimit_wake_worker();
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+		wake_at_commit = false;
+}
+
+PG_FUNCTION_INFO_V1(stockelt_wake_worker);
+
+/* Wakes the worker when the calling transaction commits, so it sees the new work. */
+Datum
+stockelt_wake_worker(PG_FUNCTION_ARGS)
+{
+	static bool registered = false;
+
+	if (!registered)
+		RegisterXactCallback(wake_on_commit, NULL);
+	registered = true;
+	wake_at_commit = true;
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(stockelt_usage);
+
+Datum
+stockelt_usage(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	RateUsage	usage;
+	Datum		values[7];
+	bool		nulls[7] = {false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	ratelimit_usage(&usage);
+	values[0] = DateADTGetDatum(usage.day);
+	values[1] = Int32GetDatum(usage.used);
+	values[2] = Int32GetDatum(usage.daily_limit);
+	nulls[2] = usage.daily_limit == 0;
+	values[3] = Int32GetDatum(Max(usage.daily_limit - usage.used, 0));
+	nulls[3] = usage.daily_limit == 0;
+	values[4] = Int32GetDatum(usage.throttled);
+	values[5] = TimestampTzGetDatum(usage.paused_until);
+	nulls[5] = usage.paused_until == 0;
+	values[6] = Float8GetDatum(usage.spacing_ms);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
