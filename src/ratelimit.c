@@ -3,8 +3,8 @@
  *		The shared limiter of API calls.
  *
  * Calls are spaced evenly: two calls start at least max(1 s / per second,
- * 60 s / per minute) apart, so no second or minute window of the provider
- * ever sees more than its limit, and the day's count stops at the daily
+ * 60 s / per minute) apart, and 1 % more, so no second or minute window of
+ * the provider ever sees more than its limit, and the day's count stops at the daily
  * budget.  A caller reserves the next free start time and waits for it; the
  * reservation is counted at once, before the call is made.
  *
@@ -229,7 +229,8 @@ spacing_ms(const RateShared *s, TimestampTz now)
 		ms = Max(ms, 60000.0 / stockelt_requests_per_minute);
 	if (now < s->slow_until)
 		ms *= s->slow_factor;
-	return ms;
+	/* 1 % apart more: a call that leaves a few ms late still lands in the right window. */
+	return ms * 1.01;
 }
 
 RateDecision
