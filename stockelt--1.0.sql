@@ -1046,8 +1046,10 @@ DECLARE
 	bad text;
 	this_batch bigint := nextval('stockelt.job_batches');
 BEGIN
-	SELECT s INTO bad FROM unnest(symbols) s
-	 WHERE s IS NULL OR s !~ '^[A-Za-z0-9.^=:_-]{1,32}$' LIMIT 1;
+	IF array_position(symbols, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'a symbol is NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT s INTO bad FROM unnest(symbols) s WHERE s !~ '^[A-Za-z0-9.^=:_-]{1,32}$' LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION 'invalid symbol "%"', bad
 			USING ERRCODE = 'invalid_parameter_value',
@@ -1077,7 +1079,8 @@ BEGIN
 	END IF;
 	INSERT INTO stockelt.watchlist AS w (symbol, refresh_interval)
 	VALUES (upper(stockelt_watch.symbol), stockelt_watch.refresh_interval)
-	ON CONFLICT (symbol) DO UPDATE SET refresh_interval = excluded.refresh_interval;
+	ON CONFLICT ON CONSTRAINT watchlist_pkey
+	DO UPDATE SET refresh_interval = excluded.refresh_interval;
 	PERFORM stockelt._wake_worker();
 END
 $$;

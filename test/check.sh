@@ -153,7 +153,7 @@ main() {
 	source "$work/s3/env"
 	write_temp_config
 
-	local tests=(setup fetch provider_errors transport security silver s3 dump_restore gold)
+	local tests=(setup fetch provider_errors transport security silver s3 dump_restore gold worker)
 	if [ -d "$fixtures_dir" ]; then
 		tests+=(real_fixtures)
 	else
