@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded defaults: a throwaway PostgreSQL 15 cluster with
-# stockelt preloaded, the stand-in API server, a handful of symbols fetched into
-# bronze (a table of the database), ingested into silver, gold refreshed, and the
+# stockelt preloaded and its background worker, the stand-in API server, a
+# handful of symbols queued for the worker (fetch into bronze, a table of the
+# database; ingest into silver; gold refreshed once the batch is done), and the
 # answers to the three business questions printed.
 set -euo pipefail
 source "$(dirname "$0")/../test/lib.sh"
@@ -29,9 +30,7 @@ main() {
 	apikey=demo$(random_token)
 	start_standin "$work" "$apikey"
 	start_cluster "$work" "stockelt.api_base_url = '$STANDIN/query'
-stockelt.api_key = '$apikey'
-stockelt.requests_per_second = 0
-stockelt.requests_per_day = 0"
+stockelt.api_key = '$apikey'"
 
 	psql_demo -c "CREATE EXTENSION stockelt"
 	# Twenty-odd years of weekly history each, so that the 52-week windows and the
@@ -39,22 +38,25 @@ stockelt.requests_per_day = 0"
 	for symbol in "${symbols[@]}"; do
 		"$top/test/standinctl" symbol "symbol=$symbol&weeks=1100"
 	done
-	echo "Fetching ${symbols[*]} from the stand-in API into bronze…"
+	# The limits are the defaults of a free key: one call a second, 25 a day.
+	echo "Company overviews (synchronous calls, through the same limiter)…"
 	for symbol in "${symbols[@]}"; do
-		psql_demo -At -c "SELECT stockelt_fetch('$symbol')"
+		psql_demo -At -c "SELECT stockelt_ingest(stockelt_fetch_overview('$symbol'))" >/dev/null
 	done
-	for symbol in "${symbols[@]}"; do
-		psql_demo -At -c "SELECT stockelt_fetch_overview('$symbol')" >/dev/null
-	done
+	echo "Queueing ${symbols[*]} for the background worker (fetch → bronze → silver, then gold)…"
+	psql_demo -At -c "SELECT count(*) || ' jobs queued' FROM stockelt_enqueue(ARRAY['$(IFS=,; echo "${symbols[*]}" | sed "s/,/','/g")'])"
+	wait_for_worker
 	echo
+	echo "Jobs:"
+	psql_demo -c "SELECT symbol, state, attempts, round(fetch_ms) AS fetch_ms, round(ingest_ms) AS ingest_ms,
+	                     left(bronze_key, 60) || '…' AS bronze_key
+	                FROM stockelt.jobs ORDER BY id"
 	echo "Bronze:"
 	psql_demo -c "SELECT symbol, api_function, size_bytes, left(sha256, 16) AS sha256, store,
 	                     to_char(fetched_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS fetched_utc
 	                FROM stockelt.bronze_objects ORDER BY fetched_at"
-	echo "Ingesting bronze into silver…"
-	psql_demo -c "SELECT count(*) AS objects, sum(inserted) AS inserted, sum(updated) AS updated,
-	                     sum(unchanged) AS unchanged
-	                FROM stockelt_ingest(ARRAY(SELECT key FROM stockelt.bronze_objects ORDER BY fetched_at))"
+	echo "API calls today (the shared limiter):"
+	psql_demo -c "SELECT day, used, daily_limit, remaining, throttled FROM stockelt_usage()"
 	echo "Silver: the three newest weeks of each symbol"
 	psql_demo -c "SELECT p.symbol, s.name, p.week_ending, p.open, p.high, p.low, p.close,
 	                     p.adjusted_close, p.volume, p.dividend_amount
@@ -62,16 +64,38 @@ stockelt.requests_per_day = 0"
 	                        FROM silver.weekly_adjusted_prices) p
 	                LEFT JOIN silver.symbols s USING (symbol)
 	               WHERE p.n <= 3 ORDER BY p.symbol, p.week_ending DESC"
-	show_gold
+	show_answers
+}
+
+# Prints the queue until every job has finished and gold has been refreshed after them.
+wait_for_worker() {
+	local status
+	for _ in $(seq 600); do
+		status=$(psql_demo -At -c "SELECT count(*) FILTER (WHERE state IN ('queued', 'running', 'retry')) || ' open, '
+		                                   || count(*) FILTER (WHERE state = 'done') || ' done, '
+		                                   || count(*) FILTER (WHERE state = 'failed') || ' failed'
+		                                   || CASE WHEN count(*) FILTER (WHERE state IN ('queued', 'running', 'retry')) = 0
+		                                            AND (SELECT max(finished_at) FROM stockelt.gold_refreshes)
+		                                                >= max(finished_at)
+		                                           THEN ', gold refreshed' ELSE '' END
+		                              FROM stockelt.jobs")
+		echo "  worker: $status"
+		case "$status" in *"gold refreshed"*) return 0 ;; esac
+		sleep 0.5
+	done
+	echo "the worker did not finish in 5 minutes" >&2
+	return 1
 }
 
 pct() {
 	echo "to_char(100 * ($1), 'FMS999999990.0') || ' %'"
 }
 
-show_gold() {
-	echo "Refreshing gold…"
-	psql_demo -c "SELECT * FROM stockelt_refresh_gold()"
+show_answers() {
+	echo "Gold, refreshed by the worker once the batch was done:"
+	psql_demo -c "SELECT full_rebuild, stocks, weeks_written,
+	                     round(extract(epoch FROM finished_at - started_at) * 1000) AS ms
+	                FROM stockelt.gold_refreshes ORDER BY id"
 	echo "1. Weekly adjusted performance trend (the newest closed week)"
 	psql_demo -c "SELECT p.symbol, s.name, p.week_ending AS week, p.adjusted_close,
 	                     $(pct p.weekly_return) AS week_return, $(pct p.return_4w) AS \"4 weeks\",
