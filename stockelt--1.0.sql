@@ -1142,6 +1142,13 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION @extschema@.stockelt_usage() IS
 	'Today''s API calls counted by the shared limiter (kept across restarts), the budget left, any pause.';
 
+CREATE FUNCTION @extschema@.stockelt_resume() RETURNS boolean
+AS 'MODULE_PATHNAME', 'stockelt_resume'
+LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION @extschema@.stockelt_resume() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.stockelt_resume() IS
+	'Lifts the pause a daily-quota answer caused, and the slowdown of a throttle answer; true if there was one.';
+
 CREATE VIEW stockelt.worker AS
 SELECT a.pid, a.datname AS database, a.backend_start AS started_at, a.state, a.wait_event,
 	   (SELECT count(*) FROM stockelt.jobs WHERE state IN ('queued', 'retry')) AS queued,

@@ -7,6 +7,13 @@ SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
 \! $STANDINCTL next 'message=daily_quota'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
+-- A quota answer pauses every caller until the next day, without calling the API again;
+-- stockelt_resume() lifts the pause.
+\! $STANDINCTL reset
+SELECT expect_error($$SELECT stockelt_fetch('IBM')$$) AS while_paused;
+\! $STANDINCTL count
+SELECT paused_until IS NOT NULL AS paused, stockelt_resume() AS resumed FROM stockelt_usage();
+SELECT paused_until IS NULL AS not_paused FROM stockelt_usage();
 \! $STANDINCTL next 'message=premium'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
 \! $STANDINCTL next 'message=demo'
@@ -25,6 +32,7 @@ SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
 -- The provider's own words reach errdetail.
 \! $STANDINCTL next 'message=daily_quota'
 SELECT error_detail($$SELECT stockelt_fetch('IBM')$$) ~ '^Alpha Vantage answered: .*25 requests per day' AS quota_detail;
+SELECT stockelt_resume() AS resumed;
 \! $STANDINCTL next 'message=burst'
 SELECT error_detail($$SELECT stockelt_fetch('IBM')$$) ~ '^Alpha Vantage answered: .*spreading out' AS burst_detail;
 

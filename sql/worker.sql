@@ -2,7 +2,7 @@
 -- cluster serves another database (stockelt.database), so jobs stay where SQL puts them;
 -- the worker itself is tested by test/t/*.pl.
 SHOW stockelt.database;
-SELECT count(*) AS workers_here FROM stockelt.worker;
+SELECT database, queued, running FROM stockelt.worker;
 
 -- Enqueueing: one job per symbol, upper-cased; a symbol already waiting is not queued twice.
 SELECT count(*) AS jobs FROM stockelt_enqueue(ARRAY['ibm', 'AAPL', 'IBM', 'TSCO.LON']);

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "pgtime.h"
@@ -386,4 +387,26 @@ ratelimit_wake_worker(void)
 
 	if (pgprocno >= 0)
 		SetLatch(&ProcGlobal->allProcs[pgprocno].procLatch);
+}
+
+PG_FUNCTION_INFO_V1(stockelt_resume);
+
+/*
+ * Lifts a pause and a slowdown the provider's answers caused (after a key
+ * upgrade, say); true if there was one.
+ */
+Datum
+stockelt_resume(PG_FUNCTION_ARGS)
+{
+	RateShared *s = get_shared();
+	TimestampTz now = GetCurrentTimestamp();
+	bool		lifted;
+
+	LWLockAcquire(s->lock, LW_EXCLUSIVE);
+	lifted = s->paused_until > now || s->slow_until > now;
+	s->paused_until = 0;
+	s->slow_until = 0;
+	s->slow_factor = 1;
+	LWLockRelease(s->lock);
+	PG_RETURN_BOOL(lifted);
 }

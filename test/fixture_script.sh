@@ -22,7 +22,8 @@ case "$1" in
 			case "$file" in *.html) statuses="200 503" ;; esac
 			for status in $statuses; do
 				echo "\\! \$STANDINCTL next 'body=messages/$file&status=$status'"
-				echo "SELECT '$file' AS file, $status AS status, expect_error(\$\$SELECT stockelt_fetch('IBM')\$\$) AS error;"
+				# Each call starts unpaused: a quota answer pauses every caller until resumed.
+				echo "SELECT '$file' AS file, $status AS status, expect_error(\$\$SELECT stockelt_fetch('IBM')\$\$) AS error FROM stockelt_resume();"
 			done
 		done
 		;;
