@@ -589,26 +589,58 @@ BEGIN
 		   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
 		   mean_volume_52w, split_numerator, split_denominator, jump
 	  FROM (
-	SELECT stock_key, to_char(week_ending, 'YYYYMMDD')::int AS date_key, week_ending, from_week,
-		   open, high, low, close, adjusted_close, volume, dividend_amount,
-		   adjustment_factor, split_factor, split_adjusted_close, split_adjusted_volume,
-		   split_adjusted_dividend, adjusted_return, adjusted_log_return, is_partial,
+	-- Trailing windows as differences of running sums (exact numeric, one step a row):
+	-- the sum over the 52 weeks up to t is S(t) - S(t - 52).
+	SELECT stock_key, date_key, week_ending, from_week, open, high, low, close, adjusted_close,
+		   volume, dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
+		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
+		   is_partial, cumulative_return, return_4w, return_13w, return_52w,
+		   CASE WHEN NOT is_partial AND n13 = 13 THEN round(adj13 / 13, 6) END AS moving_average_13w,
+		   CASE WHEN NOT is_partial AND n52 = 52 THEN round(adj52 / 52, 6) END AS moving_average_52w,
+		   CASE WHEN NOT is_partial AND r52 = 52
+				THEN ((52 * sum_vm - sum_v * sum_m)::float8
+					  / nullif(sqrt((52 * sum_vv - sum_v * sum_v)::float8
+								   * (52 * sum_mm - sum_m * sum_m)::float8), 0)) END
+				AS volume_volatility_correlation_52w,
+		   CASE WHEN NOT is_partial AND r52 = 52
+				THEN sqrt(greatest((52 * sum_rr - sum_r * sum_r)::float8, 0) / (52 * 51)) * sqrt(52) END
+				AS annualised_volatility_52w,
+		   CASE WHEN NOT is_partial AND r52 = 52 THEN round(sum_v / 52, 2) END AS mean_volume_52w,
+		   split_numerator, split_denominator, jump
+	  FROM (
+	SELECT w.*, to_char(week_ending, 'YYYYMMDD')::int AS date_key,
 		   CASE WHEN NOT is_partial AND first_adjusted > 0
 				THEN adjusted_close::float8 / first_adjusted::float8 - 1 END AS cumulative_return,
 		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 4) OVER run, 0)::float8 - 1 END AS return_4w,
 		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 13) OVER run, 0)::float8 - 1 END AS return_13w,
 		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 52) OVER run, 0)::float8 - 1 END AS return_52w,
-		   CASE WHEN NOT is_partial AND count(*) OVER w13 = 13 THEN round(avg(adjusted_close) OVER w13, 6) END AS moving_average_13w,
-		   CASE WHEN NOT is_partial AND count(*) OVER w52 = 52 THEN round(avg(adjusted_close) OVER w52, 6) END AS moving_average_52w,
-		   CASE WHEN NOT is_partial AND count(adjusted_log_return) OVER w52 = 52
-				THEN corr(split_adjusted_volume::float8, abs(adjusted_log_return)) OVER w52 END
-				AS volume_volatility_correlation_52w,
-		   CASE WHEN NOT is_partial AND count(adjusted_log_return) OVER w52 = 52
-				THEN stddev_samp(adjusted_log_return) OVER w52 * sqrt(52) END AS annualised_volatility_52w,
-		   CASE WHEN NOT is_partial AND count(adjusted_log_return) OVER w52 = 52
-				THEN round(avg(split_adjusted_volume) OVER w52, 2) END AS mean_volume_52w,
-		   split_numerator, split_denominator, jump
+		   s_rows - coalesce(lag(s_rows, 13) OVER run, 0) AS n13,
+		   s_adj - coalesce(lag(s_adj, 13) OVER run, 0) AS adj13,
+		   s_rows - coalesce(lag(s_rows, 52) OVER run, 0) AS n52,
+		   s_adj - coalesce(lag(s_adj, 52) OVER run, 0) AS adj52,
+		   s_n - coalesce(lag(s_n, 52) OVER run, 0) AS r52,
+		   s_x - coalesce(lag(s_x, 52) OVER run, 0) AS sum_v,
+		   s_y - coalesce(lag(s_y, 52) OVER run, 0) AS sum_m,
+		   s_xy - coalesce(lag(s_xy, 52) OVER run, 0) AS sum_vm,
+		   s_xx - coalesce(lag(s_xx, 52) OVER run, 0) AS sum_vv,
+		   s_yy - coalesce(lag(s_yy, 52) OVER run, 0) AS sum_mm,
+		   s_r - coalesce(lag(s_r, 52) OVER run, 0) AS sum_r,
+		   s_rr - coalesce(lag(s_rr, 52) OVER run, 0) AS sum_rr
 	  FROM (
+		SELECT v.*,
+			   count(*) OVER run AS s_rows, sum(adjusted_close) OVER run AS s_adj,
+			   count(ret) OVER run AS s_n,
+			   coalesce(sum(vol) OVER run, 0) AS s_x, coalesce(sum(move) OVER run, 0) AS s_y,
+			   coalesce(sum(vol * move) OVER run, 0) AS s_xy,
+			   coalesce(sum(vol * vol) OVER run, 0) AS s_xx,
+			   coalesce(sum(move * move) OVER run, 0) AS s_yy,
+			   coalesce(sum(ret) OVER run, 0) AS s_r, coalesce(sum(ret * ret) OVER run, 0) AS s_rr
+		  FROM (
+			-- volume and volatility (|log return|) pair up where a return exists
+			SELECT f.*, adjusted_log_return::numeric AS ret,
+				   abs(adjusted_log_return)::numeric AS move,
+				   CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume END AS vol
+			  FROM (
 		SELECT e.*,
 			   round(shares_after / parts_after, 10) AS split_factor,
 			   round(close * parts_after / shares_after, 6) AS split_adjusted_close,
@@ -651,10 +683,9 @@ BEGIN
 						 WHERE d.pass = _gold_compute.pass
 						WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)) b) b) j
 			WINDOW run AS (PARTITION BY j.stock_key ORDER BY j.week_ending),
-				   whole AS (PARTITION BY j.stock_key)) e) f
-	WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending),
-		   w13 AS (run ROWS 12 PRECEDING),
-		   w52 AS (run ROWS 51 PRECEDING)) measured
+				   whole AS (PARTITION BY j.stock_key)) e) f) v
+		WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)) w
+	WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)) measured) kept
 	 -- the weeks before from_week were read for the windows only
 	 WHERE week_ending >= from_week;
 END
@@ -679,7 +710,8 @@ BEGIN
 	IF to_regclass('pg_temp._gold_new') IS NULL THEN
 		CREATE TEMP TABLE _gold_dirty (
 			symbol text PRIMARY KEY, from_week date, stock_key integer, pass integer,
-			ctx_from date, first_adjusted numeric, last_week date, last_partial boolean
+			ctx_from date, first_week date, first_adjusted numeric, last_week date,
+			last_partial boolean
 		) ON COMMIT DELETE ROWS;
 		CREATE TEMP TABLE _gold_new (LIKE gold.fact_weekly_prices) ON COMMIT DELETE ROWS;
 		ALTER TABLE _gold_new ADD COLUMN split_numerator numeric,
@@ -732,7 +764,7 @@ BEGIN
 	-- The newest week is partial when its key is not its week's last session, or when it
 	-- was fetched before that session closed (16:00 in New York).
 	UPDATE _gold_dirty d
-	   SET stock_key = g.stock_key, last_week = g.last_week,
+	   SET stock_key = g.stock_key, first_week = g.first_week, last_week = g.last_week,
 		   first_adjusted = (SELECT s.adjusted_close FROM silver.weekly_adjusted_prices s
 							  WHERE s.symbol = d.symbol AND s.week_ending = g.first_week),
 		   last_partial = coalesce(g.last_week < dd.week_last_trading_day
@@ -749,28 +781,28 @@ BEGIN
 	END IF;
 
 	-- A split inferred anew, or no longer, changes the share basis of every earlier week:
-	-- such a stock is recomputed from its first week.
+	-- such a stock is recomputed from its first week.  Found with one join of the new
+	-- splits and the stored ones, not a scan per stock.
 	LOOP
 		PERFORM stockelt._gold_compute(this_pass);
 		UPDATE _gold_dirty d SET from_week = '-infinity', pass = pass + 1
-		 WHERE d.pass = this_pass AND d.from_week > '-infinity'
-		   AND EXISTS ((SELECT n.date_key, n.split_numerator, n.split_denominator
+		  FROM (SELECT DISTINCT coalesce(n.stock_key, a.stock_key) AS stock_key
+				  FROM (SELECT n.stock_key, n.date_key, n.split_numerator, n.split_denominator
 						  FROM _gold_new n
-						 WHERE n.stock_key = d.stock_key AND n.split_numerator IS NOT NULL
-						EXCEPT
-						SELECT a.date_key, a.ratio_numerator, a.ratio_denominator
+						  JOIN _gold_dirty dd ON dd.stock_key = n.stock_key
+						 WHERE dd.pass = this_pass AND dd.from_week > dd.first_week
+						   AND n.split_numerator IS NOT NULL) n
+				  FULL JOIN
+					   (SELECT a.stock_key, a.date_key, a.ratio_numerator, a.ratio_denominator
 						  FROM gold.corporate_actions a
-						 WHERE a.stock_key = d.stock_key AND a.action = 'split'
-						   AND a.week_ending >= d.from_week)
-					   UNION ALL
-					   (SELECT a.date_key, a.ratio_numerator, a.ratio_denominator
-						  FROM gold.corporate_actions a
-						 WHERE a.stock_key = d.stock_key AND a.action = 'split'
-						   AND a.week_ending >= d.from_week
-						EXCEPT
-						SELECT n.date_key, n.split_numerator, n.split_denominator
-						  FROM _gold_new n
-						 WHERE n.stock_key = d.stock_key AND n.split_numerator IS NOT NULL));
+						  JOIN _gold_dirty dd ON dd.stock_key = a.stock_key
+						 WHERE dd.pass = this_pass AND dd.from_week > dd.first_week
+						   AND a.action = 'split' AND a.week_ending >= dd.from_week) a
+					ON a.stock_key = n.stock_key AND a.date_key = n.date_key
+				 WHERE n.stock_key IS NULL OR a.stock_key IS NULL
+					OR n.split_numerator <> a.ratio_numerator
+					OR n.split_denominator <> a.ratio_denominator) changed
+		 WHERE d.stock_key = changed.stock_key AND d.pass = this_pass;
 		EXIT WHEN NOT FOUND;
 		DELETE FROM _gold_new n USING _gold_dirty d
 		 WHERE n.stock_key = d.stock_key AND d.pass = this_pass + 1;
