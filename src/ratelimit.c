@@ -6,7 +6,8 @@
  * 60 s / per minute) apart, and 1 % more, so no second or minute window of
  * the provider ever sees more than its limit, and the day's count stops at the daily
  * budget.  A caller reserves the next free start time and waits for it; the
- * reservation is counted at once, before the call is made.
+ * reservation is counted at once, before the call is made, and given back if
+ * the caller is cancelled while it waits.
  *
  * The day's count is written to a file in the data directory on every
  * reservation, so a restart or a crash of any process never resets it.  A
@@ -37,6 +38,7 @@
 #include "ratelimit.h"
 
 #define USAGE_FILE "stockelt_usage"
+#define USAGE_TEMP_FILE "stockelt_usage.tmp"
 #define SLOWDOWN_SECONDS 60
 #define MAX_SLOW_FACTOR 16
 
@@ -174,19 +176,20 @@ read_usage_file(RateShared *s, DateADT today)
 /*
  * Written before the call is made, under the lock; no fsync: a crash of
  * PostgreSQL keeps it, only a crash of the operating system could lose the
- * last calls.
+ * last calls.  Written aside and renamed into place, so that a process
+ * killed half-way through never leaves an empty or partial count.
  */
 static void
 write_usage_file(const RateShared *s)
 {
 	char		buf[64];
 	int			len = snprintf(buf, sizeof(buf), "%d %d %d\n", (int) s->day, s->used, s->throttled);
-	int			fd = OpenTransientFile(USAGE_FILE, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+	int			fd = OpenTransientFile(USAGE_TEMP_FILE, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
 
 	if (fd < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not open file \"%s\": %m", USAGE_FILE)));
+				 errmsg("could not open file \"%s\": %m", USAGE_TEMP_FILE)));
 	if (write(fd, buf, len) != len)
 	{
 		int			save_errno = errno;
@@ -195,9 +198,17 @@ write_usage_file(const RateShared *s)
 		errno = save_errno ? save_errno : ENOSPC;
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not write file \"%s\": %m", USAGE_FILE)));
+				 errmsg("could not write file \"%s\": %m", USAGE_TEMP_FILE)));
 	}
-	CloseTransientFile(fd);
+	if (CloseTransientFile(fd) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not close file \"%s\": %m", USAGE_TEMP_FILE)));
+	if (rename(USAGE_TEMP_FILE, USAGE_FILE) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not rename file \"%s\" to \"%s\": %m",
+						USAGE_TEMP_FILE, USAGE_FILE)));
 }
 
 /* Brings the day's count to today; the caller holds the lock. */
@@ -234,8 +245,16 @@ spacing_ms(const RateShared *s, TimestampTz now)
 	return ms * 1.01;
 }
 
-RateDecision
-ratelimit_reserve(TimestampTz *start_at, TimestampTz *retry_at)
+/* A slot given to a caller: enough to give it back if the call is never made. */
+typedef struct Reservation
+{
+	TimestampTz start_at;
+	TimestampTz end;			/* next_start as the reservation left it */
+	DateADT		day;			/* the day it was counted in */
+} Reservation;
+
+static RateDecision
+reserve(Reservation *r, TimestampTz *retry_at)
 {
 	RateShared *s = get_shared();
 	TimestampTz now = GetCurrentTimestamp();
@@ -258,8 +277,9 @@ ratelimit_reserve(TimestampTz *start_at, TimestampTz *retry_at)
 		else
 		{
 			decision = RATE_GO;
-			*start_at = Max(now, s->next_start);
-			s->next_start = *start_at + (TimestampTz) (spacing_ms(s, now) * 1000.0);
+			r->start_at = Max(now, s->next_start);
+			r->end = s->next_start = r->start_at + (TimestampTz) (spacing_ms(s, now) * 1000.0);
+			r->day = s->day;
 			s->used++;
 			write_usage_file(s);
 		}
@@ -272,13 +292,68 @@ ratelimit_reserve(TimestampTz *start_at, TimestampTz *retry_at)
 	return decision;
 }
 
+/*
+ * Gives back a slot whose call will not be made: it leaves the day's count,
+ * and the next caller may have its start time, unless someone reserved a
+ * later slot meanwhile.
+ */
+static void
+release(const Reservation *r)
+{
+	RateShared *s = get_shared();
+
+	LWLockAcquire(s->lock, LW_EXCLUSIVE);
+	PG_TRY();
+	{
+		if (s->next_start == r->end)
+			s->next_start = r->start_at;
+		if (s->day == r->day && s->used > 0)
+		{
+			s->used--;
+			write_usage_file(s);
+		}
+	}
+	PG_FINALLY();
+	{
+		LWLockRelease(s->lock);
+	}
+	PG_END_TRY();
+}
+
+RateDecision
+ratelimit_reserve(TimestampTz *start_at, TimestampTz *retry_at)
+{
+	Reservation r;
+	RateDecision decision = reserve(&r, retry_at);
+
+	if (decision == RATE_GO)
+		*start_at = r.start_at;
+	return decision;
+}
+
+static void
+wait_until(TimestampTz t)
+{
+	for (;;)
+	{
+		long		ms = (long) ((t - GetCurrentTimestamp() + 999) / 1000);
+
+		if (ms <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 void
 ratelimit_acquire(void)
 {
-	TimestampTz start_at = 0;
+	Reservation r;
 	TimestampTz retry_at = 0;
 
-	switch (ratelimit_reserve(&start_at, &retry_at))
+	switch (reserve(&r, &retry_at))
 	{
 		case RATE_DAY_SPENT:
 			ereport(ERROR,
@@ -297,17 +372,17 @@ ratelimit_acquire(void)
 		case RATE_GO:
 			break;
 	}
-	for (;;)
+	/* A caller cancelled while it waits never makes its call. */
+	PG_TRY();
 	{
-		long		ms = (long) ((start_at - GetCurrentTimestamp()) / 1000);
-
-		if (ms <= 0)
-			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		wait_until(r.start_at);
 	}
+	PG_CATCH();
+	{
+		release(&r);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
 
 void
@@ -408,5 +483,8 @@ stockelt_resume(PG_FUNCTION_ARGS)
 	s->slow_until = 0;
 	s->slow_factor = 1;
 	LWLockRelease(s->lock);
+	/* The worker holds back the jobs that were to wait for the pause's end. */
+	if (lifted)
+		ratelimit_wake_worker();
 	PG_RETURN_BOOL(lifted);
 }

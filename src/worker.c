@@ -58,7 +58,9 @@ typedef struct Job
 	int64		id;
 	char		symbol[64];
 	int			attempts;
-	TimestampTz start_at;		/* the limiter's slot */
+	bool		reserved;		/* it has a slot of the limiter, from start_at */
+	TimestampTz start_at;
+	int64		spacing_us;		/* the limiter's spacing when it was reserved */
 	TimestampTz sent_at;
 	bool		claimed;
 } Job;
@@ -67,6 +69,8 @@ static Job	jobs[MAX_POOL];
 static HttpPool *pool;
 static bool ingested_since_refresh = false;
 static TimestampTz blocked_until = 0;	/* the limiter said: nothing before then */
+static TimestampTz held_until = 0;	/* jobs were told to wait until then */
+static TimestampTz next_slot_at = 0;	/* the limiter has no free slot before then */
 static TimestampTz next_housekeeping = 0;
 
 void
@@ -295,6 +299,7 @@ record_failure(Job *job, const ErrorData *edata, long http_status)
 		ratelimit_usage(&usage);
 		state = "retry";
 		next = usage.paused_until ? usage.paused_until : next;
+		held_until = Max(held_until, next);
 	}
 	else if (outcome == RETRY && job->attempts < stockelt_max_attempts)
 	{
@@ -372,68 +377,121 @@ pool_size(void)
 	return Min(Max(stockelt_max_concurrent_requests, 1), MAX_POOL);
 }
 
-/* Claims due jobs into free slots, each with a slot of the limiter. */
-static void
-fill_slots(void)
+/*
+ * The claimed job that waits to be sent, or -1; there is at most one.  All
+ * slots are looked at: one may have been claimed before a reload lowered
+ * stockelt.max_concurrent_requests.
+ */
+static int
+waiting_job(void)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	for (int i = 0; i < MAX_POOL; i++)
+		if (jobs[i].claimed && !http_pool_busy(pool, i))
+			return i;
+	return -1;
+}
 
-	if (now < blocked_until)
-		return;
+static int
+free_slot(void)
+{
 	for (int i = 0; i < pool_size(); i++)
+		if (!jobs[i].claimed && !http_pool_busy(pool, i))
+			return i;
+	return -1;
+}
+
+static void
+send_job(int i)
+{
+	const char *apikey = stockelt_effective_api_key();
+	HttpRequest req = {0};
+
+	req.method = "GET";
+	req.url = av_query_url(&av_weekly_adjusted, jobs[i].symbol, apikey);
+	req.secret = apikey;
+	jobs[i].sent_at = GetCurrentTimestamp();
+	http_pool_start(pool, i, &req);
+	/* From when it left, not from its slot: a late call moves the next one too. */
+	next_slot_at = jobs[i].sent_at + jobs[i].spacing_us;
+}
+
+/*
+ * Reserves the waiting job's slot once the limiter has one free, and sends
+ * the job when its slot comes.  The slot is reserved only then, right before
+ * the call, and the next one is due a spacing after the call left: slots
+ * reserved ahead and sent late (the loop was ingesting an answer) would
+ * bring calls closer than the spacing, and the provider counts calls in
+ * windows.  False when the limiter refused.
+ */
+static bool
+reserve_and_send(int i)
+{
+	if (!jobs[i].reserved)
 	{
 		TimestampTz start_at;
 		TimestampTz retry_at;
+		RateUsage	usage;
 
-		if (jobs[i].claimed)
-			continue;
-		if (!claim(&jobs[i]))
-			return;
+		if (GetCurrentTimestamp() < next_slot_at)
+			return true;
 		switch (ratelimit_reserve(&start_at, &retry_at))
 		{
 			case RATE_GO:
-				jobs[i].start_at = start_at;
 				break;
 			case RATE_DAY_SPENT:
 			case RATE_PAUSED:
 				unclaim(&jobs[i], retry_at);
 				blocked_until = retry_at;
-				return;
+				held_until = Max(held_until, retry_at);
+				return false;
 		}
+		ratelimit_usage(&usage);
+		jobs[i].reserved = true;
+		jobs[i].start_at = start_at;
+		jobs[i].spacing_us = (int64) (usage.spacing_ms * 1000.0);
 	}
+	if (jobs[i].start_at <= GetCurrentTimestamp())
+		send_job(i);
+	return true;
 }
 
+/*
+ * Claims due jobs into free slots and sends each as the limiter allows.  One
+ * claimed job at most waits for its slot, so a batch never looks finished
+ * while the limiter holds it back.
+ */
 static void
-start_due_transfers(void)
+fill_slots(void)
 {
-	TimestampTz now = GetCurrentTimestamp();
-	const char *apikey = stockelt_effective_api_key();
-
-	for (int i = 0; i < pool_size(); i++)
+	for (;;)
 	{
-		HttpRequest req = {0};
+		int			i = waiting_job();
 
-		if (!jobs[i].claimed || http_pool_busy(pool, i) || jobs[i].start_at > now)
-			continue;
-		req.method = "GET";
-		req.url = av_query_url(&av_weekly_adjusted, jobs[i].symbol, apikey);
-		req.secret = apikey;
-		jobs[i].sent_at = GetCurrentTimestamp();
-		http_pool_start(pool, i, &req);
+		if (GetCurrentTimestamp() < blocked_until)
+			return;
+		if (i < 0)
+		{
+			i = free_slot();
+			if (i < 0 || !claim(&jobs[i]))
+				return;
+			jobs[i].reserved = false;
+		}
+		if (!reserve_and_send(i) || !http_pool_busy(pool, i))
+			return;
 	}
 }
 
-/* Milliseconds until the next claimed job may start, at most `cap`. */
+/* Milliseconds until the waiting job may be reserved or sent, at most `cap`. */
 static int
 until_next_start(int cap)
 {
-	TimestampTz now = GetCurrentTimestamp();
-	int64		ms = cap;
+	int			i = waiting_job();
+	TimestampTz at;
 
-	for (int i = 0; i < pool_size(); i++)
-		if (jobs[i].claimed && !http_pool_busy(pool, i))
-			ms = Min(ms, Max((jobs[i].start_at - now) / 1000, 0));
-	return (int) ms;
+	if (i < 0)
+		return cap;
+	at = jobs[i].reserved ? jobs[i].start_at : next_slot_at;
+	return (int) Min(Max((at - GetCurrentTimestamp() + 999) / 1000, 0), cap);
 }
 
 static bool
@@ -452,6 +510,46 @@ recover_jobs(void)
 	run_step("put back the jobs of a previous worker",
 			 "UPDATE stockelt.jobs SET state = 'retry', next_attempt_at = now() "
 			 " WHERE state = 'running'", SPI_OK_UPDATE);
+}
+
+/*
+ * When the limiter gives slots again before the block's end (a reload raised
+ * the daily budget, stockelt_resume() lifted a quota pause), the jobs that
+ * were to wait for the block's end are due at once.
+ */
+static void
+unblock(void)
+{
+	MemoryContext keep = CurrentMemoryContext;
+	RateUsage	usage;
+
+	if (held_until <= GetCurrentTimestamp())
+		return;
+	ratelimit_usage(&usage);
+	if (usage.paused_until != 0 || (usage.daily_limit > 0 && usage.used >= usage.daily_limit))
+		return;
+	PG_TRY();
+	{
+		Oid			types[1] = {TIMESTAMPTZOID};
+		Datum		values[1] = {TimestampTzGetDatum(held_until)};
+
+		begin("releasing jobs the limiter held back");
+		run("UPDATE stockelt.jobs SET next_attempt_at = now() "
+			" WHERE state IN ('queued', 'retry') AND next_attempt_at = $1", 1, types, values,
+			NULL, SPI_OK_UPDATE);
+		commit();
+		blocked_until = held_until = 0;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata = abandon(keep);
+
+		ereport(WARNING,
+				(errmsg("stockelt worker could not release the jobs the limiter held back: %s",
+						edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
 }
 
 static void
@@ -565,9 +663,10 @@ stockelt_worker_main(Datum arg)
 		}
 		ResetLatch(MyLatch);
 
+		unblock();
+
 		housekeeping();
 		fill_slots();
-		start_due_transfers();
 
 		if (http_pool_running(pool) > 0)
 		{
