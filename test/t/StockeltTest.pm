@@ -1,0 +1,195 @@
+# Helpers for stockelt's TAP tests of the background worker and the limiter:
+# a stand-in API server of the test file's own (so that its limits and
+# scripted answers meet no other test), a cluster pointed at it, timed waits.
+package StockeltTest;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use File::Basename qw(dirname);
+use HTTP::Tiny;
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+our @EXPORT = qw(start_standin worker_node wait_for reload_settings worker_pid
+  process_gone sqlstate_of query_row);
+
+my $standin_py = dirname(__FILE__) . '/../standin.py';
+
+# start_standin(options…): the stand-in on a free port of 127.0.0.1.
+sub start_standin
+{
+	my (@options) = @_;
+	my $dir = PostgreSQL::Test::Utils::tempdir('standin');
+	my $apikey = $ENV{APIKEY} // ('STKTEST' . int(rand(1e9)));
+	my $handle = IPC::Run::start(
+		[
+			'/usr/bin/python3', $standin_py, '--port', '0',
+			'--port-file', "$dir/port", '--apikey', $apikey,
+			'--log', "$dir/standin.log", @options
+		],
+		'<', \undef, '>', "$dir/stdout", '2>', "$dir/stderr");
+	for (1 .. 200)
+	{
+		last if -s "$dir/port";
+		usleep(50_000);
+	}
+	die "the stand-in server did not start" unless -s "$dir/port";
+	my $port = slurp_file("$dir/port");
+	chomp $port;
+	return bless {
+		url => "http://127.0.0.1:$port",
+		apikey => $apikey,
+		handle => $handle,
+		log => "$dir/standin.log",
+		http => HTTP::Tiny->new(timeout => 10),
+	}, 'StockeltTest::StandIn';
+}
+
+# worker_node(name, standin, extra settings): started, extension created.
+sub worker_node
+{
+	my ($name, $standin, $extra) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'stockelt'
+stockelt.database = 'postgres'
+stockelt.api_base_url = '$standin->{url}/query'
+stockelt.api_key = '$standin->{apikey}'
+stockelt.requests_per_day = 0
+stockelt.requests_per_second = 0
+} . ($extra // ''));
+	$node->start;
+	$node->safe_psql('postgres', q{
+CREATE EXTENSION stockelt;
+-- The SQLSTATE a statement raises, or 00000.
+CREATE FUNCTION public.sqlstate_of(query text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE query;
+	RETURN '00000';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE;
+END $$;
+});
+	return $node;
+}
+
+# One row of a query, as a list of fields (NULL as '').
+sub query_row
+{
+	my ($node, $sql) = @_;
+	return split /\|/, $node->safe_psql('postgres', $sql), -1;
+}
+
+sub sqlstate_of
+{
+	my ($node, $statement) = @_;
+	$statement =~ s/'/''/g;
+	return $node->safe_psql('postgres', "SELECT public.sqlstate_of('$statement')");
+}
+
+# Polls until the query returns 't' (errors, e.g. during crash recovery,
+# count as not yet); returns the seconds it took, or undef after the timeout.
+sub wait_for
+{
+	my ($node, $sql, $timeout) = @_;
+	my $start = time;
+	my ($ret, $out, $err);
+
+	while (time - $start < $timeout)
+	{
+		($ret, $out, $err) = $node->psql('postgres', $sql);
+		return time - $start if $ret == 0 && $out eq 't';
+		usleep(50_000);
+	}
+	diag("timed out after ${timeout}s waiting for: $sql\nlast output: "
+		  . ($out // '') . ' ' . ($err // ''));
+	return undef;
+}
+
+# Sets settings with ALTER SYSTEM and reloads; returns once a new session
+# sees them (the postmaster has read the file and signalled every process),
+# plus a moment for the worker to reach the top of its loop.
+sub reload_settings
+{
+	my ($node, %settings) = @_;
+	my $check = join ' AND ',
+	  map { "current_setting('$_') = '$settings{$_}'" } sort keys %settings;
+
+	$node->safe_psql('postgres', "ALTER SYSTEM SET $_ = '$settings{$_}'")
+	  for sort keys %settings;
+	$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+	defined wait_for($node, "SELECT $check", 30) or die "settings not reloaded";
+	usleep(300_000);
+	return;
+}
+
+sub worker_pid
+{
+	my ($node) = @_;
+	my ($ret, $out) = $node->psql('postgres',
+		q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'stockelt worker'});
+	return $ret == 0 && $out =~ /^\d+$/ ? $out : undef;
+}
+
+# A process that exited is gone even while it waits to be reaped.
+sub process_gone
+{
+	my ($pid) = @_;
+	open my $fh, '<', "/proc/$pid/stat" or return 1;
+	my $stat = <$fh>;
+	close $fh;
+	return defined $stat && $stat =~ /^\d+ \(.*\) [ZX] /;
+}
+
+package StockeltTest::StandIn;
+
+use JSON::PP;
+
+# ctl('next', 'message=burst&count=1') and the like; dies if refused.
+sub ctl
+{
+	my ($self, $verb, $query) = @_;
+	my $url = "$self->{url}/_control/$verb" . (defined $query ? "?$query" : '');
+	my $r = $self->{http}->get($url);
+	die "stand-in control $url failed: $r->{status} $r->{content}"
+	  unless $r->{success};
+	return decode_json($r->{content});
+}
+
+# {total, throttled, by_function, by_symbol, queued}
+sub counts
+{
+	my ($self) = @_;
+	return $self->ctl('counts');
+}
+
+sub count
+{
+	my ($self, $symbol) = @_;
+	return $self->counts->{by_symbol}{$symbol} // 0;
+}
+
+sub stop
+{
+	my ($self) = @_;
+	return unless $self->{handle};
+	$self->{handle}->signal('TERM');
+	$self->{handle}->finish;
+	delete $self->{handle};
+	return;
+}
+
+sub DESTROY
+{
+	my ($self) = @_;
+	$self->{handle}->kill_kill(grace => 2) if $self->{handle};
+	return;
+}
+
+1;
