@@ -294,6 +294,8 @@ COMMENT ON TABLE stockelt.gold_pending IS
 
 CREATE FUNCTION stockelt._silver_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	changed record;
 BEGIN
 	IF TG_OP = 'TRUNCATE' THEN
 		INSERT INTO stockelt.gold_pending (symbol, from_week)
@@ -301,49 +303,32 @@ BEGIN
 		ON CONFLICT (symbol) DO UPDATE SET from_week = '-infinity';
 		RETURN NULL;
 	END IF;
-	INSERT INTO stockelt.gold_pending AS p (symbol, from_week)
-	SELECT symbol, min(week_ending)
-	  FROM (SELECT symbol, week_ending FROM changed_new
-			UNION ALL
-			SELECT symbol, week_ending FROM changed_old) c
-	 GROUP BY symbol
-	ON CONFLICT (symbol) DO UPDATE SET from_week = least(p.from_week, excluded.from_week);
+	-- A transition table belongs to one event (so each event has its trigger): read only
+	-- the ones this event has.
+	FOR changed IN EXECUTE 'SELECT symbol, min(week_ending) AS week FROM ('
+		|| CASE TG_OP WHEN 'INSERT' THEN 'TABLE changed_new'
+					  WHEN 'DELETE' THEN 'TABLE changed_old'
+					  ELSE 'TABLE changed_new UNION ALL TABLE changed_old' END
+		|| ') c GROUP BY symbol'
+	LOOP
+		INSERT INTO stockelt.gold_pending AS p (symbol, from_week)
+		VALUES (changed.symbol, changed.week)
+		ON CONFLICT (symbol) DO UPDATE SET from_week = least(p.from_week, excluded.from_week);
+	END LOOP;
 	RETURN NULL;
 END
 $$;
 REVOKE ALL ON FUNCTION stockelt._silver_changed() FROM PUBLIC;
--- A transition table belongs to one event, so each event has its trigger; the empty
--- side is an empty relation of the same shape.
-CREATE FUNCTION stockelt._silver_inserted() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	INSERT INTO stockelt.gold_pending AS p (symbol, from_week)
-	SELECT symbol, min(week_ending) FROM changed_new GROUP BY symbol
-	ON CONFLICT (symbol) DO UPDATE SET from_week = least(p.from_week, excluded.from_week);
-	RETURN NULL;
-END
-$$;
-CREATE FUNCTION stockelt._silver_deleted() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	INSERT INTO stockelt.gold_pending AS p (symbol, from_week)
-	SELECT symbol, min(week_ending) FROM changed_old GROUP BY symbol
-	ON CONFLICT (symbol) DO UPDATE SET from_week = least(p.from_week, excluded.from_week);
-	RETURN NULL;
-END
-$$;
-REVOKE ALL ON FUNCTION stockelt._silver_inserted() FROM PUBLIC;
-REVOKE ALL ON FUNCTION stockelt._silver_deleted() FROM PUBLIC;
 CREATE TRIGGER gold_pending_insert
 	AFTER INSERT ON silver.weekly_adjusted_prices REFERENCING NEW TABLE AS changed_new
-	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_inserted();
+	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_changed();
 CREATE TRIGGER gold_pending_update
 	AFTER UPDATE ON silver.weekly_adjusted_prices
 	REFERENCING NEW TABLE AS changed_new OLD TABLE AS changed_old
 	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_changed();
 CREATE TRIGGER gold_pending_delete
 	AFTER DELETE ON silver.weekly_adjusted_prices REFERENCING OLD TABLE AS changed_old
-	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_deleted();
+	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_changed();
 CREATE TRIGGER gold_pending_truncate
 	AFTER TRUNCATE ON silver.weekly_adjusted_prices
 	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_changed();
