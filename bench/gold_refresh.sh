@@ -87,6 +87,9 @@ start_standins() {
 bench_settings() {
 	cat <<CONF
 stockelt.api_key = '$apikey'
+# The stand-in has no limits; the real API's would make loading the corpora take days.
+stockelt.requests_per_second = 0
+stockelt.requests_per_day = 0
 # Silver and gold fit in shared buffers, so every timed run reads from memory.
 shared_buffers = 2GB
 maintenance_work_mem = 1GB
@@ -103,6 +106,16 @@ CONF
 psql_bench() {
 	as_run_user "$pg_bindir/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$work/socket" -U postgres \
 		-d postgres "$@"
+}
+
+# What is installed, not the working tree, is measured: this names the build that ran.  The
+# checksums, not the file times: every test run installs again, mostly the same files.
+installed_build() {
+	local lib share
+	lib=$("$PG_CONFIG" --pkglibdir)/stockelt.so
+	share=$("$PG_CONFIG" --sharedir)/extension/stockelt--1.0.sql
+	echo "stockelt.so sha256 $(sha256sum "$lib" | cut -c1-12)," \
+		"stockelt--1.0.sql sha256 $(sha256sum "$share" | cut -c1-12)"
 }
 
 prepare_database() {
@@ -200,7 +213,9 @@ time_step() {
 	result[${step}_expected]=$(expected_refresh "$full")
 	for run in $(seq "$runs"); do
 		line=$(measure_refresh "$full")
-		echo "  run $run of $runs: $line (seconds stocks weeks_written rebuilt_history)"
+		# Others' work on the same cores slows a run down; the load average shows when.
+		echo "  run $run of $runs: $line (seconds stocks weeks_written rebuilt_history)," \
+			"load average $(cut -d ' ' -f 1 /proc/loadavg)"
 		all+=$line$'\n'
 	done
 	result[$step]=$(printf '%s' "$all" | fastest)
@@ -247,15 +262,21 @@ table_row() {
 }
 
 print_report() {
-	local version goal ratio
+	local version jit goal ratio
 	version=$(psql_bench -c "SHOW server_version")
+	jit=$(psql_bench -c "SHOW jit")
 	ratio=$(awk -v a="$(seconds one_week)" -v b="$(seconds full)" \
 		'BEGIN { print (a <= 0.1 * b) ? "met" : "not met" }')
 	goal="≤ 10 %: $ratio"
 	echo
-	echo "command: BENCH_STOCKS=$stocks BENCH_WEEKS=$weeks BENCH_RUNS=$runs bash bench/gold_refresh.sh"
+	echo "command: BENCH_STOCKS=$stocks BENCH_WEEKS=$weeks BENCH_RUNS=$runs BENCH_END=$end_b" \
+		"bash bench/gold_refresh.sh"
+	echo "stockelt as installed at the start: $build"
+	[ "$(installed_build)" = "$build" ] ||
+		echo "WARNING: another build of stockelt was installed while the benchmark ran; the cluster kept the one above"
 	echo "PostgreSQL $version, $(nproc) cores; shared_buffers 2GB, max_wal_size 8GB," \
-		"checkpoint_timeout 30min, wal_level replica, autovacuum off, durability defaults"
+		"checkpoint_timeout 30min, wal_level replica, autovacuum off, jit $jit (the default)," \
+		"durability defaults"
 	echo "corpus: $stocks stocks x $weeks weeks to $end_a = $fact_rows_a fact rows in gold;" \
 		"then one more week to $end_b ($fact_rows_b fact rows)"
 	echo
@@ -291,6 +312,7 @@ main() {
 	echo "Generating $stocks stocks x $weeks weeks (A), the same one week later (B), one restated stock (C)…"
 	generate_corpora
 	start_standins
+	build=$(installed_build)
 	start_cluster "$work" "$(bench_settings)"
 	prepare_database
 
