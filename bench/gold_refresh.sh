@@ -4,6 +4,8 @@
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../test/lib.sh
 source "$(dirname "$0")/../test/lib.sh"
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # 1,000 stocks x 1,043 weeks (20 years) = 1,043,000 fact rows.
 stocks=${BENCH_STOCKS:-1000}
@@ -90,33 +92,11 @@ stockelt.api_key = '$apikey'
 # The stand-in has no limits; the real API's would make loading the corpora take days.
 stockelt.requests_per_second = 0
 stockelt.requests_per_day = 0
-# Silver and gold fit in shared buffers, so every timed run reads from memory.
-shared_buffers = 2GB
-maintenance_work_mem = 1GB
-# Each timed run starts right after a CHECKPOINT; these keep another one out of it.
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-wal_level = replica
-# On two cores an autovacuum woken by a load or a rolled-back run would land inside the next
-# timed run; the script vacuums itself before every run instead.
-autovacuum = off
 CONF
+	bench_server_settings
 }
 
-psql_bench() {
-	as_run_user "$pg_bindir/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$work/socket" -U postgres \
-		-d postgres "$@"
-}
 
-# What is installed, not the working tree, is measured: this names the build that ran.  The
-# checksums, not the file times: every test run installs again, mostly the same files.
-installed_build() {
-	local lib share
-	lib=$("$PG_CONFIG" --pkglibdir)/stockelt.so
-	share=$("$PG_CONFIG" --sharedir)/extension/stockelt--1.0.sql
-	echo "stockelt.so sha256 $(sha256sum "$lib" | cut -c1-12)," \
-		"stockelt--1.0.sql sha256 $(sha256sum "$share" | cut -c1-12)"
-}
 
 prepare_database() {
 	psql_bench -c "CREATE EXTENSION stockelt" -c "CREATE EXTENSION pg_prewarm"

@@ -3,6 +3,7 @@
 # into an empty table, re-ingesting unchanged objects, and re-ingesting restated ones.
 set -euo pipefail
 source "$(dirname "$0")/../test/lib.sh"
+source "$(dirname "$0")/lib.sh"
 
 # 500 symbols x 1300 weeks = 650,000 rows; the history starts in 1990, so 1300 weeks fit.
 symbols=${BENCH_SYMBOLS:-500}
@@ -48,25 +49,10 @@ stockelt.api_key = '$apikey'
 # the stand-in has no limits here
 stockelt.requests_per_second = 0
 stockelt.requests_per_day = 0
-# Bronze (two corpora) and silver fit in shared buffers, so every step reads from memory.
-shared_buffers = 2GB
-maintenance_work_mem = 1GB
-# Each timed step starts right after a CHECKPOINT; these keep another one out of it.
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-# replica, the default and what a server with a standby or a WAL archive runs. minimal would
-# let a load into a table truncated in the same transaction skip WAL, which no upsert gets.
-wal_level = replica
-# On two cores an autovacuum woken by a load would land inside the next timed step; the
-# script runs VACUUM ANALYZE itself after every load instead.
-autovacuum = off
 CONF
+	bench_server_settings
 }
 
-psql_bench() {
-	as_run_user "$pg_bindir/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$work/socket" -U postgres \
-		-d postgres "$@"
-}
 
 # The extension creates the table; until its silver layer exists, the same definition here.
 prepare_database() {

@@ -6,6 +6,8 @@
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../test/lib.sh
 source "$(dirname "$0")/../test/lib.sh"
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 symbols=${BENCH_SYMBOLS:-300}
 read -r -a concurrencies <<<"${BENCH_CONCURRENCY:-1 4 8}"
@@ -86,31 +88,11 @@ stockelt.api_key = '$apikey'
 stockelt.requests_per_minute = $rpm
 stockelt.requests_per_second = 0
 stockelt.requests_per_day = 0
-# Silver and gold fit in shared buffers; the cluster of bench/gold_refresh.sh otherwise.
-shared_buffers = 2GB
-maintenance_work_mem = 1GB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-wal_level = replica
-# On two cores an autovacuum of the job queue or silver would land inside a run; the script
-# vacuums between runs instead.
-autovacuum = off
 CONF
+	bench_server_settings
 }
 
-psql_bench() {
-	as_run_user "$pg_bindir/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$work/socket" -U postgres \
-		-d postgres "$@"
-}
 
-# What is installed, not the working tree, is measured: this names the build that ran.
-installed_build() {
-	local lib share
-	lib=$("$PG_CONFIG" --pkglibdir)/stockelt.so
-	share=$("$PG_CONFIG" --sharedir)/extension/stockelt--1.0.sql
-	echo "$(date -u -r "$lib" '+%F %T UTC'), stockelt.so sha256 $(sha256sum "$lib" | cut -c1-12)," \
-		"stockelt--1.0.sql sha256 $(sha256sum "$share" | cut -c1-12)"
-}
 
 standin_counts() {
 	curl -sf "$STANDIN/_control/counts" |
@@ -313,7 +295,7 @@ print_report() {
 		"BENCH_TIMEOUT=$timeout bash bench/worker_throughput.sh"
 	echo "stockelt installed $build"
 	# An identical reinstall by someone else only changes the time.
-	[ "$(installed_build | cut -d, -f2-)" = "$(echo "$build" | cut -d, -f2-)" ] ||
+	[ "$(installed_build)" = "$build" ] ||
 		echo "WARNING: a different stockelt was installed while the benchmark ran; the cluster kept the build above"
 	echo "PostgreSQL $version, $(nproc) cores shared with other jobs (load average before: $load_before," \
 		"after: $(cut -d' ' -f1-3 /proc/loadavg)); shared_buffers 2GB, autovacuum off, durability defaults"

@@ -1,0 +1,36 @@
+# Shell functions shared by the benchmarks: the server they measure on, psql, and the
+# build that ran.  Sourced after test/lib.sh; $work is the benchmark's work directory.
+
+# The server every benchmark measures on; durability stays at the defaults (fsync,
+# synchronous_commit, full_page_writes all on).
+bench_server_settings() {
+	cat <<'CONF'
+# What a run reads fits in shared buffers, so every timed step reads from memory.
+shared_buffers = 2GB
+maintenance_work_mem = 1GB
+# Each timed step starts right after a CHECKPOINT; these keep another one out of it.
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+# replica, the default and what a server with a standby or a WAL archive runs. minimal would
+# let a load into a table truncated in the same transaction skip WAL, which no upsert gets.
+wal_level = replica
+# On two cores an autovacuum woken by a load would land inside the next timed step; the
+# scripts vacuum themselves between steps instead.
+autovacuum = off
+CONF
+}
+
+psql_bench() {
+	as_run_user "$pg_bindir/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$work/socket" -U postgres \
+		-d postgres "$@"
+}
+
+# What is installed, not the working tree, is measured: this names the build that ran, by
+# checksums (every test run installs again, mostly the same files).
+installed_build() {
+	local lib share
+	lib=$("$PG_CONFIG" --pkglibdir)/stockelt.so
+	share=$("$PG_CONFIG" --sharedir)/extension/stockelt--1.0.sql
+	echo "stockelt.so sha256 $(sha256sum "$lib" | cut -c1-12)," \
+		"stockelt--1.0.sql sha256 $(sha256sum "$share" | cut -c1-12)"
+}
