@@ -15,7 +15,7 @@ read -r -a concurrencies <<<"${BENCH_CONCURRENCY:-1 4 8}"
 weeks=${BENCH_WEEKS:-260}
 # A run that has not refreshed gold after this many seconds has failed.
 timeout=${BENCH_TIMEOUT:-$((300 + symbols))}
-# What the issue fixes: the provider's answer latency and its limit, which stockelt is told too.
+# The provider's answer latency and its limit, which stockelt is told too.
 latency_ms=50
 rpm=600
 goal_percent=95
@@ -262,7 +262,7 @@ goal_met() {
 		awk -v r="$rate" -v l="$rpm" -v g="$goal_percent" 'BEGIN { exit !(100 * r / l >= g) }'
 }
 
-# By the issue's measure, with a note where the rate at send disagrees.
+# By the rate from claims, with a note where the rate at send disagrees.
 goal_of() {
 	local by_claims=met by_sends=met
 	goal_met "$1" rate_claimed || by_claims="not met"
@@ -310,7 +310,7 @@ print_report() {
 		table_row "$run"
 	done
 	echo
-	echo "rate from claims: (job attempts − 1) / (last − first stockelt.jobs.started_at), the issue's"
+	echo "rate from claims: (job attempts − 1) / (last − first stockelt.jobs.started_at), the goal's"
 	echo "  measure; started_at is set when the worker claims a job, which can be some limiter"
 	echo "  slots before its request leaves (how many: 'most claimed at once' minus one, at most)."
 	echo "rate at send: (jobs − 1) / (last − first time a request left), that time being"
