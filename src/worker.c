@@ -92,9 +92,13 @@ worker_register(void)
 
 /* ---------------------------------------------------------------- transactions */
 
+/* Where the loop allocates: ending a transaction leaves TopMemoryContext current. */
+static MemoryContext outside = NULL;
+
 static void
 begin(const char *what)
 {
+	outside = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -108,6 +112,7 @@ commit(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(outside);
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
@@ -121,6 +126,7 @@ abandon(MemoryContext keep)
 	edata = CopyErrorData();
 	FlushErrorState();
 	AbortCurrentTransaction();
+	MemoryContextSwitchTo(keep);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return edata;
 }
