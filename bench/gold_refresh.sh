@@ -24,13 +24,10 @@ gen_pids=()
 declare -A url=() ingested=() result=()
 
 cleanup() {
-	local status=$? pid
+	local status=$?
 	set +e
 	[ "$status" -eq 0 ] || echo "bench/gold_refresh.sh stopped with exit status $status" >&2
-	for pid in "${gen_pids[@]}"; do
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
+	stop_generators
 	stop_cluster "$work"
 	stop_standin "$work/api-a"
 	stop_standin "$work/api-b"
@@ -85,16 +82,6 @@ start_standins() {
 	done
 }
 
-# The same cluster as bench/silver_ingest.sh; durability stays at the defaults.
-bench_settings() {
-	cat <<CONF
-stockelt.api_key = '$apikey'
-# The stand-in has no limits; the real API's would make loading the corpora take days.
-stockelt.requests_per_second = 0
-stockelt.requests_per_day = 0
-CONF
-	bench_server_settings
-}
 
 
 
@@ -293,7 +280,7 @@ main() {
 	generate_corpora
 	start_standins
 	build=$(installed_build)
-	start_cluster "$work" "$(bench_settings)"
+	start_cluster "$work" "$(bench_settings_unlimited)"
 	prepare_database
 
 	echo "Loading A into silver and gold (not timed)…"

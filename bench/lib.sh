@@ -34,3 +34,23 @@ installed_build() {
 	echo "stockelt.so sha256 $(sha256sum "$lib" | cut -c1-12)," \
 		"stockelt--1.0.sql sha256 $(sha256sum "$share" | cut -c1-12)"
 }
+
+# For a stand-in without limits: the limiter's off too (the real API's limits would make
+# loading a corpus take days).
+bench_settings_unlimited() {
+	cat <<CONF
+stockelt.api_key = '$apikey'
+stockelt.requests_per_second = 0
+stockelt.requests_per_day = 0
+CONF
+	bench_server_settings
+}
+
+# Stops the payload generators still running in the background (pids in gen_pids).
+stop_generators() {
+	local pid
+	for pid in "${gen_pids[@]}"; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+}

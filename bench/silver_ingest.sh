@@ -42,16 +42,6 @@ start_standins() {
 	url_restated=$STANDIN/query
 }
 
-# Durability stays at the defaults (fsync, synchronous_commit, full_page_writes all on).
-bench_settings() {
-	cat <<CONF
-stockelt.api_key = '$apikey'
-# the stand-in has no limits here
-stockelt.requests_per_second = 0
-stockelt.requests_per_day = 0
-CONF
-	bench_server_settings
-}
 
 
 # The extension creates the table; until its silver layer exists, the same definition here.
@@ -298,7 +288,7 @@ main() {
 	echo "Generating two corpora of $symbols symbols x $weeks weeks…"
 	generate_corpora
 	start_standins
-	start_cluster "$work" "$(bench_settings)"
+	start_cluster "$work" "$(bench_settings_unlimited)"
 	mkdir "$work/copy"
 	chown "$run_user" "$work/copy" 2>/dev/null || true
 	prepare_database

@@ -26,16 +26,13 @@ gen_pids=()
 declare -A result=()
 
 cleanup() {
-	local status=$? pid
+	local status=$?
 	set +e
 	if [ "$status" -ne 0 ]; then
 		echo "bench/worker_throughput.sh stopped with exit status $status" >&2
 		[ -f "$work/data/server.log" ] && tail -n 20 "$work/data/server.log" >&2
 	fi
-	for pid in "${gen_pids[@]}"; do
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
+	stop_generators
 	stop_cluster "$work"
 	stop_standin "$work/api"
 	if [ "${BENCH_KEEP:-0}" = 0 ]; then
