@@ -719,19 +719,19 @@ BEGIN
 	END IF;
 	ANALYZE _gold_dirty;
 
-	-- Dimensions first: the stocks' week ranges, then the calendar they span.
-	DELETE FROM gold.fact_weekly_prices f USING gold.dim_stock g, _gold_dirty d
-	 WHERE f.stock_key = g.stock_key AND g.symbol = d.symbol
-	   AND NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol);
-	DELETE FROM gold.corporate_actions a USING gold.dim_stock g, _gold_dirty d
-	 WHERE a.stock_key = g.stock_key AND g.symbol = d.symbol
-	   AND NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol);
-	DELETE FROM gold.dim_stock g USING _gold_dirty d
-	 WHERE g.symbol = d.symbol
-	   AND NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol);
-	DELETE FROM _gold_dirty d
-	 WHERE NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol);
+	-- Stocks no longer in silver leave gold, each looked up in silver once.
+	WITH gone AS (
+		DELETE FROM _gold_dirty d
+		 WHERE NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol)
+		RETURNING d.symbol
+	), stocks_gone AS (
+		DELETE FROM gold.dim_stock g USING gone WHERE g.symbol = gone.symbol RETURNING g.stock_key
+	), facts_gone AS (
+		DELETE FROM gold.fact_weekly_prices f USING stocks_gone x WHERE f.stock_key = x.stock_key
+	)
+	DELETE FROM gold.corporate_actions a USING stocks_gone x WHERE a.stock_key = x.stock_key;
 
+	-- Dimensions first: the stocks' week ranges, then the calendar they span.
 	INSERT INTO gold.dim_stock AS g (symbol, first_week, last_week)
 	SELECT d.symbol,
 		   (SELECT min(week_ending) FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol),
