@@ -2,18 +2,17 @@
 # and is then as invisible as the setting would be.
 use strict;
 use warnings;
+use File::Basename qw(dirname);
+use lib dirname(__FILE__);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use StockeltTest;
 use Test::More;
 
 my $standin = $ENV{STANDIN} or die "STANDIN is not set";
 my $apikey = $ENV{APIKEY} or die "APIKEY is not set";
 
-my $node = PostgreSQL::Test::Cluster->new('environment_key');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'stockelt'
-stockelt.api_base_url = '$standin/query'
+my $node = new_node('environment_key', $standin, q{
 log_statement = 'all'
 });
 {

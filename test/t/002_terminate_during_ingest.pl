@@ -3,21 +3,22 @@
 # the server does not go through crash recovery.
 use strict;
 use warnings;
+use File::Basename qw(dirname);
+use lib dirname(__FILE__);
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use StockeltTest;
 use Test::More;
 use Time::HiRes qw(usleep);
 
 my $standin = $ENV{STANDIN} or die "STANDIN is not set";
 my $apikey = $ENV{APIKEY} or die "APIKEY is not set";
 
-my $node = PostgreSQL::Test::Cluster->new('terminate_ingest');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'stockelt'
-stockelt.api_base_url = '$standin/query'
+my $node = new_node('terminate_ingest', $standin, qq{
 stockelt.api_key = '$apikey'
+stockelt.requests_per_second = 0
+stockelt.requests_per_day = 0
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION stockelt');

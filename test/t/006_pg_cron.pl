@@ -12,17 +12,14 @@ use StockeltTest;
 use Test::More;
 
 my $standin = start_standin('--weeks', '52');
-my $node = PostgreSQL::Test::Cluster->new('pg_cron');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
+my $node = new_node('pg_cron', $standin->{url}, qq{
 shared_preload_libraries = 'stockelt,pg_cron'
 cron.database_name = 'postgres'
-cron.host = '@{[ $node->host ]}'
 stockelt.database = 'postgres'
-stockelt.api_base_url = '$standin->{url}/query'
 stockelt.api_key = '$standin->{apikey}'
 stockelt.requests_per_day = 0
 });
+$node->append_conf('postgresql.conf', "cron.host = '@{[ $node->host ]}'\n");
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION stockelt; CREATE EXTENSION pg_cron;');
 

@@ -14,7 +14,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(start_standin worker_node wait_for reload_settings worker_pid
+our @EXPORT = qw(start_standin new_node worker_node wait_for reload_settings worker_pid
   process_gone sqlstate_of query_row);
 
 my $standin_py = dirname(__FILE__) . '/../standin.py';
@@ -49,21 +49,32 @@ sub start_standin
 	}, 'StockeltTest::StandIn';
 }
 
-# worker_node(name, standin, extra settings): started, extension created.
-sub worker_node
+# new_node(name, API base URL, settings): initialised with stockelt preloaded and
+# pointed at the API; not started (a later setting overrides an earlier one).
+sub new_node
 {
-	my ($name, $standin, $extra) = @_;
+	my ($name, $url, $settings) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 
 	$node->init;
 	$node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'stockelt'
+stockelt.api_base_url = '$url/query'
+} . ($settings // ''));
+	return $node;
+}
+
+# worker_node(name, standin, extra settings): started, extension created.
+sub worker_node
+{
+	my ($name, $standin, $extra) = @_;
+	my $node = new_node($name, $standin->{url}, qq{
 stockelt.database = 'postgres'
-stockelt.api_base_url = '$standin->{url}/query'
 stockelt.api_key = '$standin->{apikey}'
 stockelt.requests_per_day = 0
 stockelt.requests_per_second = 0
 } . ($extra // ''));
+
 	$node->start;
 	$node->safe_psql('postgres', q{
 CREATE EXTENSION stockelt;
