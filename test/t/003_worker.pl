@@ -239,6 +239,12 @@ run_job('SPREMIUM');
 is(job('SPREMIUM'), 'failed 1 SE003 200', 'premium: failed after 1 attempt, SE003');
 is(states('SPREMIUM'), 'queued/0 running/1 failed/1', 'premium: never retried');
 
+# The worker follows no redirect, not even to the same host.
+$standin->ctl('next', 'redirect=same');
+run_job('SREDIRECT');
+is(job('SREDIRECT'), 'failed 1 SE105 -', 'redirect: failed after 1 attempt, SE105');
+is($standin->count('SREDIRECT'), 1, 'redirect: the target was not requested');
+
 # Throttle: retried after a backoff, and the limiter slows every caller.
 reload_settings($node, 'stockelt.requests_per_second' => '10');
 my ($throttled_before, $spacing_before) =
