@@ -9,14 +9,15 @@ source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d /tmp/stockelt-check.XXXXXX)
 passed=0
 failed=0
+running=		# the suite running in the background, ended with its children on exit
 
 cleanup() {
 	set +e
-	pkill -f -- "$work/tap" 2>/dev/null
-	pkill -f -- "stockelt-fuzz" 2>/dev/null
-	[ -f "$work/regress/tmp_check/data/postmaster.pid" ] &&
-		as_run_user "$pg_bindir/pg_ctl" -D "$work/regress/tmp_check/data" -m immediate -w stop >/dev/null 2>&1
-	pkill -f -- "--outputdir=$work/regress" 2>/dev/null
+	[ -n "$running" ] && kill_tree "$running"
+	# Clusters detach from the suite that started them: stop each one by its data directory.
+	for pidfile in $(find "$work" -name postmaster.pid 2>/dev/null); do
+		as_run_user "$pg_bindir/pg_ctl" -D "$(dirname "$pidfile")" -m immediate -w stop >/dev/null 2>&1
+	done
 	stop_standin "$work"
 	as_run_user "$top/test/s3server.sh" stop "$work/s3" >/dev/null 2>&1
 	if [ -n "${STOCKELT_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
@@ -73,7 +74,9 @@ run_regress() {
 		--temp-instance="$out/tmp_check" --temp-config="$work/temp.conf" \
 		--dbname=stockelt_regress "$@" >"$out/pg_regress.out" 2>&1 &
 	# Waiting on a background job lets an INT or TERM run the cleanup at once.
-	wait $! || status=$?
+	running=$!
+	wait "$running" || status=$?
+	running=
 	cat "$out/pg_regress.out"
 	passed=$((passed + $(grep -cE '^(test| ) .* \.\.\. ok' "$out/pg_regress.out" || true)))
 	failed=$((failed + $(grep -cE '^(test| ) .* \.\.\. FAILED' "$out/pg_regress.out" || true)))
@@ -108,7 +111,9 @@ run_tap() {
 	(cd "$work/tap" && as_run_user env PATH="$pg_bindir:$PATH" TESTDIR="$work/tap" \
 		PG_REGRESS="$pgxs_dir/test/regress/pg_regress" STANDIN="$STANDIN" APIKEY="$apikey" \
 		prove -I "$pgxs_dir/test/perl" "$top"/test/t/*.pl >"$work/tap/prove.out" 2>&1) &
-	wait $! || status=$?
+	running=$!
+	wait "$running" || status=$?
+	running=
 	cat "$work/tap/prove.out"
 	passed=$((passed + $(grep -cE '^(t/|/).* \.+ ok$' "$work/tap/prove.out" || true)))
 	if [ "$status" -ne 0 ]; then
@@ -121,7 +126,9 @@ run_tap() {
 run_fuzz() {
 	local status=0
 	bash "$top/test/fuzz/run.sh" "${STOCKELT_FUZZ_SECONDS:-60}" >"$work/fuzz.out" 2>&1 &
-	wait $! || status=$?
+	running=$!
+	wait "$running" || status=$?
+	running=
 	cat "$work/fuzz.out"
 	if [ "$status" -eq 0 ]; then
 		passed=$((passed + 1))

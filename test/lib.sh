@@ -63,6 +63,16 @@ stop_standin() {
 	rm -f "$dir/standin.pid"
 }
 
+# kill_tree PID: ends a process this script started and everything it started, by PID
+# (never by name: another run may share the machine).
+kill_tree() {
+	local pid=$1 child
+	for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+		kill_tree "$child"
+	done
+	kill "$pid" 2>/dev/null || true
+}
+
 random_token() {
 	head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'
 }
