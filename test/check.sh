@@ -104,13 +104,16 @@ run_tooling_selftest() {
 
 # TAP tests (PostgreSQL::Test::Cluster) for what needs its own cluster.
 run_tap() {
-	local pgxs_dir status=0
+	local pgxs_dir status=0 files=() pattern
 	pgxs_dir=$(dirname "$("$PG_CONFIG" --pgxs)")/..
+	for pattern in ${STOCKELT_TAP:-*.pl}; do
+		files+=("$top"/test/t/$pattern)
+	done
 	mkdir -p "$work/tap"
 	chmod -R a+rwX "$work/tap"
 	(cd "$work/tap" && as_run_user env PATH="$pg_bindir:$PATH" TESTDIR="$work/tap" \
 		PG_REGRESS="$pgxs_dir/test/regress/pg_regress" STANDIN="$STANDIN" APIKEY="$apikey" \
-		prove -I "$pgxs_dir/test/perl" "$top"/test/t/${STOCKELT_TAP:-*.pl} >"$work/tap/prove.out" 2>&1) &
+		prove -I "$pgxs_dir/test/perl" "${files[@]}" >"$work/tap/prove.out" 2>&1) &
 	running=$!
 	wait "$running" || status=$?
 	running=
