@@ -104,9 +104,10 @@ run_tooling_selftest() {
 
 # TAP tests (PostgreSQL::Test::Cluster) for what needs its own cluster.
 run_tap() {
-	local pgxs_dir status=0 files=() pattern
+	local pgxs_dir status=0 files=() patterns pattern
 	pgxs_dir=$(dirname "$("$PG_CONFIG" --pgxs)")/..
-	for pattern in ${STOCKELT_TAP:-*.pl}; do
+	read -ra patterns <<<"${STOCKELT_TAP:-*.pl}"
+	for pattern in "${patterns[@]}"; do
 		files+=("$top"/test/t/$pattern)
 	done
 	mkdir -p "$work/tap"
