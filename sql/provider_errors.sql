@@ -47,9 +47,11 @@ SELECT error_detail($$SELECT stockelt_fetch('MSFT')$$);
 SELECT expect_error($$SELECT stockelt_fetch('NOSUCH')$$);
 
 -- A wrong API key.
-SET stockelt.api_key = 'not-the-key';
+\! umask 077 && printf 'not-the-key\n' > "$WORK/wrong_api_key"
+\set wrong_key_file `echo "$WORK/wrong_api_key"`
+SET stockelt.api_key_file = :'wrong_key_file';
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
-RESET stockelt.api_key;
+RESET stockelt.api_key_file;
 
 SELECT (SELECT count(*) FROM stockelt.bronze_objects) - n AS objects_added FROM before;
 SELECT count(*) AS bodies_without_catalog FROM stockelt.bronze_bodies b

@@ -58,7 +58,7 @@ SELECT count(*) AS fetches_in_flight
  WHERE query LIKE '%stockelt_fetch(''IBM'')%' AND state = 'active' AND pid <> pg_backend_pid();
 -- While it is in flight, no session shows the API key.
 SELECT count(*) AS activity_rows_with_key
-  FROM pg_stat_activity WHERE strpos(query, current_setting('stockelt.api_key')) > 0
+  FROM pg_stat_activity WHERE strpos(query, btrim(pg_read_file(current_setting('stockelt.api_key_file')), E'\n')) > 0
    AND pid <> pg_backend_pid();
 CREATE TEMP TABLE cancel_timing AS
 SELECT clock_timestamp() AS cancelled_at,

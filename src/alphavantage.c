@@ -129,7 +129,7 @@ classify_notice(const char *text, Verdict *v)
 	{
 		v->sqlstate = ERRCODE_STOCKELT_DEMO_KEY;
 		v->summary = "the demo API key is not accepted for this call";
-		v->hint = "Set stockelt.api_key to a key of your own.";
+		v->hint = "Put a key of your own in the file named by stockelt.api_key_file.";
 	}
 	else if (contains_ci(text, "spreading out") || contains_ci(text, "per second") ||
 			 contains_ci(text, "call frequency") || contains_ci(text, "per minute"))
@@ -166,7 +166,7 @@ classify_error_message(const char *text, Verdict *v)
 	{
 		v->sqlstate = ERRCODE_STOCKELT_INVALID_API_KEY;
 		v->summary = "the API key is missing or invalid";
-		v->hint = "Set stockelt.api_key, or ALPHAVANTAGE_API_KEY in the server's environment.";
+		v->hint = "Check the key in the file named by stockelt.api_key_file, or ALPHAVANTAGE_API_KEY in the server's environment.";
 	}
 	else
 	{
