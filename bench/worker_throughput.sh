@@ -78,9 +78,9 @@ symbols_of() {
 }
 
 bench_settings() {
+	bench_api_key_file
 	cat <<CONF
 stockelt.api_base_url = '$STANDIN/query'
-stockelt.api_key = '$apikey'
 # The stand-in's limit, and no other: the limiter spaces calls 60 s / 600 x 1.01 = 101 ms apart.
 stockelt.requests_per_minute = $rpm
 stockelt.requests_per_second = 0

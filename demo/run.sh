@@ -29,8 +29,9 @@ main() {
 	ensure_run_user
 	apikey=demo$(random_token)
 	start_standin "$work" "$apikey"
+	write_secret_file "$work/api_key" "$apikey"
 	start_cluster "$work" "stockelt.api_base_url = '$STANDIN/query'
-stockelt.api_key = '$apikey'"
+stockelt.api_key_file = '$work/api_key'"
 
 	psql_demo -c "CREATE EXTENSION stockelt"
 	# Twenty-odd years of weekly history each, so that the 52-week windows and the

@@ -47,9 +47,48 @@ SELECT error_detail($$SELECT stockelt_fetch('MSFT')$$);
 SELECT expect_error($$SELECT stockelt_fetch('NOSUCH')$$);
 
 -- A wrong API key.
-SET stockelt.api_key = 'not-the-key';
+\! umask 077 && printf 'not-the-key\n' > "$WORK/wrong_api_key"
+\set wrong_key_file `echo "$WORK/wrong_api_key"`
+SET stockelt.api_key_file = :'wrong_key_file';
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
-RESET stockelt.api_key;
+RESET stockelt.api_key_file;
+
+-- A page that echoes part of the key: every piece of it of eight characters or more, in any
+-- case, is redacted from the error and its detail (and so from the server log).
+CREATE FUNCTION pg_temp.key_piece_in(t text) RETURNS boolean LANGUAGE sql AS $$
+	SELECT EXISTS (SELECT FROM (SELECT btrim(pg_read_file(current_setting('stockelt.api_key_file')), E'\n') AS k) key,
+						 generate_series(1, length(k) - 7) i
+					WHERE strpos(lower(t), lower(substr(k, i, 8))) > 0)
+$$;
+CREATE TEMP TABLE echoed (form text, message text, detail text);
+\! $STANDINCTL next 'echo_key=cut&count=2'
+INSERT INTO echoed VALUES ('cut', expect_error($$SELECT stockelt_fetch('IBM')$$), error_detail($$SELECT stockelt_fetch('IBM')$$));
+\! $STANDINCTL next 'echo_key=middle&echo_in=html&count=2'
+INSERT INTO echoed VALUES ('middle in html', expect_error($$SELECT stockelt_fetch('IBM')$$), error_detail($$SELECT stockelt_fetch('IBM')$$));
+\! $STANDINCTL next 'echo_key=lower&echo_in=note&count=2'
+INSERT INTO echoed VALUES ('lower', expect_error($$SELECT stockelt_fetch('IBM')$$), error_detail($$SELECT stockelt_fetch('IBM')$$));
+\! $STANDINCTL next 'echo_key=whole&count=2'
+INSERT INTO echoed VALUES ('whole', expect_error($$SELECT stockelt_fetch('IBM')$$), error_detail($$SELECT stockelt_fetch('IBM')$$));
+SELECT form, message, detail FROM echoed ORDER BY form;
+SELECT form, pg_temp.key_piece_in(message || detail) AS key_piece_shown FROM echoed ORDER BY form;
+
+-- An upstream text adds at most a bounded, printable excerpt: a 5,000-character message with
+-- control characters comes down to 400 characters; a key the cut leaves nine characters of is
+-- redacted, one it leaves seven of is not worth hiding.
+TRUNCATE echoed;
+\! $STANDINCTL next 'echo_key=whole&pad=5000'
+INSERT INTO echoed VALUES ('pad 5000', NULL, error_detail($$SELECT stockelt_fetch('IBM')$$));
+\! $STANDINCTL next 'echo_key=whole&pad=370'
+INSERT INTO echoed VALUES ('pad 370', NULL, error_detail($$SELECT stockelt_fetch('IBM')$$));
+\! $STANDINCTL next 'echo_key=whole&pad=372'
+INSERT INTO echoed VALUES ('pad 372', NULL, error_detail($$SELECT stockelt_fetch('IBM')$$));
+SELECT form, length(detail) AS detail_length, detail ~ '[[:cntrl:]]' AS control_characters,
+	   right(detail, 13) = '[redacted]...' AS ends_redacted, pg_temp.key_piece_in(detail) AS key_piece_shown
+  FROM echoed ORDER BY form;
+
+-- Nowhere in the server log either.
+\set key_pieces_in_log `$PYTHON -c 'import sys; k = sys.argv[1].lower(); t = open(sys.argv[2], errors="replace").read().lower(); print(sum(k[i:i + 8] in t for i in range(len(k) - 7)))' "$APIKEY" "$WORK/regress/log/postmaster.log"`
+SELECT :key_pieces_in_log AS key_pieces_in_server_log;
 
 SELECT (SELECT count(*) FROM stockelt.bronze_objects) - n AS objects_added FROM before;
 SELECT count(*) AS bodies_without_catalog FROM stockelt.bronze_bodies b

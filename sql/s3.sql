@@ -53,7 +53,7 @@ SELECT count(*) AS listed_under_narrower_prefix FROM stockelt_bronze_list('many/
 
 -- Credentials from the server's environment when the settings are empty.
 SET stockelt.s3_access_key_id = '';
-SET stockelt.s3_secret_access_key = '';
+SET stockelt.s3_secret_access_key_file = '';
 SELECT stockelt_fetch('AAPL') LIKE 'alphavantage/%' AS fetched_with_environment_credentials;
 SELECT use_s3();
 
@@ -69,9 +69,11 @@ SELECT expect_error($$SELECT stockelt_bronze_read('nothing/here.json')$$);
 -- Failures leave no catalog row and spend no API call.
 CREATE TEMP TABLE before AS SELECT count(*) AS n FROM stockelt.bronze_objects;
 \! $STANDINCTL reset
-SET stockelt.s3_secret_access_key = 'wrong-secret';
+\! umask 077 && printf 'wrong-secret\n' > "$WORK/wrong_s3_secret"
+\set wrong_secret_file `echo "$WORK/wrong_s3_secret"`
+SET stockelt.s3_secret_access_key_file = :'wrong_secret_file';
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
-RESET stockelt.s3_secret_access_key;
+RESET stockelt.s3_secret_access_key_file;
 SELECT use_s3();
 SET stockelt.s3_bucket = 'no-such-bucket';
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);

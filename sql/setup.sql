@@ -42,5 +42,5 @@ LANGUAGE sql AS $$
 		   set_config('stockelt.s3_region', current_setting('stockelt_test.s3_region'), false),
 		   set_config('stockelt.s3_bucket', current_setting('stockelt_test.s3_bucket'), false),
 		   set_config('stockelt.s3_access_key_id', current_setting('stockelt_test.s3_access_key_id'), false),
-		   set_config('stockelt.s3_secret_access_key', current_setting('stockelt_test.s3_secret_access_key'), false);
+		   set_config('stockelt.s3_secret_access_key_file', current_setting('stockelt_test.s3_secret_access_key_file'), false);
 $$;

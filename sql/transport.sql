@@ -47,6 +47,23 @@ SELECT error_detail($$SELECT stockelt_fetch('IBM')$$) ~ '^The server redirected 
 -- Only the followed same-host redirect stored an object.
 SELECT (SELECT count(*) FROM stockelt.bronze_objects) - n AS objects_added FROM before;
 
+-- A second complete response sent after a body answers no later request: the connection it
+-- arrived on is not used again, so MSFT gets its own answer, not the stray one (a series
+-- named MSFT from another seed), and AAPL after it gets AAPL's.
+\set msft_sha `curl -s "$STANDIN/query?function=TIME_SERIES_WEEKLY_ADJUSTED&symbol=MSFT&outputsize=full&datatype=json&apikey=$APIKEY" | sha256sum | cut -c1-64`
+\set aapl_sha `curl -s "$STANDIN/query?function=TIME_SERIES_WEEKLY_ADJUSTED&symbol=AAPL&outputsize=full&datatype=json&apikey=$APIKEY" | sha256sum | cut -c1-64`
+\! $STANDINCTL reset
+\! $STANDINCTL next 'extra=MSFT'
+SELECT stockelt_fetch('IBM') LIKE 'alphavantage/%' AS fetched_ibm;
+-- The stray response leaves 50 ms after the body.
+SELECT pg_sleep(0.3);
+CREATE TEMP TABLE after_stray AS
+SELECT s.symbol, stockelt_fetch(s.symbol) AS key FROM (VALUES (1, 'MSFT'), (2, 'AAPL')) s(n, symbol) ORDER BY n;
+SELECT a.symbol, o.sha256 = CASE a.symbol WHEN 'MSFT' THEN :'msft_sha' ELSE :'aapl_sha' END AS its_own_answer
+  FROM after_stray a JOIN stockelt.bronze_objects o USING (key) ORDER BY a.symbol;
+-- Each request went out once.
+\! $STANDINCTL count
+
 -- A fetch against a server that hangs stops within a second of a cancel.
 SELECT dblink_connect('hang', 'dbname=' || current_database());
 SELECT dblink_exec('hang', 'SET stockelt.request_timeout = ''60s''');
@@ -58,7 +75,7 @@ SELECT count(*) AS fetches_in_flight
  WHERE query LIKE '%stockelt_fetch(''IBM'')%' AND state = 'active' AND pid <> pg_backend_pid();
 -- While it is in flight, no session shows the API key.
 SELECT count(*) AS activity_rows_with_key
-  FROM pg_stat_activity WHERE strpos(query, current_setting('stockelt.api_key')) > 0
+  FROM pg_stat_activity WHERE strpos(query, btrim(pg_read_file(current_setting('stockelt.api_key_file')), E'\n')) > 0
    AND pid <> pg_backend_pid();
 CREATE TEMP TABLE cancel_timing AS
 SELECT clock_timestamp() AS cancelled_at,

@@ -16,7 +16,8 @@
 #include "alphavantage.h"
 
 #define MAX_SYMBOL_LEN 32
-#define SNIPPET_LEN 200
+/* The provider's own sentences run to about 350 characters. */
+#define PROVIDER_TEXT_LEN 400
 
 const AvFunction av_weekly_adjusted = {
 	"TIME_SERIES_WEEKLY_ADJUSTED", "symbol", "&outputsize=full",
@@ -96,17 +97,14 @@ av_query_url(const AvFunction *fn, const char *argument, const char *apikey)
 static char *
 snippet(const StringInfoData *body)
 {
-	int			n = Min(body->len, SNIPPET_LEN);
-	char	   *out = palloc(n + 4);
+	return http_excerpt(body->data, body->len, HTTP_EXCERPT_LEN);
+}
 
-	for (int i = 0; i < n; i++)
-	{
-		unsigned char c = (unsigned char) body->data[i];
-
-		out[i] = (c >= 0x20 && c < 0x7f) ? (char) c : ' ';
-	}
-	strcpy(out + n, body->len > n ? "..." : "");
-	return out;
+/* A text the provider sent (a message, a header, a symbol), bounded and printable. */
+static char *
+provider_text(const char *text)
+{
+	return http_excerpt(text, strlen(text), PROVIDER_TEXT_LEN);
 }
 
 static bool
@@ -124,12 +122,12 @@ contains_ci(const char *text, const char *needle)
 static void
 classify_notice(const char *text, Verdict *v)
 {
-	v->detail = psprintf("Alpha Vantage answered: %s", text);
+	v->detail = psprintf("Alpha Vantage answered: %s", provider_text(text));
 	if (contains_ci(text, "demo"))
 	{
 		v->sqlstate = ERRCODE_STOCKELT_DEMO_KEY;
 		v->summary = "the demo API key is not accepted for this call";
-		v->hint = "Set stockelt.api_key to a key of your own.";
+		v->hint = "Put a key of your own in the file named by stockelt.api_key_file.";
 	}
 	else if (contains_ci(text, "spreading out") || contains_ci(text, "per second") ||
 			 contains_ci(text, "call frequency") || contains_ci(text, "per minute"))
@@ -161,12 +159,12 @@ classify_notice(const char *text, Verdict *v)
 static void
 classify_error_message(const char *text, Verdict *v)
 {
-	v->detail = psprintf("Alpha Vantage answered: %s", text);
+	v->detail = psprintf("Alpha Vantage answered: %s", provider_text(text));
 	if (contains_ci(text, "apikey"))
 	{
 		v->sqlstate = ERRCODE_STOCKELT_INVALID_API_KEY;
 		v->summary = "the API key is missing or invalid";
-		v->hint = "Set stockelt.api_key, or ALPHAVANTAGE_API_KEY in the server's environment.";
+		v->hint = "Check the key in the file named by stockelt.api_key_file, or ALPHAVANTAGE_API_KEY in the server's environment.";
 	}
 	else
 	{
@@ -191,7 +189,7 @@ classify_data(const AvFunction *fn, const char *argument, json_t *root, Verdict 
 		v->summary = "the response is for another symbol";
 		v->detail = psprintf("%s names \"%s\", not \"%s\".",
 							 fn->symbol_object ? fn->symbol_object : "The response",
-							 named ? named : "(nothing)", argument);
+							 named ? provider_text(named) : "(nothing)", argument);
 		v->hint = NULL;
 	}
 }
@@ -212,7 +210,7 @@ classify_object(const AvFunction *fn, const char *argument, json_t *root, Verdic
 		v->sqlstate = ERRCODE_STOCKELT_SAMPLE_DATA;
 		v->summary = "the API answered with premium sample data";
 		text = json_string_value(json_object_get(root, "message"));
-		v->detail = psprintf("Alpha Vantage answered: %s", text ? text : "(no text)");
+		v->detail = psprintf("Alpha Vantage answered: %s", text ? provider_text(text) : "(no text)");
 		v->hint = "Sample data is artificial and is never stored.";
 	}
 	else if (json_object_size(root) == 0)
@@ -258,8 +256,8 @@ classify_body(const AvFunction *fn, const char *argument, const HttpResponse *re
 		v->sqlstate = (at_end && looks_json) ? ERRCODE_STOCKELT_TRUNCATED : ERRCODE_STOCKELT_NOT_JSON;
 		v->summary = (at_end && looks_json) ? "the response is truncated JSON" : "the response is not JSON";
 		v->detail = psprintf("%s (Content-Type \"%s\", %d bytes): %s",
-							 jerr.text, resp->content_type, resp->body.len,
-							 snippet(&resp->body));
+							 provider_text(jerr.text), provider_text(resp->content_type),
+							 resp->body.len, snippet(&resp->body));
 		v->hint = NULL;
 		return;
 	}
@@ -299,7 +297,7 @@ av_check_response(const AvFunction *fn, const char *argument,
 		v.sqlstate = ERRCODE_STOCKELT_HTTP_STATUS;
 		v.summary = "the API answered with an HTTP error";
 		v.detail = psprintf("HTTP status %ld (Content-Type \"%s\"): %s",
-							resp->status, resp->content_type, snippet(&resp->body));
+							resp->status, provider_text(resp->content_type), snippet(&resp->body));
 	}
 	else
 		classify_body(fn, argument, resp, &v);

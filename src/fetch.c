@@ -66,7 +66,7 @@ fetch_to_bronze(const AvFunction *fn, const char *argument, StringInfo body)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("no Alpha Vantage API key is configured"),
-				 errhint("Set stockelt.api_key, or ALPHAVANTAGE_API_KEY in the server's environment.")));
+				 errhint("Set stockelt.api_key_file to a file holding the key, or ALPHAVANTAGE_API_KEY in the server's environment.")));
 	bronze_check_store();
 
 	req.method = "GET";

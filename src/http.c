@@ -7,8 +7,18 @@
  * Transfers run through libcurl's multi interface so that the backend can
  * look at its interrupts every 100 ms instead of waiting for libcurl's
  * roughly once-a-second progress callback.
+ *
+ * A kept-alive connection is used again only if nothing arrived on it while
+ * it was idle: bytes there answer no request of ours (a server that sent a
+ * second response after a body), and reading them as the next request's
+ * answer would shift every later answer on that connection by one.
  */
 #include "postgres.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "miscadmin.h"
 #include "utils/memutils.h"
@@ -16,8 +26,11 @@
 #include "stockelt.h"
 #include "http.h"
 
+/* The shortest piece of a secret that is redacted */
+#define REDACT_MIN_RUN 8
 #define MAX_REDIRECTS 3
 #define POLL_INTERVAL_MS 100
+#define MAX_TRACKED_SOCKETS 1024
 
 /*
  * What a transfer received.  The body grows with malloc inside libcurl's
@@ -34,10 +47,25 @@ typedef struct Received
 	char		content_type[128];
 	char		etag[128];
 	char		location[2048];
+	uint64		serial;			/* this transfer, to tell its own sockets */
+	bool		stale_connection;	/* a reused connection had unread bytes */
 } Received;
+
+/*
+ * The sockets libcurl has open in this process, and the transfer that opened
+ * each, so that a connection about to be reused can be looked at.
+ */
+typedef struct TrackedSocket
+{
+	curl_socket_t fd;
+	uint64		opened_by;
+} TrackedSocket;
 
 static CURL *easy_handle = NULL;
 static CURLM *multi_handle = NULL;
+static TrackedSocket tracked[MAX_TRACKED_SOCKETS];
+static int	n_tracked = 0;
+static uint64 last_serial = 0;
 
 void
 http_init(void)
@@ -125,10 +153,113 @@ on_header(char *buffer, size_t size, size_t nitems, void *userdata)
 	return n;
 }
 
+static curl_socket_t
+on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	Received   *r = (Received *) clientp;
+	curl_socket_t fd = socket(address->family, address->socktype | SOCK_CLOEXEC,
+							  address->protocol);
+
+	/* Untracked sockets (the table is full) are simply never looked at. */
+	if (fd != CURL_SOCKET_BAD && n_tracked < MAX_TRACKED_SOCKETS)
+	{
+		tracked[n_tracked].fd = fd;
+		tracked[n_tracked].opened_by = r->serial;
+		n_tracked++;
+	}
+	return fd;
+}
+
+static int
+on_close_socket(void *clientp, curl_socket_t fd)
+{
+	for (int i = 0; i < n_tracked; i++)
+	{
+		if (tracked[i].fd == fd)
+		{
+			tracked[i] = tracked[--n_tracked];
+			break;
+		}
+	}
+	return close(fd);
+}
+
+/* Does a socket's address (local or peer) have this IP and port? */
+static bool
+address_is(curl_socket_t fd, bool peer, const char *ip, int port)
+{
+	struct sockaddr_storage addr;
+	socklen_t	len = sizeof(addr);
+	char		text[INET6_ADDRSTRLEN];
+	const void *in;
+	int			p;
+
+	if ((peer ? getpeername(fd, (struct sockaddr *) &addr, &len) :
+		 getsockname(fd, (struct sockaddr *) &addr, &len)) != 0)
+		return false;
+	if (addr.ss_family == AF_INET)
+	{
+		in = &((struct sockaddr_in *) &addr)->sin_addr;
+		p = ntohs(((struct sockaddr_in *) &addr)->sin_port);
+	}
+	else if (addr.ss_family == AF_INET6)
+	{
+		in = &((struct sockaddr_in6 *) &addr)->sin6_addr;
+		p = ntohs(((struct sockaddr_in6 *) &addr)->sin6_port);
+	}
+	else
+		return false;
+	return p == port && inet_ntop(addr.ss_family, in, text, sizeof(text)) != NULL &&
+		strcmp(text, ip) == 0;
+}
+
+/*
+ * Called once the connection is chosen, before the request is sent: a reused
+ * connection with bytes waiting is dropped (aborting the transfer closes it)
+ * and the caller sends the request again on a new one.  A new connection is
+ * not looked at: a TLS server sends session tickets after the handshake.
+ */
+static int
+on_prereq(void *clientp, char *primary_ip, char *local_ip,
+		  int primary_port, int local_port)
+{
+	Received   *r = (Received *) clientp;
+
+	for (int i = 0; i < n_tracked; i++)
+	{
+		char		c;
+
+		if (!address_is(tracked[i].fd, false, local_ip, local_port) ||
+			!address_is(tracked[i].fd, true, primary_ip, primary_port))
+			continue;
+		if (tracked[i].opened_by != r->serial &&
+			recv(tracked[i].fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+		{
+			r->stale_connection = true;
+			return CURL_PREREQFUNC_ABORT;
+		}
+		break;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
+/* Was the transfer given up because its reused connection held stray bytes? */
+static bool
+aborted_for_stale_connection(CURLcode rc, const Received *r)
+{
+	return rc == CURLE_ABORTED_BY_CALLBACK && r->stale_connection;
+}
+
+/*
+ * Sets up a transfer.  fresh: on a new connection, after a reused one was
+ * found holding stray bytes.
+ */
 static void
 configure(CURL *h, const HttpRequest *req, const char *url, Received *r,
-		  char *errbuf)
+		  char *errbuf, bool fresh)
 {
+	r->serial = ++last_serial;
+	r->stale_connection = false;
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -144,6 +275,13 @@ configure(CURL *h, const HttpRequest *req, const char *url, Received *r,
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, r);
+	curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+	curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
+	curl_easy_setopt(h, CURLOPT_PREREQDATA, r);
+	curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
 	if (req->headers)
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, req->headers);
 	if (strcmp(req->method, "HEAD") == 0)
@@ -203,6 +341,13 @@ perform_cancellable(CURL *h)
 	return result;
 }
 
+/* A header or libcurl's own text, bounded and printable, for a message. */
+static char *
+excerpt_of(const char *text)
+{
+	return http_excerpt(text, strlen(text), HTTP_EXCERPT_LEN);
+}
+
 static void
 describe_failure(CURLcode rc, const Received *r, const char *errbuf,
 				 const HttpRequest *req, HttpResponse *resp)
@@ -250,7 +395,7 @@ describe_failure(CURLcode rc, const Received *r, const char *errbuf,
 			resp->error_summary = "the request failed";
 			break;
 	}
-	resp->error_detail = http_redact(text, req->secret);
+	resp->error_detail = http_redact(excerpt_of(text), req->secret);
 }
 
 /* One transfer without redirects; the Location header lands in r->location. */
@@ -261,14 +406,21 @@ perform_once(const HttpRequest *req, const char *url, HttpResponse *resp,
 	char		errbuf[CURL_ERROR_SIZE];
 	CURLcode	rc;
 
-	errbuf[0] = '\0';
 	memset(r, 0, sizeof(*r));
-	r->limit = (size_t) stockelt_max_response_kb * 1024;
-
 	PG_TRY();
 	{
-		configure(easy_handle, req, url, r, errbuf);
-		rc = perform_cancellable(easy_handle);
+		for (int attempt = 0;; attempt++)
+		{
+			errbuf[0] = '\0';
+			free(r->data);
+			memset(r, 0, sizeof(*r));
+			r->limit = (size_t) stockelt_max_response_kb * 1024;
+			configure(easy_handle, req, url, r, errbuf, attempt > 0);
+			rc = perform_cancellable(easy_handle);
+			/* The request was never sent: sending it on a new connection costs no call. */
+			if (attempt > 0 || !aborted_for_stale_connection(rc, r))
+				break;
+		}
 		memset(resp, 0, sizeof(*resp));
 		if (rc == CURLE_OK)
 		{
@@ -360,8 +512,8 @@ http_perform(const HttpRequest *req, HttpResponse *resp)
 			resp->error_code = ERRCODE_STOCKELT_REDIRECT;
 			resp->error_summary = "the server redirected elsewhere";
 			resp->error_detail = next == NULL ?
-				http_redact(psprintf("The server redirected to another host: %s", r.location),
-							req->secret) :
+				http_redact(psprintf("The server redirected to another host: %s",
+									 excerpt_of(r.location)), req->secret) :
 				psprintf("The server redirected more than %d times.", MAX_REDIRECTS);
 			return;
 		}
@@ -392,36 +544,94 @@ http_escape(const char *text, bool keep_slash)
 	return out.data;
 }
 
-static char *
-replace_all(const char *text, const char *secret)
+/*
+ * Length of the longest run of text, from its start, that equals some part of
+ * the secret, ignoring case.  Texts are messages (upstream words arrive
+ * through http_excerpt), so the quadratic search stays small.
+ */
+static size_t
+longest_secret_run(const char *text, const char *secret, size_t slen)
 {
-	StringInfoData out;
+	size_t		best = 0;
+
+	for (size_t j = 0; j < slen; j++)
+	{
+		size_t		k = 0;
+
+		while (text[k] != '\0' && j + k < slen &&
+			   pg_ascii_tolower((unsigned char) text[k]) ==
+			   pg_ascii_tolower((unsigned char) secret[j + k]))
+			k++;
+		best = Max(best, k);
+	}
+	return best;
+}
+
+/* Replaces every run that is part of the secret and at least min_run long. */
+static char *
+redact_runs(const char *text, const char *secret)
+{
 	size_t		slen = strlen(secret);
-	const char *hit;
+	size_t		min_run = Min(slen, REDACT_MIN_RUN);
+	StringInfoData out;
 
 	initStringInfo(&out);
-	while ((hit = strstr(text, secret)) != NULL)
+	while (*text)
 	{
-		appendBinaryStringInfo(&out, text, (int) (hit - text));
-		appendStringInfoString(&out, "[redacted]");
-		text = hit + slen;
+		size_t		run = longest_secret_run(text, secret, slen);
+
+		if (run >= min_run)
+		{
+			appendStringInfoString(&out, "[redacted]");
+			text += run;
+		}
+		else
+			appendStringInfoChar(&out, *text++);
 	}
-	appendStringInfoString(&out, text);
 	return out.data;
 }
 
-/* Removes every occurrence of a secret, raw or percent-encoded. */
+/*
+ * Removes the secret from a text: every piece of it of eight characters or
+ * more (the whole of a shorter secret), in any case, raw or percent-encoded.
+ * A server that echoes a cut-off or lower-cased key leaks nothing either.
+ */
 char *
 http_redact(const char *text, const char *secret)
 {
+	char	   *escaped;
 	char	   *out;
 
 	if (text == NULL)
 		return NULL;
 	if (secret == NULL || secret[0] == '\0')
 		return pstrdup(text);
-	out = replace_all(text, secret);
-	return replace_all(out, http_escape(secret, false));
+	out = redact_runs(text, secret);
+	escaped = http_escape(secret, false);
+	if (strcmp(escaped, secret) != 0)
+		out = redact_runs(out, escaped);
+	return out;
+}
+
+/*
+ * What an upstream server sent, fit for a message: at most max_len bytes,
+ * printable ASCII only (anything else becomes a space), "..." where it was
+ * cut.  Secrets are redacted afterwards, from the short text.
+ */
+char *
+http_excerpt(const char *data, size_t len, size_t max_len)
+{
+	size_t		n = Min(len, max_len);
+	char	   *out = palloc(n + 4);
+
+	for (size_t i = 0; i < n; i++)
+	{
+		unsigned char c = (unsigned char) data[i];
+
+		out[i] = (c >= 0x20 && c < 0x7f) ? (char) c : ' ';
+	}
+	strcpy(out + n, len > n ? "..." : "");
+	return out;
 }
 
 /* ---------------------------------------------------------------- the worker's pool */
@@ -431,6 +641,7 @@ typedef struct PoolSlot
 	CURL	   *easy;
 	bool		busy;
 	Received	r;
+	bool		resent;			/* sent again on a new connection */
 	char		errbuf[CURL_ERROR_SIZE];
 	HttpRequest req;			/* strings owned by the pool's context */
 } PoolSlot;
@@ -484,6 +695,19 @@ http_pool_running(HttpPool *pool)
 	return n;
 }
 
+static void
+pool_add(HttpPool *pool, PoolSlot *s, bool fresh)
+{
+	free(s->r.data);
+	memset(&s->r, 0, sizeof(s->r));
+	s->r.limit = (size_t) stockelt_max_response_kb * 1024;
+	s->errbuf[0] = '\0';
+	s->resent = fresh;
+	configure(s->easy, &s->req, s->req.url, &s->r, s->errbuf, fresh);
+	if (curl_multi_add_handle(pool->multi, s->easy) != CURLM_OK)
+		elog(ERROR, "could not start a libcurl transfer");
+}
+
 void
 http_pool_start(HttpPool *pool, int slot, const HttpRequest *req)
 {
@@ -495,13 +719,22 @@ http_pool_start(HttpPool *pool, int slot, const HttpRequest *req)
 	s->req.url = pstrdup(req->url);
 	s->req.secret = req->secret ? pstrdup(req->secret) : NULL;
 	MemoryContextSwitchTo(old);
-	memset(&s->r, 0, sizeof(s->r));
-	s->r.limit = (size_t) stockelt_max_response_kb * 1024;
-	s->errbuf[0] = '\0';
-	configure(s->easy, &s->req, s->req.url, &s->r, s->errbuf);
-	if (curl_multi_add_handle(pool->multi, s->easy) != CURLM_OK)
-		elog(ERROR, "could not start a libcurl transfer");
+	pool_add(pool, s, false);
 	s->busy = true;
+}
+
+/*
+ * Sends a slot's request again on a new connection: the reused one held
+ * stray bytes, and the request never left.  False if it was already resent.
+ */
+static bool
+pool_resend(HttpPool *pool, PoolSlot *s, CURLcode rc)
+{
+	if (!aborted_for_stale_connection(rc, &s->r) || s->resent)
+		return false;
+	curl_multi_remove_handle(pool->multi, s->easy);
+	pool_add(pool, s, true);
+	return true;
 }
 
 /* The response of a finished transfer, as http_perform would give it. */
@@ -524,7 +757,8 @@ pool_finish(HttpPool *pool, PoolSlot *s, CURLcode rc, HttpResponse *resp)
 			resp->ok = false;
 			resp->error_code = ERRCODE_STOCKELT_REDIRECT;
 			resp->error_summary = "the server redirected";
-			resp->error_detail = http_redact(psprintf("The server redirected to %s.", s->r.location),
+			resp->error_detail = http_redact(psprintf("The server redirected to %s.",
+													  excerpt_of(s->r.location)),
 											 s->req.secret);
 		}
 	}
@@ -557,6 +791,8 @@ http_pool_run(HttpPool *pool, int timeout_ms, HttpResponse *resp)
 			{
 				if (pool->slots[i].busy && pool->slots[i].easy == msg->easy_handle)
 				{
+					if (pool_resend(pool, &pool->slots[i], msg->data.result))
+						break;
 					pool_finish(pool, &pool->slots[i], msg->data.result, resp);
 					return i;
 				}

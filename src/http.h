@@ -55,6 +55,10 @@ extern int	http_pool_run(HttpPool *pool, int timeout_ms, HttpResponse *resp);
 extern void http_init(void);
 extern void http_perform(const HttpRequest *req, HttpResponse *resp);
 extern char *http_redact(const char *text, const char *secret);
+
+/* The most an upstream text (a body, a provider's message, a header) adds to a message. */
+#define HTTP_EXCERPT_LEN 200
+extern char *http_excerpt(const char *data, size_t len, size_t max_len);
 extern char *http_escape(const char *text, bool keep_slash);
 
 #endif							/* STOCKELT_HTTP_H */

@@ -54,14 +54,15 @@ sha256_hex(const char *data, size_t len, char *hex)
 	hex[2 * PG_SHA256_DIGEST_LENGTH] = '\0';
 }
 
+/* The access key id from its setting, else the environment; the secret comes from stockelt.c. */
 static const char *
-credential(const char *setting, const char *env_name)
+access_key_id(void)
 {
 	const char *env;
 
-	if (setting && setting[0] != '\0')
-		return setting;
-	env = getenv(env_name);
+	if (stockelt_s3_access_key_id && stockelt_s3_access_key_id[0] != '\0')
+		return stockelt_s3_access_key_id;
+	env = getenv("AWS_ACCESS_KEY_ID");
 	return env ? env : "";
 }
 
@@ -73,12 +74,12 @@ s3_require_configuration(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("S3 bronze store is not configured"),
 				 errhint("Set stockelt.s3_endpoint and stockelt.s3_bucket.")));
-	if (credential(stockelt_s3_access_key_id, "AWS_ACCESS_KEY_ID")[0] == '\0' ||
-		credential(stockelt_s3_secret_access_key, "AWS_SECRET_ACCESS_KEY")[0] == '\0')
+	if (access_key_id()[0] == '\0' ||
+		stockelt_effective_s3_secret()[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("S3 credentials are not configured"),
-				 errhint("Set stockelt.s3_access_key_id and stockelt.s3_secret_access_key, "
+				 errhint("Set stockelt.s3_access_key_id and stockelt.s3_secret_access_key_file, "
 						 "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the server's environment.")));
 }
 
@@ -198,7 +199,7 @@ raise_s3_error(const S3Call *call, const HttpResponse *resp)
 			 errdetail("HTTP status %ld%s%s", resp->status,
 					   message ? ": " : "", message ? message : ""),
 			 sqlstate == ERRCODE_STOCKELT_S3_ACCESS_DENIED ?
-			 errhint("Check stockelt.s3_access_key_id, stockelt.s3_secret_access_key and stockelt.s3_region.") : 0));
+			 errhint("Check stockelt.s3_access_key_id, stockelt.s3_secret_access_key_file and stockelt.s3_region.") : 0));
 }
 
 /* Sends one signed request; the caller looks at the status. */
@@ -208,7 +209,7 @@ s3_request(const S3Call *call, HttpResponse *resp)
 	HttpRequest req = {0};
 	char		body_hash[65];
 	struct curl_slist *volatile headers = NULL;
-	const char *secret = credential(stockelt_s3_secret_access_key, "AWS_SECRET_ACCESS_KEY");
+	const char *secret = stockelt_effective_s3_secret();
 
 	s3_require_configuration();
 	sha256_hex(call->body ? call->body : "", call->body_len, body_hash);
@@ -227,7 +228,7 @@ s3_request(const S3Call *call, HttpResponse *resp)
 		req.body_len = call->body_len;
 		req.headers = headers;
 		req.aws_sigv4 = psprintf("aws:amz:%s:s3", stockelt_s3_region);
-		req.username = credential(stockelt_s3_access_key_id, "AWS_ACCESS_KEY_ID");
+		req.username = access_key_id();
 		req.password = secret;
 		req.secret = secret;
 		http_perform(&req, resp);

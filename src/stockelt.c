@@ -7,6 +7,10 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <jansson.h>
 
 #include "fmgr.h"
@@ -21,7 +25,7 @@
 PG_MODULE_MAGIC;
 
 char	   *stockelt_api_base_url = NULL;
-char	   *stockelt_api_key = NULL;
+char	   *stockelt_api_key_file = NULL;
 int			stockelt_connect_timeout_ms = 10000;
 int			stockelt_request_timeout_ms = 60000;
 int			stockelt_max_response_kb = 65536;
@@ -31,7 +35,7 @@ char	   *stockelt_s3_bucket = NULL;
 char	   *stockelt_s3_prefix = NULL;
 bool		stockelt_s3_path_style = true;
 char	   *stockelt_s3_access_key_id = NULL;
-char	   *stockelt_s3_secret_access_key = NULL;
+char	   *stockelt_s3_secret_access_key_file = NULL;
 int			stockelt_requests_per_second = 1;
 int			stockelt_requests_per_minute = 0;
 int			stockelt_requests_per_day = 25;
@@ -41,6 +45,9 @@ int			stockelt_max_concurrent_requests = 4;
 int			stockelt_max_attempts = 5;
 int			stockelt_retry_delay_ms = 5000;
 int			stockelt_job_retention_s = 7 * 24 * 3600;
+
+/* A secret file holds one line: an API key or an S3 secret, never kilobytes. */
+#define SECRET_FILE_MAX 4096
 
 void		_PG_init(void);
 
@@ -69,12 +76,12 @@ define_api_settings(void)
 							   "https://www.alphavantage.co/query",
 							   PGC_SUSET, GUC_SUPERUSER_ONLY,
 							   check_http_url, NULL, NULL);
-	DefineCustomStringVariable("stockelt.api_key",
-							   "Alpha Vantage API key; empty means the server's ALPHAVANTAGE_API_KEY environment variable.",
-							   NULL,
-							   &stockelt_api_key,
+	DefineCustomStringVariable("stockelt.api_key_file",
+							   "File holding the Alpha Vantage API key; empty means the server's ALPHAVANTAGE_API_KEY environment variable.",
+							   "A relative path is relative to the data directory.",
+							   &stockelt_api_key_file,
 							   "",
-							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							   PGC_SUSET, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("stockelt.connect_timeout",
 							"Time allowed to connect to the API or S3 server.",
@@ -144,12 +151,12 @@ define_s3_settings(void)
 							   "",
 							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
-	DefineCustomStringVariable("stockelt.s3_secret_access_key",
-							   "S3 secret access key; empty means the server's AWS_SECRET_ACCESS_KEY environment variable.",
-							   NULL,
-							   &stockelt_s3_secret_access_key,
+	DefineCustomStringVariable("stockelt.s3_secret_access_key_file",
+							   "File holding the S3 secret access key; empty means the server's AWS_SECRET_ACCESS_KEY environment variable.",
+							   "A relative path is relative to the data directory.",
+							   &stockelt_s3_secret_access_key_file,
 							   "",
-							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							   PGC_SUSET, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 }
 
@@ -200,15 +207,118 @@ define_worker_settings(void)
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 }
 
-const char *
-stockelt_effective_api_key(void)
+/*
+ * A secret file must be readable by the server alone, the rule PostgreSQL
+ * applies to ssl_key_file: owned by the server's user with no group or world
+ * access, or owned by root and readable by the group at most.
+ */
+static void
+check_secret_file_mode(const char *what, const char *path, const struct stat *st)
+{
+	if (!S_ISREG(st->st_mode))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("%s file \"%s\" is not a regular file", what, path)));
+	if (st->st_uid != geteuid() && st->st_uid != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("%s file \"%s\" must be owned by the database user or root", what, path)));
+	if ((st->st_uid == geteuid() && (st->st_mode & (S_IRWXG | S_IRWXO))) ||
+		(st->st_uid == 0 && (st->st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("%s file \"%s\" has group or world access", what, path),
+				 errdetail("File must have permissions u=rw (0600) or less if owned by the database user, "
+						   "or permissions u=rw,g=r (0640) or less if owned by root."),
+				 errhint("Run chmod 600 on the file.")));
+}
+
+/*
+ * The secret held in a file, without trailing white space.  Read at every use,
+ * so a new secret takes effect without a reload; the value is never part of a
+ * setting, so PostgreSQL never logs it.
+ */
+static char *
+read_secret_file(const char *what, const char *path)
+{
+	char		buf[SECRET_FILE_MAX + 1];
+	struct stat st;
+	ssize_t		len;
+	int			fd;
+	int			saved_errno;
+
+	/* O_NONBLOCK: a FIFO in the file's place must not hang the call. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | PG_BINARY, 0);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open %s file \"%s\": %m", what, path)));
+	if (fstat(fd, &st) < 0)
+	{
+		saved_errno = errno;
+		close(fd);
+		errno = saved_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat %s file \"%s\": %m", what, path)));
+	}
+	len = S_ISREG(st.st_mode) ? read(fd, buf, sizeof(buf)) : 0;
+	saved_errno = errno;
+	close(fd);
+	check_secret_file_mode(what, path, &st);
+	if (len < 0)
+	{
+		errno = saved_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read %s file \"%s\": %m", what, path)));
+	}
+	if (len > SECRET_FILE_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("%s file \"%s\" is too large", what, path),
+				 errdetail("The file holds the secret alone, at most %d bytes.", SECRET_FILE_MAX)));
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+					   buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+		len--;
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("%s file \"%s\" is empty", what, path)));
+	for (ssize_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) buf[i];
+
+		if (c < 0x20 || c == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIG_FILE_ERROR),
+					 errmsg("%s file \"%s\" holds more than one line or a control character", what, path),
+					 errdetail("The file holds the secret alone, on one line.")));
+	}
+	return pnstrdup(buf, len);
+}
+
+static const char *
+secret_from(const char *what, const char *file_setting, const char *env_name)
 {
 	const char *env;
 
-	if (stockelt_api_key && stockelt_api_key[0] != '\0')
-		return stockelt_api_key;
-	env = getenv("ALPHAVANTAGE_API_KEY");
+	if (file_setting && file_setting[0] != '\0')
+		return read_secret_file(what, file_setting);
+	env = getenv(env_name);
 	return env ? env : "";
+}
+
+const char *
+stockelt_effective_api_key(void)
+{
+	return secret_from("API key", stockelt_api_key_file, "ALPHAVANTAGE_API_KEY");
+}
+
+const char *
+stockelt_effective_s3_secret(void)
+{
+	return secret_from("S3 secret", stockelt_s3_secret_access_key_file, "AWS_SECRET_ACCESS_KEY");
 }
 
 void

@@ -45,7 +45,7 @@
 
 /* Settings (src/stockelt.c) */
 extern char *stockelt_api_base_url;
-extern char *stockelt_api_key;
+extern char *stockelt_api_key_file;
 extern int	stockelt_connect_timeout_ms;
 extern int	stockelt_request_timeout_ms;
 extern int	stockelt_max_response_kb;
@@ -55,7 +55,7 @@ extern char *stockelt_s3_bucket;
 extern char *stockelt_s3_prefix;
 extern bool stockelt_s3_path_style;
 extern char *stockelt_s3_access_key_id;
-extern char *stockelt_s3_secret_access_key;
+extern char *stockelt_s3_secret_access_key_file;
 extern int	stockelt_requests_per_second;
 extern int	stockelt_requests_per_minute;
 extern int	stockelt_requests_per_day;
@@ -66,7 +66,12 @@ extern int	stockelt_max_attempts;
 extern int	stockelt_retry_delay_ms;
 extern int	stockelt_job_retention_s;
 
-/* The API key from the setting, else from the server's environment; "" if none. */
+/*
+ * The secrets: from the file a setting names (readable by the server alone),
+ * else from the server's environment; "" if neither.  A bad file raises an
+ * error.
+ */
 extern const char *stockelt_effective_api_key(void);
+extern const char *stockelt_effective_s3_secret(void);
 
 #endif							/* STOCKELT_H */

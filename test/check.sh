@@ -37,13 +37,18 @@ check() {
 	fi
 }
 
+# The secrets are in files only the server's user reads, never in a setting.
 write_temp_config() {
+	mkdir -m 700 "$work/secrets"
+	chown "$run_user" "$work/secrets" 2>/dev/null || true
+	write_secret_file "$work/secrets/api_key" "$apikey"
+	write_secret_file "$work/secrets/s3_secret" "$S3_SECRET_KEY"
 	cat >"$work/temp.conf" <<CONF
 shared_preload_libraries = 'stockelt'
 log_statement = 'all'
 log_min_messages = 'info'
 stockelt.api_base_url = '$STANDIN/query'
-stockelt.api_key = '$apikey'
+stockelt.api_key_file = '$work/secrets/api_key'
 stockelt.connect_timeout = '2s'
 stockelt.request_timeout = '5s'
 # The limiter has its own tests (TAP); the suites call the stand-in freely.
@@ -54,7 +59,7 @@ stockelt_test.s3_endpoint = '$S3_ENDPOINT'
 stockelt_test.s3_region = '$S3_REGION'
 stockelt_test.s3_bucket = '$S3_BUCKET'
 stockelt_test.s3_access_key_id = '$S3_ACCESS_KEY'
-stockelt_test.s3_secret_access_key = '$S3_SECRET_KEY'
+stockelt_test.s3_secret_access_key_file = '$work/secrets/s3_secret'
 CONF
 }
 
@@ -63,7 +68,7 @@ run_regress() {
 	local out=$work/regress
 	local status=0
 	mkdir -p "$out"
-	chmod -R a+rwX "$work"
+	find "$work" -path "$work/secrets" -prune -o -exec chmod a+rwX {} +
 	as_run_user env STANDIN="$STANDIN" STANDINCTL="$top/test/standinctl" \
 		S3CMD="$top/test/s3server.sh s3cmd $work/s3" S3DIR="$work/s3" \
 		S3SERVER="$top/test/s3server.sh" S3_BUCKET="$S3_BUCKET" \

@@ -73,6 +73,14 @@ kill_tree() {
 	kill "$pid" 2>/dev/null || true
 }
 
+# write_secret_file PATH SECRET: a file only the server's user can read, as stockelt
+# requires of the API key and the S3 secret (never a setting: PostgreSQL logs changed values).
+write_secret_file() {
+	local path=$1 secret=$2
+	(umask 077 && printf '%s\n' "$secret" >"$path")
+	chown "$run_user" "$path" 2>/dev/null || true
+}
+
 random_token() {
 	head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'
 }

@@ -12,8 +12,14 @@ message bodies (HTTP 200) for bad keys, bad calls and rate limits.
 GET /_control/... lets a test script the next answers, per-symbol data and limits, and read
 what the server saw:
     next?count=N&(body=REL|message=NAME|status=503|delay_ms=N|reset=1|truncate=N[&length=full]|hang=1
-                  |redirect=same|other)
+                  |redirect=same|other|extra=SYMBOL[&extra_delay_ms=N]
+                  |echo_key=whole|cut|middle|lower[&echo_in=error|note|html][&pad=N])
          [&status=S][&content_type=T][&bom=1]
+         extra: the normal answer, then (after extra_delay_ms, default 50) a second complete
+                response nobody asked for, with SYMBOL's series from another seed
+         echo_key: a message that quotes the request's key (cut: its first 12 characters,
+                middle: 10 from the fifth, lower: lower-cased), after pad=N filler characters
+                with control characters among them
     symbol?symbol=S[&weeks=N][&end=DATE][&seed=X][&restate=F][&as_symbol=T][&file=REL]
           [&unknown=1][&crlf=1]         symbol?symbol=S&clear=1
     limits?[rps=N][&rpm=N][&rpd=N][&latency_ms=N]     (0 = none; resets the windows)
@@ -139,6 +145,20 @@ def message(name, note=None):
     return Answer(MESSAGES[name], note=note or name)
 
 
+def echo_key_answer(b, key):
+    """A provider message that quotes (part of) the key it was sent, like a careless page."""
+    quoted = {"whole": key, "cut": key[:12], "middle": key[4:14], "lower": key.lower()}[b.value]
+    unit = "lorem ipsum \x1b[31m\t"
+    filler = (unit * (b.pad // len(unit) + 1))[:b.pad]
+    text = f"{filler}the parameter apikey {quoted} is invalid or missing."
+    note = f"queued:echo_key:{b.value}:{b.echo_in}"
+    if b.echo_in == "html":
+        page = f"<html><body><p>{filler}</p><p>Bad key {quoted}</p></body></html>"
+        return Answer(page.encode(), 503, "text/html", note)
+    return Answer(one_key("Error Message" if b.echo_in == "error" else "Information", text),
+                  note=note)
+
+
 class ControlError(ValueError):
     """A control request that cannot be honoured; answered with HTTP 400."""
 
@@ -183,12 +203,16 @@ class Limiter:
 
 @dataclass
 class Behaviour:
-    kind: str                 # body, message, status, delay, reset, truncate, hang, redirect
+    kind: str                 # body, message, status, delay, reset, truncate, hang, redirect,
+                              # extra, echo_key
     value: object = None
     status: int = 200
     content_type: str = None
     full_length: bool = False
     bom: bool = False
+    delay_ms: int = 0
+    echo_in: str = "error"
+    pad: int = 0
 
 
 class State:
@@ -487,7 +511,10 @@ def flag(params, name):
     return params.get(name, "") not in ("", "0", "false", "no")
 
 
-BEHAVIOUR_KEYS = ("body", "message", "delay_ms", "reset", "truncate", "hang", "redirect")
+BEHAVIOUR_KEYS = ("body", "message", "delay_ms", "reset", "truncate", "hang", "redirect", "extra",
+                  "echo_key")
+ECHO_FORMS = ("whole", "cut", "middle", "lower")
+ECHO_IN = ("error", "note", "html")
 
 
 def parse_behaviour(params, fixtures):
@@ -522,6 +549,18 @@ def parse_behaviour(params, fixtures):
             raise ControlError("redirect is same or other")
         b.value = params["redirect"]
         b.status = int_param(params, "status", 302, 300)
+    elif kind == "extra":
+        if not params["extra"]:
+            raise ControlError("extra names the symbol of the second response")
+        b.value = params["extra"]
+        b.delay_ms = int_param(params, "extra_delay_ms", 50)
+    elif kind == "echo_key":
+        b.value = params["echo_key"]
+        b.echo_in = params.get("echo_in", "error")
+        b.pad = int_param(params, "pad", 0)
+        if b.value not in ECHO_FORMS or b.echo_in not in ECHO_IN:
+            raise ControlError("echo_key is one of " + ", ".join(ECHO_FORMS) + "; echo_in one of "
+                               + ", ".join(ECHO_IN))
     return b
 
 
@@ -679,7 +718,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_truncated(self.server.api.answer(params), b.value, b.full_length)
         if b.kind == "redirect":
             return self.send_redirect(b)
+        if b.kind == "extra":
+            return self.send_with_extra(b, params)
+        if b.kind == "echo_key":
+            return self.send(echo_key_answer(b, params.get("apikey", "")))
         self.send(self.scripted_answer(b, params))
+
+    def send_with_extra(self, b, params):
+        """The answer, then a second complete response on the same connection, unasked."""
+        self.send(self.server.api.answer(params))
+        extra = weekly_payload(b.value, self.server.config.weeks, self.server.config.end,
+                               "extra-response", 1.0, None, "json")
+        self.server.stopping.wait(b.delay_ms / 1000)
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         + f"Content-Length: {len(extra)}\r\n\r\n".encode() + extra)
+        self.log_line(200, len(extra), f"queued:extra:{b.value}")
 
     def send_redirect(self, b):
         """Same host: the same path on this server; other: a host that is never contacted."""

@@ -183,6 +183,48 @@ ctl "next?hang=1"
 check "hang=1 never answers" bash -c "curl -s -m 1 -o /dev/null '$q=IBM'; [ \$? -eq 28 ]"
 ctl "next?delay_ms=800&count=2"
 check "delays run in parallel" bash -c "s=\$(date +%s%N); curl -s -o /dev/null '$q=IBM' & curl -s -o /dev/null '$q=IBM'; wait; t=\$(( (\$(date +%s%N) - s) / 1000000 )); [ \$t -ge 800 ] && [ \$t -lt 1500 ]"
+# Reads everything one request's connection brings within a second and a half.
+extra_probe=$(cat <<'PY'
+import socket, sys, time
+
+def content_length(head):
+    line = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0]
+    return int(line.split(b":")[1])
+
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /query?function=TIME_SERIES_WEEKLY_ADJUSTED&symbol=IBM&apikey=K123 HTTP/1.1\r\n"
+          b"Host: x\r\n\r\n")
+data, end = b"", time.time() + 1.5
+s.settimeout(0.2)
+while time.time() < end:
+    try:
+        chunk = s.recv(65536)
+    except socket.timeout:
+        continue
+    if not chunk:
+        break
+    data += chunk
+head, rest = data.split(b"\r\n\r\n", 1)
+first, second = rest[:content_length(head)], rest[content_length(head):]
+assert b'"2. Symbol": "IBM"' in first, "the answer is IBM's"
+assert second.startswith(b"HTTP/1.1 200 OK\r\n"), second[:200]
+head2, body2 = second.split(b"\r\n\r\n", 1)
+assert b'"2. Symbol": "XTRA"' in body2 and len(body2) == content_length(head2)
+PY
+)
+ctl "next?extra=XTRA&extra_delay_ms=100"
+check "extra=S: a second complete response follows the answer on the same connection" \
+	"$py" -c "$extra_probe" "$(cat "$work/port")"
+ctl "next?extra=IBM"
+check "extra=S: the answer before the extra one is the normal one" bash -c "curl -s '$q=IBM' | cmp -s - '$work/a.json'"
+ctl "next?echo_key=lower"
+check "echo_key=lower quotes the key lower-cased" body_has "$q=IBM" '"Error Message": "the parameter apikey k123 is invalid'
+ctl "next?echo_key=cut&echo_in=note&pad=40"
+check "echo_key=cut&echo_in=note&pad=N: an Information text, padded, with control characters" \
+	bash -c "curl -s '$q=IBM' | $py -c 'import json,sys; t=json.load(sys.stdin)[\"Information\"]; assert t.endswith(\"apikey K123 is invalid or missing.\") and len(t) == 40 + len(\"the parameter apikey K123 is invalid or missing.\") and \"\\x1b\" in t, t'"
+ctl "next?echo_key=whole&echo_in=html"
+check "echo_key=whole&echo_in=html: a 503 page quoting the key" bash -c "[ \"\$(curl -s -o '$work/echo.html' -w '%{http_code} %{content_type}' '$q=IBM')\" = '503 text/html' ] && grep -q 'Bad key K123' '$work/echo.html'"
+check "echo_key with an unknown form is refused" bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' '$base/_control/next?echo_key=half') = 400 ]"
 if [ -n "$fixtures" ]; then
 	ctl "next?body=messages/note_rate_limit_2018_bom.json"
 	check "body=REL serves the fixture bytes" bash -c "curl -s '$q=IBM' | cmp - '$fixtures/messages/note_rate_limit_2018_bom.json'"

@@ -1,5 +1,5 @@
-# The API key can come from the server's environment instead of a setting,
-# and is then as invisible as the setting would be.
+# The API key can come from the server's environment instead of a key file,
+# and is then as invisible as the file's would be.
 use strict;
 use warnings;
 use File::Basename qw(dirname);
@@ -21,15 +21,16 @@ log_statement = 'all'
 }
 $node->safe_psql('postgres', 'CREATE EXTENSION stockelt');
 
-is($node->safe_psql('postgres', 'SHOW stockelt.api_key'), '',
-	'the setting is empty');
+is($node->safe_psql('postgres', 'SHOW stockelt.api_key_file'), '',
+	'no key file is set');
 like($node->safe_psql('postgres', q{SELECT stockelt_fetch('IBM')}),
 	qr{^alphavantage/time_series_weekly_adjusted/symbol=IBM/fetched=},
 	'the fetch uses the key from the environment');
 
+my $wrong = write_secret_file($node, 'wrong_key', 'wrong');
 my ($ret, $out, $err) = $node->psql('postgres',
-	q{SET stockelt.api_key = 'wrong'; SELECT stockelt_fetch('IBM')});
-like($err, qr/API key is missing or invalid/, 'a setting overrides the environment');
+	qq{SET stockelt.api_key_file = '$wrong'; SELECT stockelt_fetch('IBM')});
+like($err, qr/API key is missing or invalid/, 'a key file overrides the environment');
 
 $node->stop;
 my $log = slurp_file($node->logfile);

@@ -15,11 +15,10 @@ use Time::HiRes qw(usleep);
 my $standin = $ENV{STANDIN} or die "STANDIN is not set";
 my $apikey = $ENV{APIKEY} or die "APIKEY is not set";
 
-my $node = new_node('terminate_ingest', $standin, qq{
-stockelt.api_key = '$apikey'
+my $node = new_node('terminate_ingest', $standin, q{
 stockelt.requests_per_second = 0
 stockelt.requests_per_day = 0
-});
+}, $apikey);
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION stockelt');
 $node->safe_psql('postgres',

@@ -16,9 +16,8 @@ my $node = new_node('pg_cron', $standin->{url}, qq{
 shared_preload_libraries = 'stockelt,pg_cron'
 cron.database_name = 'postgres'
 stockelt.database = 'postgres'
-stockelt.api_key = '$standin->{apikey}'
 stockelt.requests_per_day = 0
-});
+}, $standin->{apikey});
 $node->append_conf('postgresql.conf', "cron.host = '@{[ $node->host ]}'\n");
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION stockelt; CREATE EXTENSION pg_cron;');

@@ -15,7 +15,7 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 
 our @EXPORT = qw(start_standin new_node worker_node wait_for reload_settings worker_pid
-  process_gone sqlstate_of query_row);
+  process_gone sqlstate_of query_row write_secret_file);
 
 my $standin_py = dirname(__FILE__) . '/../standin.py';
 
@@ -49,18 +49,39 @@ sub start_standin
 	}, 'StockeltTest::StandIn';
 }
 
-# new_node(name, API base URL, settings): initialised with stockelt preloaded and
-# pointed at the API; not started (a later setting overrides an earlier one).
+# write_secret_file(node, file name, secret): a file in the node's data directory that
+# only the server's user can read, as stockelt requires of a secret; returns its path.
+sub write_secret_file
+{
+	my ($node, $name, $secret) = @_;
+	my $path = $node->data_dir . "/$name";
+
+	open my $fh, '>', $path or die "could not write $path: $!";
+	print $fh "$secret\n";
+	close $fh;
+	chmod 0600, $path or die "could not chmod $path: $!";
+	return $path;
+}
+
+# new_node(name, API base URL, settings, API key): initialised with stockelt preloaded
+# and pointed at the API, the key (if given) in a file of the data directory; not
+# started (a later setting overrides an earlier one).
 sub new_node
 {
-	my ($name, $url, $settings) = @_;
+	my ($name, $url, $settings, $apikey) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $key_setting = '';
 
 	$node->init;
+	if (defined $apikey)
+	{
+		write_secret_file($node, 'stockelt_api_key', $apikey);
+		$key_setting = "stockelt.api_key_file = 'stockelt_api_key'\n";
+	}
 	$node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'stockelt'
 stockelt.api_base_url = '$url/query'
-} . ($settings // ''));
+} . $key_setting . ($settings // ''));
 	return $node;
 }
 
@@ -70,11 +91,9 @@ sub worker_node
 	my ($name, $standin, $extra) = @_;
 	my $node = new_node($name, $standin->{url}, qq{
 stockelt.database = 'postgres'
-stockelt.api_key = '$standin->{apikey}'
 stockelt.requests_per_day = 0
 stockelt.requests_per_second = 0
-} . ($extra // ''));
-
+} . ($extra // ''), $standin->{apikey});
 	$node->start;
 	$node->safe_psql('postgres', q{
 CREATE EXTENSION stockelt;
