@@ -1061,6 +1061,10 @@ CREATE UNIQUE INDEX jobs_open_symbol_idx ON stockelt.jobs (symbol)
 	WHERE state IN ('queued', 'running', 'retry');
 COMMENT ON TABLE stockelt.jobs IS
 	'Pipeline jobs (fetch, bronze, silver) for the background worker; finished ones are pruned after stockelt.job_retention.';
+-- Queued work and run history survive pg_dump, with the counters of their ids.
+SELECT pg_catalog.pg_extension_config_dump('stockelt.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('stockelt.jobs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stockelt.job_batches', '');
 
 CREATE TABLE stockelt.watchlist (
 	symbol				text PRIMARY KEY,
@@ -1081,6 +1085,8 @@ CREATE TABLE stockelt.gold_refreshes (
 	weeks_written	bigint NOT NULL
 );
 COMMENT ON TABLE stockelt.gold_refreshes IS 'Every gold refresh that changed something, newest last.';
+SELECT pg_catalog.pg_extension_config_dump('stockelt.gold_refreshes', '');
+SELECT pg_catalog.pg_extension_config_dump('stockelt.gold_refreshes_id_seq', '');
 
 CREATE FUNCTION stockelt._wake_worker() RETURNS void
 AS 'MODULE_PATHNAME', 'stockelt_wake_worker' LANGUAGE C VOLATILE;
