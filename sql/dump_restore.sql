@@ -43,7 +43,7 @@ SELECT (SELECT count(*) FROM stockelt.jobs) AS jobs,
 	   (SELECT last_value FROM stockelt.job_batches) AS batch,
 	   (SELECT last_value FROM stockelt.gold_refreshes_id_seq) AS refresh_id;
 SELECT o.jobs AS original_jobs, r.jobs AS restored_jobs, o.jobs_digest = r.jobs_digest AS same_jobs,
-	   o.refreshes AS original_refreshes, r.refreshes AS restored_refreshes,
+	   o.refreshes >= 2 AS refreshes_dumped, r.refreshes = o.refreshes AS refreshes_restored,
 	   o.refreshes_digest = r.refreshes_digest AS same_refreshes,
 	   (o.job_id, o.batch, o.refresh_id) = (r.job_id, r.batch, r.refresh_id) AS same_counters
   FROM history_digest o,
