@@ -504,7 +504,7 @@ COMMENT ON TABLE gold.corporate_actions IS
 
 -- ---------------------------------------------------------------- helpers of the refresh
 
-CREATE AGGREGATE stockelt._product(numeric) (sfunc = numeric_mul, stype = numeric, initcond = '1');
+CREATE AGGREGATE stockelt._product(numeric) (sfunc = pg_catalog.numeric_mul, stype = numeric, initcond = '1');
 
 -- The split that explains a jump x of the adjustment factor: the simplest ratio p:q
 -- within 1 % of x, with one side at most 4 (2:1, 3:2, 4:1, 7:1, 20:1, 1:10 …).
@@ -555,18 +555,46 @@ BEGIN
 END
 $$;
 
+-- Scratch tables of the refresh.  They belong to the extension and live in its schema, so
+-- that the refresh, which runs as the extension's owner, never touches a table its caller
+-- could have made (a temporary table created first, with a trigger, would run as the owner).
+-- Refreshes take turns on the lock of stockelt.gold_pending, so one refresh at a time uses
+-- them; each empties them when it starts and when it ends.  Unlogged and never vacuumed:
+-- their rows never outlive a refresh.
+CREATE UNLOGGED TABLE stockelt._gold_dirty (
+	symbol			text PRIMARY KEY,
+	from_week		date,
+	stock_key		integer,
+	pass			integer,
+	ctx_from		date,
+	first_week		date,
+	first_adjusted	numeric,
+	last_week		date,
+	last_partial	boolean
+) WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+COMMENT ON TABLE stockelt._gold_dirty IS
+	'Scratch of stockelt_refresh_gold: the stocks it recomputes; empty outside a refresh.';
+CREATE UNLOGGED TABLE stockelt._gold_new (
+	LIKE gold.fact_weekly_prices,
+	split_numerator		numeric,
+	split_denominator	numeric,
+	jump				double precision
+) WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+COMMENT ON TABLE stockelt._gold_new IS
+	'Scratch of stockelt_refresh_gold: the gold rows it computed; empty outside a refresh.';
+
 -- Recomputes gold rows from each dirty stock's from_week on, reading 52 weeks before it
--- for the trailing windows.  Fills pg_temp._gold_new for the stocks of one pass.
+-- for the trailing windows.  Fills stockelt._gold_new for the stocks of one pass.
 CREATE FUNCTION stockelt._gold_compute(pass integer) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	UPDATE pg_temp._gold_dirty d
+	UPDATE stockelt._gold_dirty d
 	   SET ctx_from = coalesce((SELECT s.week_ending FROM silver.weekly_adjusted_prices s
 								 WHERE s.symbol = d.symbol AND s.week_ending < d.from_week
 								 ORDER BY s.week_ending DESC OFFSET 51 LIMIT 1), '-infinity')
 	 WHERE d.pass = _gold_compute.pass;
 
-	INSERT INTO pg_temp._gold_new
+	INSERT INTO stockelt._gold_new
 	SELECT stock_key, date_key, week_ending, open, high, low, close, adjusted_close, volume,
 		   dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
 		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
@@ -662,7 +690,7 @@ BEGIN
 								 * (s.adjusted_close::float8 / nullif(s.close, 0)::float8)
 								 / nullif((lag(s.adjusted_close) OVER run)::float8
 										  / nullif(lag(s.close) OVER run, 0)::float8, 0) AS x
-						  FROM pg_temp._gold_dirty d
+						  FROM stockelt._gold_dirty d
 						  JOIN silver.weekly_adjusted_prices s
 							ON s.symbol = d.symbol AND s.week_ending >= d.ctx_from
 						 WHERE d.pass = _gold_compute.pass
@@ -694,34 +722,24 @@ BEGIN
 	LOCK TABLE gold.dim_stock, gold.dim_date, gold.fact_weekly_prices, gold.corporate_actions
 		IN EXCLUSIVE MODE;
 
-	-- Scratch tables of this session, emptied at commit.
-	IF to_regclass('pg_temp._gold_new') IS NULL THEN
-		CREATE TEMP TABLE _gold_dirty (
-			symbol text PRIMARY KEY, from_week date, stock_key integer, pass integer,
-			ctx_from date, first_week date, first_adjusted numeric, last_week date,
-			last_partial boolean
-		) ON COMMIT DELETE ROWS;
-		CREATE TEMP TABLE _gold_new (LIKE gold.fact_weekly_prices) ON COMMIT DELETE ROWS;
-		ALTER TABLE _gold_new ADD COLUMN split_numerator numeric,
-			ADD COLUMN split_denominator numeric, ADD COLUMN jump double precision;
-	END IF;
-	TRUNCATE _gold_dirty, _gold_new;
+	-- The extension's own scratch tables, this refresh's alone while it holds the lock above.
+	TRUNCATE stockelt._gold_dirty, stockelt._gold_new;
 
 	IF full_rebuild THEN
 		DELETE FROM stockelt.gold_pending;
-		INSERT INTO _gold_dirty (symbol, from_week, pass)
+		INSERT INTO stockelt._gold_dirty (symbol, from_week, pass)
 		SELECT symbol, '-infinity', 1 FROM gold.dim_stock
 		UNION
 		SELECT DISTINCT symbol, '-infinity'::date, 1 FROM silver.weekly_adjusted_prices;
 	ELSE
 		WITH taken AS (DELETE FROM stockelt.gold_pending RETURNING symbol, from_week)
-		INSERT INTO _gold_dirty (symbol, from_week, pass) SELECT symbol, from_week, 1 FROM taken;
+		INSERT INTO stockelt._gold_dirty (symbol, from_week, pass) SELECT symbol, from_week, 1 FROM taken;
 	END IF;
-	ANALYZE _gold_dirty;
+	ANALYZE stockelt._gold_dirty;
 
 	-- Stocks no longer in silver leave gold, each looked up in silver once.
 	WITH gone AS (
-		DELETE FROM _gold_dirty d
+		DELETE FROM stockelt._gold_dirty d
 		 WHERE NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol)
 		RETURNING d.symbol
 	), stocks_gone AS (
@@ -736,7 +754,7 @@ BEGIN
 	SELECT d.symbol,
 		   (SELECT min(week_ending) FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol),
 		   (SELECT max(week_ending) FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol)
-	  FROM _gold_dirty d
+	  FROM stockelt._gold_dirty d
 	ON CONFLICT (symbol) DO UPDATE SET first_week = excluded.first_week, last_week = excluded.last_week
 	 WHERE (g.first_week, g.last_week) IS DISTINCT FROM (excluded.first_week, excluded.last_week);
 	UPDATE gold.dim_stock g
@@ -751,7 +769,7 @@ BEGIN
 
 	-- The newest week is partial when its key is not its week's last session, or when it
 	-- was fetched before that session closed (16:00 in New York).
-	UPDATE _gold_dirty d
+	UPDATE stockelt._gold_dirty d
 	   SET stock_key = g.stock_key, first_week = g.first_week, last_week = g.last_week,
 		   first_adjusted = (SELECT s.adjusted_close FROM silver.weekly_adjusted_prices s
 							  WHERE s.symbol = d.symbol AND s.week_ending = g.first_week),
@@ -773,17 +791,17 @@ BEGIN
 	-- splits and the stored ones, not a scan per stock.
 	LOOP
 		PERFORM stockelt._gold_compute(this_pass);
-		UPDATE _gold_dirty d SET from_week = '-infinity', pass = pass + 1
+		UPDATE stockelt._gold_dirty d SET from_week = '-infinity', pass = pass + 1
 		  FROM (SELECT DISTINCT coalesce(n.stock_key, a.stock_key) AS stock_key
 				  FROM (SELECT n.stock_key, n.date_key, n.split_numerator, n.split_denominator
-						  FROM _gold_new n
-						  JOIN _gold_dirty dd ON dd.stock_key = n.stock_key
+						  FROM stockelt._gold_new n
+						  JOIN stockelt._gold_dirty dd ON dd.stock_key = n.stock_key
 						 WHERE dd.pass = this_pass AND dd.from_week > dd.first_week
 						   AND n.split_numerator IS NOT NULL) n
 				  FULL JOIN
 					   (SELECT a.stock_key, a.date_key, a.ratio_numerator, a.ratio_denominator
 						  FROM gold.corporate_actions a
-						  JOIN _gold_dirty dd ON dd.stock_key = a.stock_key
+						  JOIN stockelt._gold_dirty dd ON dd.stock_key = a.stock_key
 						 WHERE dd.pass = this_pass AND dd.from_week > dd.first_week
 						   AND a.action = 'split' AND a.week_ending >= dd.from_week) a
 					ON a.stock_key = n.stock_key AND a.date_key = n.date_key
@@ -792,7 +810,7 @@ BEGIN
 					OR n.split_denominator <> a.ratio_denominator) changed
 		 WHERE d.stock_key = changed.stock_key AND d.pass = this_pass;
 		EXIT WHEN NOT FOUND;
-		DELETE FROM _gold_new n USING _gold_dirty d
+		DELETE FROM stockelt._gold_new n USING stockelt._gold_dirty d
 		 WHERE n.stock_key = d.stock_key AND d.pass = this_pass + 1;
 		this_pass := this_pass + 1;
 	END LOOP;
@@ -803,7 +821,7 @@ BEGIN
 		FOR dirty IN SELECT stock_key,
 							CASE WHEN from_week = '-infinity' THEN 0
 								 ELSE to_char(from_week, 'YYYYMMDD')::int END AS from_key
-					   FROM _gold_dirty
+					   FROM stockelt._gold_dirty
 		LOOP
 			DELETE FROM gold.fact_weekly_prices
 			 WHERE stock_key = dirty.stock_key AND date_key >= dirty.from_key;
@@ -818,27 +836,28 @@ BEGIN
 		   is_partial, cumulative_return, return_4w, return_13w, return_52w, moving_average_13w,
 		   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
 		   mean_volume_52w
-	  FROM _gold_new;
+	  FROM stockelt._gold_new;
 	GET DIAGNOSTICS weeks_written = ROW_COUNT;
 	INSERT INTO gold.corporate_actions
 	SELECT stock_key, date_key, week_ending, 'dividend', dividend_amount, split_adjusted_dividend,
 		   NULL::integer, NULL::integer, NULL::double precision
-	  FROM _gold_new WHERE dividend_amount > 0
+	  FROM stockelt._gold_new WHERE dividend_amount > 0
 	UNION ALL
 	SELECT stock_key, date_key, week_ending, 'split', NULL, NULL,
 		   split_numerator, split_denominator, NULL
-	  FROM _gold_new WHERE split_numerator IS NOT NULL
+	  FROM stockelt._gold_new WHERE split_numerator IS NOT NULL
 	UNION ALL
 	SELECT stock_key, date_key, week_ending, 'other adjustment', NULL, NULL, NULL, NULL, jump
-	  FROM _gold_new WHERE jump IS NOT NULL AND abs(jump - 1) > 0.05;
+	  FROM stockelt._gold_new WHERE jump IS NOT NULL AND abs(jump - 1) > 0.05;
 
 	SELECT count(*), count(*) FILTER (WHERE d.from_week <= g.first_week)
 	  INTO stocks, rebuilt_history
-	  FROM _gold_dirty d JOIN gold.dim_stock g USING (stock_key);
+	  FROM stockelt._gold_dirty d JOIN gold.dim_stock g USING (stock_key);
 	IF stocks > 0 OR full_rebuild THEN
 		INSERT INTO stockelt.gold_refreshes (started_at, finished_at, full_rebuild, stocks, weeks_written)
 		VALUES (now(), clock_timestamp(), full_rebuild, stocks, weeks_written);
 	END IF;
+	TRUNCATE stockelt._gold_dirty, stockelt._gold_new;
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_refresh_gold(boolean) FROM PUBLIC;
@@ -1042,6 +1061,10 @@ CREATE UNIQUE INDEX jobs_open_symbol_idx ON stockelt.jobs (symbol)
 	WHERE state IN ('queued', 'running', 'retry');
 COMMENT ON TABLE stockelt.jobs IS
 	'Pipeline jobs (fetch, bronze, silver) for the background worker; finished ones are pruned after stockelt.job_retention.';
+-- Queued work and run history survive pg_dump, with the counters of their ids.
+SELECT pg_catalog.pg_extension_config_dump('stockelt.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('stockelt.jobs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stockelt.job_batches', '');
 
 CREATE TABLE stockelt.watchlist (
 	symbol				text PRIMARY KEY,
@@ -1062,6 +1085,8 @@ CREATE TABLE stockelt.gold_refreshes (
 	weeks_written	bigint NOT NULL
 );
 COMMENT ON TABLE stockelt.gold_refreshes IS 'Every gold refresh that changed something, newest last.';
+SELECT pg_catalog.pg_extension_config_dump('stockelt.gold_refreshes', '');
+SELECT pg_catalog.pg_extension_config_dump('stockelt.gold_refreshes_id_seq', '');
 
 CREATE FUNCTION stockelt._wake_worker() RETURNS void
 AS 'MODULE_PATHNAME', 'stockelt_wake_worker' LANGUAGE C VOLATILE;
