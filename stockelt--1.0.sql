@@ -357,6 +357,9 @@ INSERT INTO stockelt.market_closures (day, reason, builtin) VALUES
 SELECT pg_catalog.pg_extension_config_dump('stockelt.market_closures', 'WHERE NOT builtin');
 COMMENT ON TABLE stockelt.market_closures IS
 	'Unscheduled NYSE closures; add a row for a new one.  Scheduled holidays follow stockelt.market_holidays().';
+-- The calendar is public knowledge: any role that may use the schema may read it, and call
+-- stockelt.market_holidays() and the pure date helpers it is built from.
+GRANT SELECT ON stockelt.market_closures TO PUBLIC;
 
 -- The n-th ISO weekday (1 = Monday) of a month; n = -1 is the last one.
 CREATE FUNCTION stockelt._nth_weekday(year int, month int, isodow int, n int) RETURNS date
@@ -1025,9 +1028,6 @@ COMMENT ON FUNCTION @extschema@.stockelt_check() IS
 	'Data-quality checks over gold: one row per failed check and offending row (errors, then warnings).';
 
 -- Helpers of the refresh and the calendar are the extension's own.
-REVOKE ALL ON FUNCTION stockelt._nth_weekday(int, int, int, int) FROM PUBLIC;
-REVOKE ALL ON FUNCTION stockelt._observed(date) FROM PUBLIC;
-REVOKE ALL ON FUNCTION stockelt._easter(int) FROM PUBLIC;
 REVOKE ALL ON ROUTINE stockelt._product(numeric) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stockelt._split_ratio(double precision) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stockelt._refresh_dim_date() FROM PUBLIC;

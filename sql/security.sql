@@ -20,6 +20,9 @@ SELECT expect_error($$SET stockelt.api_key_file = '/tmp/mine'$$);
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
 SELECT expect_error($$SELECT stockelt_bronze_read('x')$$);
 SELECT expect_error($$SELECT * FROM stockelt_bronze_list('')$$);
+-- The trading calendar is for everyone who may use the schema.
+SELECT count(*) AS holidays_2024, bool_or(name = 'Juneteenth') AS has_juneteenth
+  FROM stockelt.market_holidays(2024);
 RESET ROLE;
 
 SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_execute
