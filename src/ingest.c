@@ -492,6 +492,66 @@ apply_object(PendingObject *p, IngestCounts *counts)
 }
 
 /*
+ * Before anything of a batch is read or written: every key is either in the
+ * catalog or of the layout under the configured prefix (so a bad key is
+ * refused before any request to S3), and the locks of all its objects are
+ * taken at once, in the one order every ingest takes them.
+ */
+static void
+lock_objects(List *keys)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1];
+	Datum	   *elems = palloc(sizeof(Datum) * list_length(keys));
+	Datum		values[1];
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *symbols = NIL;
+	bool		listings = false;
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, keys)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	values[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	types[0] = TEXTARRAYOID;
+
+	SPI_connect();
+	kept_plan(&plan,
+			  "SELECT k.key, o.api_function, coalesce(o.symbol, o.keywords) "
+			  "  FROM unnest($1) AS k (key) "
+			  "  LEFT JOIN stockelt.bronze_objects o ON o.key = k.key",
+			  1, types);
+	/* Not read-only: objects cataloged earlier in this statement are seen. */
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up bronze objects");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *function = SPI_getvalue(row, desc, 2);
+		char	   *argument = SPI_getvalue(row, desc, 3);
+		MemoryContext spi;
+
+		if (function == NULL)
+		{
+			ObjectInfo	info;
+
+			describe_from_key(SPI_getvalue(row, desc, 1), &info);
+			function = info.api_function;
+			argument = info.argument;
+		}
+		spi = MemoryContextSwitchTo(caller);
+		if (strcmp(function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0)
+			symbols = lappend(symbols, pstrdup(argument));
+		else
+			listings = true;
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	silver_lock_objects(symbols, listings);
+}
+
+/*
  * Ingests objects in order.  While one object is written, the next ones are
  * parsed on helper threads: parsing and writing each take about half the
  * time, and the machine has two cores.  The main thread reads the bodies
@@ -508,6 +568,7 @@ ingest_objects(List *keys, bool force, bool from_s3, IngestCallback callback, vo
 
 	waited_ms = 0;
 	INSTR_TIME_SET_CURRENT(started);
+	lock_objects(keys);
 	PG_TRY();
 	{
 		for (;;)
