@@ -48,57 +48,6 @@ typedef struct ObjectInfo
 	TimestampTz fetched_at;
 } ObjectInfo;
 
-/* The value of "name=" in a Hive-style key, up to the next '/'. */
-static char *
-key_partition(const char *key, const char *name)
-{
-	char	   *pattern = psprintf("/%s=", name);
-	const char *start = strstr(key, pattern);
-	const char *end;
-
-	if (start == NULL)
-		return NULL;
-	start += strlen(pattern);
-	end = strchr(start, '/');
-	return pnstrdup(start, end ? (size_t) (end - start) : strlen(start));
-}
-
-/* "alphavantage/<function>/…" names the API function, in lower case. */
-static char *
-key_function(const char *key)
-{
-	const char *start = strstr(key, "alphavantage/");
-	const char *end;
-	char	   *name;
-
-	if (start == NULL)
-		return NULL;
-	start += strlen("alphavantage/");
-	if ((end = strchr(start, '/')) == NULL)
-		return NULL;
-	name = pnstrdup(start, end - start);
-	for (char *p = name; *p; p++)
-		*p = pg_toupper((unsigned char) *p);
-	return name;
-}
-
-static bool
-key_fetched_at(const char *key, TimestampTz *fetched_at)
-{
-	char	   *stamp = key_partition(key, "fetched");
-	int			y, mo, d, h, mi, s, us;
-	char	   *text;
-
-	if (stamp == NULL ||
-		sscanf(stamp, "%4d%2d%2dT%2d%2d%2d.%6dZ", &y, &mo, &d, &h, &mi, &s, &us) != 7)
-		return false;
-	text = psprintf("%04d-%02d-%02d %02d:%02d:%02d.%06d+00", y, mo, d, h, mi, s, us);
-	*fetched_at = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(text),
-														  ObjectIdGetDatum(InvalidOid),
-														  Int32GetDatum(-1)));
-	return true;
-}
-
 /* A plan kept for the life of the backend; the plan cache replans it when tables change. */
 static SPIPlanPtr
 kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
@@ -115,7 +64,6 @@ kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 	return *plan;
 }
 
-/* What the catalog knows of an object, whether it was applied, and its body if needed. */
 /*
  * A stored body, in the current memory context.  A weekly body that
  * PostgreSQL keeps lz4-compressed is fetched as it is stored, a fifth of the
@@ -198,21 +146,19 @@ read_catalog(const char *key, bool force, ObjectInfo *info, char **store, char *
 	return found;
 }
 
-/* Not cataloged (written to S3 by another client): the key says what it holds. */
+/*
+ * Not cataloged (written to S3 by another client): the key says what it holds,
+ * if it is a key of the layout under the configured prefix.
+ */
 static void
 describe_from_key(const char *key, ObjectInfo *info)
 {
-	info->api_function = key_function(key);
-	info->argument = key_partition(key, "symbol");
-	if (info->argument == NULL)
-		info->argument = key_partition(key, "keywords");
-	if (info->api_function == NULL || info->argument == NULL ||
-		!key_fetched_at(key, &info->fetched_at))
-		ereport(ERROR,
-				(errcode(ERRCODE_STOCKELT_INVALID_PAYLOAD),
-				 errmsg("cannot tell what bronze object \"%s\" holds", key),
-				 errdetail("It is not in stockelt.bronze_objects and its key does not follow "
-						   "alphavantage/<function>/symbol=<SYMBOL>/fetched=<YYYYMMDDTHHMMSS.ffffffZ>.json.")));
+	BronzeKey	parsed;
+
+	bronze_require_own_key(key, &parsed);
+	info->api_function = parsed.api_function;
+	info->argument = parsed.argument;
+	info->fetched_at = parsed.fetched_at;
 }
 
 /* Rows the object held when it was applied, or -1 if it has not been. */
@@ -720,14 +666,14 @@ replay_keys(const char *prefix)
 
 	foreach(lc, bronze_list(prefix, true))
 	{
-		char	   *key = ((BronzeEntry *) lfirst(lc))->key;
-		char	   *function = key_function(key);
+		BronzeEntry *entry = (BronzeEntry *) lfirst(lc);
 
 		/* Other objects in the lake are left alone. */
-		if (function != NULL && (strcmp(function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0 ||
-								 strcmp(function, "OVERVIEW") == 0 ||
-								 strcmp(function, "SYMBOL_SEARCH") == 0))
-			keys = lappend(keys, key);
+		if (entry->api_function != NULL &&
+			(strcmp(entry->api_function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0 ||
+			 strcmp(entry->api_function, "OVERVIEW") == 0 ||
+			 strcmp(entry->api_function, "SYMBOL_SEARCH") == 0))
+			keys = lappend(keys, entry->key);
 	}
 	return keys;
 }
