@@ -20,6 +20,8 @@
 #include "portability/instr_time.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -65,6 +67,21 @@ kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 }
 
 /*
+ * A body larger than any object of the API is refused before it is read: its
+ * parsed tree would take many times its size.
+ */
+static void
+require_body_size(const char *key, int64 size)
+{
+	if (size > PARSE_MAX_BODY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_STOCKELT_INVALID_PAYLOAD),
+				 errmsg("could not ingest bronze object \"%s\"", key),
+				 errdetail("body of " INT64_FORMAT " bytes is larger than the %d MB an object may have",
+						   size, PARSE_MAX_BODY_BYTES / (1024 * 1024))));
+}
+
+/*
  * A stored body, in the current memory context.  A weekly body that
  * PostgreSQL keeps lz4-compressed is fetched as it is stored, a fifth of the
  * bytes, and left for a parser thread to decompress into body->data, which is
@@ -96,7 +113,7 @@ fetch_body(struct varlena *stored, bool weekly, StringInfo body, struct varlena 
 
 static bool
 read_catalog(const char *key, bool force, ObjectInfo *info, char **store, char **sha256,
-			 int64 *applied, StringInfo body, struct varlena **compressed)
+			 int64 *size, int64 *applied, StringInfo body, struct varlena **compressed)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[2] = {TEXTOID, BOOLOID};
@@ -108,7 +125,7 @@ read_catalog(const char *key, bool force, ObjectInfo *info, char **store, char *
 	kept_plan(&plan,
 			  "SELECT o.api_function, coalesce(o.symbol, o.keywords), o.fetched_at, o.store, "
 			  "       o.sha256, a.rows_in_object, "
-			  "       CASE WHEN $2 OR a.key IS NULL THEN b.body END "
+			  "       CASE WHEN $2 OR a.key IS NULL THEN b.body END, o.size_bytes "
 			  "  FROM stockelt.bronze_objects o "
 			  "  LEFT JOIN stockelt.silver_objects a ON a.key = o.key "
 			  "  LEFT JOIN stockelt.bronze_bodies b ON b.key = o.key "
@@ -129,13 +146,17 @@ read_catalog(const char *key, bool force, ObjectInfo *info, char **store, char *
 		info->fetched_at = DatumGetTimestampTz(SPI_getbinval(row, desc, 3, &isnull));
 		*store = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 4));
 		*sha256 = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 5));
+		d = SPI_getbinval(row, desc, 8, &isnull);
+		*size = isnull ? -1 : DatumGetInt64(d);
 		d = SPI_getbinval(row, desc, 6, &isnull);
 		*applied = (isnull || force) ? -1 : DatumGetInt64(d);
 		d = SPI_getbinval(row, desc, 7, &isnull);
 		if (!isnull)
 		{
-			MemoryContext spi = MemoryContextSwitchTo(caller);
+			MemoryContext spi;
 
+			require_body_size(key, (int64) toast_raw_datum_size(d) - VARHDRSZ);
+			spi = MemoryContextSwitchTo(caller);
 			fetch_body((struct varlena *) DatumGetPointer(d),
 					   strcmp(info->api_function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0,
 					   body, compressed);
@@ -228,6 +249,7 @@ typedef struct PendingObject
 	StringInfoData body;
 	struct varlena *compressed; /* the body as stored, for a parser thread to decompress */
 	char	   *sha256;			/* the catalog's checksum of the body, if cataloged */
+	int64		catalog_size;	/* the catalog's size of the body, or -1 */
 	bool		weekly;
 	bool		parsing;		/* a parse job runs on the helper thread */
 	bool		parsed;			/* job.series holds the result */
@@ -256,8 +278,9 @@ prepare_object(const char *key, bool force, bool from_s3)
 
 	p->context = context;
 	p->info.key = pstrdup(key);
-	if (!read_catalog(key, force, &p->info, &store, &p->sha256, &p->applied_rows, &p->body,
-					  &p->compressed))
+	p->catalog_size = -1;
+	if (!read_catalog(key, force, &p->info, &store, &p->sha256, &p->catalog_size,
+					  &p->applied_rows, &p->body, &p->compressed))
 	{
 		describe_from_key(key, &p->info);
 		p->applied_rows = force ? -1 : applied_rows(key);
@@ -268,7 +291,12 @@ prepare_object(const char *key, bool force, bool from_s3)
 	{
 		require_ingestible(&p->info);
 		if (from_s3 || (store != NULL && strcmp(store, "s3") == 0))
+		{
+			if (p->catalog_size >= 0)
+				require_body_size(key, p->catalog_size);
 			s3_get(key, &p->body);
+			require_body_size(key, p->body.len);
+		}
 		else if (p->body.data == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_STOCKELT_NO_SUCH_OBJECT),
@@ -374,6 +402,32 @@ discard_object(PendingObject *p)
 	MemoryContextDelete(p->context);
 }
 
+/*
+ * A series ends at most a week after the object was fetched (the partial
+ * newest week is keyed by its last trading day so far) and a week after
+ * today: the fetch time of an object another client wrote comes from its key.
+ */
+static void
+require_past_weeks(const PendingObject *p)
+{
+	const WeeklySeries *series = &p->job.series;
+	TimestampTz until = Min(p->info.fetched_at, GetCurrentTransactionStartTimestamp());
+	DateADT		limit = DatumGetDateADT(DirectFunctionCall1(timestamp_date,
+															TimestampGetDatum(until))) + 7;
+	const ParseDate *newest;
+	int			y, m, d;
+
+	if (series->nrows == 0)
+		return;
+	newest = &series->rows[series->nrows - 1].week_ending;
+	if (date2j(newest->year, newest->month, newest->day) - POSTGRES_EPOCH_JDATE <= limit)
+		return;
+	j2date(limit + POSTGRES_EPOCH_JDATE, &y, &m, &d);
+	raise_invalid(&p->info,
+				  psprintf("week %04d-%02d-%02d is after %04d-%02d-%02d, a week after the object was fetched (or after today, if earlier)",
+						   newest->year, newest->month, newest->day, y, m, d));
+}
+
 static int64
 apply_weekly(PendingObject *p, IngestCounts *counts)
 {
@@ -390,6 +444,7 @@ apply_weekly(PendingObject *p, IngestCounts *counts)
 		bronze_verify(p->info.key, &p->body, p->sha256);	/* raises the mismatch */
 	if (p->job.rc != 0)
 		raise_invalid(&p->info, p->job.reason);
+	require_past_weeks(p);
 	silver_ingest_weekly(p->info.key, p->info.argument, p->info.fetched_at,
 						 &p->job.series, counts);
 	return p->job.series.nrows;
