@@ -278,3 +278,5 @@ SELECT pg_temp.peak_kb() AS peak_before \gset
 SELECT key, size_bytes, regexp_replace(error_detail(format('SELECT * FROM stockelt_ingest(%L)', key)), '\d{7,} bytes', 'N bytes') AS reason
   FROM stockelt.bronze_objects WHERE key ~ 'symbol=BAD/dense' ORDER BY size_bytes DESC;
 SELECT (pg_temp.peak_kb() - :peak_before) / 1024 < 64 AS peak_grew_less_than_64_mb;
+DELETE FROM stockelt.bronze_bodies WHERE key ~ 'symbol=BAD/dense';
+DELETE FROM stockelt.bronze_objects WHERE key ~ 'symbol=BAD/dense';
