@@ -511,11 +511,12 @@ CREATE AGGREGATE stockelt._product(numeric) (sfunc = pg_catalog.numeric_mul, sty
 
 -- The split that explains a jump x of the adjustment factor: the simplest ratio p:q
 -- within 1 % of x, with one side at most 4 (2:1, 3:2, 4:1, 7:1, 20:1, 1:10 …).
--- NULL when x is within 5 % of 1 or no such ratio fits.
+-- NULL when x is within 5 % of 1 or no such ratio fits.  x is clamped to [0, 100] first
+-- (no ratio fits outside [1/50, 50]), so that a jump of any size cannot overflow p.
 CREATE FUNCTION stockelt._split_ratio(x double precision) RETURNS int[]
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT ARRAY[p, q]
-	  FROM (SELECT q, round(x * q)::int AS p FROM generate_series(1, 50) q) c
+	  FROM (SELECT q, round(least(greatest(x, 0), 100) * q)::int AS p FROM generate_series(1, 50) q) c
 	 WHERE abs(x - 1) > 0.05 AND p BETWEEN 1 AND 50 AND least(p, q) <= 4
 	   AND gcd(p, q) = 1 AND abs(p / (x * q) - 1) < 0.01
 	 ORDER BY q, p

@@ -38,7 +38,10 @@ SELECT count(*) AS read_back_equal
 SELECT count(*) AS listed FROM stockelt_bronze_list('alphavantage/time_series_weekly_adjusted/symbol=IBM/');
 SELECT count(*) AS listed_all, bool_and(store = 'table') AS all_in_table FROM stockelt_bronze_list();
 SELECT count(*) AS listed_none FROM stockelt_bronze_list('nothing/');
+SELECT expect_error($$SELECT stockelt_bronze_read('alphavantage/overview/symbol=NOSUCH/fetched=20240412T210000.000000Z.json')$$);
+-- A key outside the layout is refused as such, not looked for.
 SELECT expect_error($$SELECT stockelt_bronze_read('alphavantage/no/such.json')$$);
+SELECT error_detail($$SELECT stockelt_bronze_read('alphavantage/no/such.json')$$);
 
 -- A body changed behind the catalog's back is refused on read.
 BEGIN;

@@ -28,11 +28,14 @@ SELECT * FROM stockelt_ingest(:'s3key', force => true);
 \set s3cmd_sha `$S3CMD get "s3://$S3_BUCKET/$KEY" - 2>/dev/null | sha256sum | cut -c1-64`
 SELECT :'s3cmd_sha' = :'standin_sha' AS s3cmd_reads_stockelt_object;
 
--- stockelt reads what a standard client wrote, under a key with spaces, +, = and (.
+-- stockelt reads what a standard client wrote under its layout, below a prefix with spaces,
+-- +, = and (, for a symbol with = : ^ and _.
 \! $PYTHON -c 'import sys; sys.stdout.write("{\"written by\": \"s3cmd\"}\n")' > "$WORK/odd.json"
-\! $S3CMD put "$WORK/odd.json" "s3://$S3_BUCKET/interop/a key+with=odd(chars).json" >/dev/null 2>&1
-SELECT convert_from(stockelt_bronze_read('interop/a key+with=odd(chars).json'), 'UTF8') AS written_by_s3cmd;
-SELECT key, size_bytes, store FROM stockelt_bronze_list('interop/');
+\! $S3CMD put "$WORK/odd.json" "s3://$S3_BUCKET/lake dir/a+b=c(1)/alphavantage/overview/symbol=^O=D:D_/fetched=20240412T210000.000000Z.json" >/dev/null 2>&1
+SET stockelt.s3_prefix = 'lake dir/a+b=c(1)';
+SELECT convert_from(stockelt_bronze_read('lake dir/a+b=c(1)/alphavantage/overview/symbol=^O=D:D_/fetched=20240412T210000.000000Z.json'), 'UTF8') AS written_by_s3cmd;
+SELECT key, size_bytes, store FROM stockelt_bronze_list('lake dir/a+b=c(1)/alphavantage/overview/');
+RESET stockelt.s3_prefix;
 
 -- stockelt writes under such a key too, and the standard client finds it.
 SET stockelt.s3_prefix = 'lake dir/a+b=c(1)';
@@ -45,11 +48,11 @@ SELECT encode(sha256(stockelt_bronze_read(:'odd_key')), 'hex') = :'s3cmd_sha' AS
 RESET stockelt.s3_prefix;
 
 -- Listing follows continuation tokens past 1,000 keys.
-\! mkdir -p "$WORK/many" && for i in $(seq 1 1005); do echo "{}" > "$WORK/many/$i.json"; done
-\! $S3CMD put --recursive "$WORK/many/" "s3://$S3_BUCKET/many/" >/dev/null 2>&1
+\! mkdir -p "$WORK/many" && for i in $(seq 1 1005); do echo "{}" > "$WORK/many/fetched=20240101T000000.$(printf %06d $i)Z.json"; done
+\! $S3CMD put --recursive "$WORK/many/" "s3://$S3_BUCKET/alphavantage/overview/symbol=MANY/" >/dev/null 2>&1
 SELECT count(*) AS listed, count(DISTINCT key) AS distinct_keys, sum(size_bytes) AS bytes
-  FROM stockelt_bronze_list('many/');
-SELECT count(*) AS listed_under_narrower_prefix FROM stockelt_bronze_list('many/100');
+  FROM stockelt_bronze_list('alphavantage/overview/symbol=MANY/');
+SELECT count(*) AS listed_under_narrower_prefix FROM stockelt_bronze_list('alphavantage/overview/symbol=MANY/fetched=20240101T000000.0001');
 
 -- Credentials from the server's environment when the settings are empty.
 SET stockelt.s3_access_key_id = '';
@@ -63,8 +66,116 @@ SELECT use_s3();
 SELECT * FROM stockelt_ingest_s3('alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240415T210000.000000Z.json');
 SELECT count(*) AS rows, min(fetched_at) AS fetched_at_from_key FROM silver.weekly_adjusted_prices WHERE symbol = 'LAKE';
 
--- Reading a key that is not there.
-SELECT expect_error($$SELECT stockelt_bronze_read('nothing/here.json')$$);
+-- Reading a key of the layout that is not there.
+SELECT expect_error($$SELECT stockelt_bronze_read('alphavantage/overview/symbol=NOTHERE/fetched=20240412T210000.000000Z.json')$$);
+
+-- S3 reach: a role with exactly the README's grants reaches only stockelt's own key layout
+-- under the configured prefix.  Another application's objects in the same bucket (outside
+-- the layout, or outside the prefix) and an object in another bucket are refused, and the
+-- S3 server receives no request for them.
+\! $PYTHON -c 'import sys; sys.stdout.write("{\"secret\": \"of another application\"}\n")' > "$WORK/secret.json"
+\! $S3CMD put "$WORK/secret.json" "s3://$S3_BUCKET/otherapp/secret.json" >/dev/null 2>&1
+\! $S3CMD put "$WORK/secret.json" "s3://$S3_BUCKET/alphavantage/notes/secret.json" >/dev/null 2>&1
+\! $S3CMD put "$WORK/lake.json" "s3://$S3_BUCKET/alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json" >/dev/null 2>&1
+\! $S3CMD mb "s3://other-bucket" >/dev/null 2>&1 && $S3CMD put "$WORK/secret.json" "s3://other-bucket/secret.json" >/dev/null 2>&1
+\set other_bucket_secret `$S3CMD get "s3://other-bucket/secret.json" - 2>/dev/null`
+SELECT :'other_bucket_secret' LIKE '%of another application%' AS other_bucket_object_exists;
+CREATE ROLE s3_etl;
+GRANT EXECUTE ON FUNCTION stockelt_fetch(text), stockelt_fetch_overview(text),
+						  stockelt_search(text), stockelt_bronze_read(text),
+						  stockelt_bronze_list(text), stockelt_ingest(text, boolean),
+						  stockelt_ingest(text[], boolean), stockelt_ingest_s3(text, boolean),
+						  stockelt_replay(text), stockelt_refresh_gold(boolean),
+						  stockelt_check(), stockelt_enqueue(text[]),
+						  stockelt_watch(text, interval), stockelt_unwatch(text) TO s3_etl;
+GRANT USAGE ON SCHEMA stockelt TO s3_etl;
+GRANT SELECT ON stockelt.bronze_objects TO s3_etl;
+CREATE TEMP TABLE hostile (name text, key text);
+GRANT SELECT ON hostile TO s3_etl;
+SET stockelt.s3_prefix = 'lake';
+INSERT INTO hostile VALUES
+	('another application, same bucket', 'otherapp/secret.json'),
+	('outside the layout, under the prefix', 'lake/otherapp/secret.json'),
+	('layout outside the prefix', 'alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json'),
+	('outside the layout, under alphavantage/', 'lake/alphavantage/notes/secret.json'),
+	('../ to another bucket', '../other-bucket/secret.json'),
+	('../ inside a layout key', 'lake/alphavantage/time_series_weekly_adjusted/symbol=LAKE/../../../../otherapp/secret.json'),
+	('../ after a layout key', 'lake/alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json/../../../../../otherapp/secret.json'),
+	('../ as the prefix', '../alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json'),
+	('./ in the prefix', 'lake/./alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json'),
+	('percent-encoded ../', '%2E%2E/other-bucket/secret.json'),
+	('percent-encoded ../ as the prefix', '%2e%2e%2falphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json'),
+	('percent-encoded slash in the layout', 'lake/alphavantage%2Ftime_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json'),
+	('percent-encoded keywords not as stockelt writes them', 'lake/alphavantage/symbol_search/keywords=%2E%2E/fetched=20240412T210000.000000Z.json'),
+	('backslash ..\', '..\other-bucket\secret.json'),
+	('backslash in the prefix', 'lake\..\alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json'),
+	('absolute key', '/otherapp/secret.json'),
+	('absolute layout key', '/lake/alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json'),
+	('absolute URL', 'http://127.0.0.1:1/other-bucket/secret.json'),
+	('doubled slash', 'lake//alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json'),
+	('query string', 'lake/alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json?list-type=2'),
+	('query string alone', '?list-type=2&prefix='),
+	('query in the prefix', 'lake?list-type=2/alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json'),
+	('fragment', 'otherapp/secret.json#/lake/alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json'),
+	('fragment after a layout key', 'lake/alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json#x'),
+	('control character', E'lake/alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json\n'),
+	('very long key', 'lake/' || repeat('a/', 600) || 'alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json'),
+	('very long symbol', 'lake/alphavantage/time_series_weekly_adjusted/symbol=' || repeat('L', 5000) || '/fetched=20240412T210000.000000Z.json'),
+	('lower-case symbol', 'lake/alphavantage/time_series_weekly_adjusted/symbol=lake/fetched=20240412T210000.000000Z.json'),
+	('another function', 'lake/alphavantage/time_series_daily/symbol=LAKE/fetched=20240412T210000.000000Z.json'),
+	('wrong partition', 'lake/alphavantage/overview/keywords=LAKE/fetched=20240412T210000.000000Z.json'),
+	('impossible fetch time', 'lake/alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240230T210000.000000Z.json');
+SELECT ok AS sentinel_a FROM (SELECT count(*) >= 0 AS ok FROM stockelt_bronze_list('lake/alphavantage/overview/symbol=SENTINELA/')) s;
+SET ROLE s3_etl;
+SELECT name,
+	   left(expect_error(format('SELECT stockelt_bronze_read(%L)', key)), 5) AS bronze_read,
+	   left(expect_error(format('SELECT * FROM stockelt_ingest_s3(%L)', key)), 5) AS ingest_s3,
+	   left(expect_error(format('SELECT * FROM stockelt_ingest(%L)', key)), 5) AS ingest,
+	   left(expect_error(format('SELECT * FROM stockelt_ingest(ARRAY[%L])', key)), 5) AS ingest_array,
+	   left(expect_error(format('SELECT * FROM stockelt_replay(%L)', key)), 5) AS replay,
+	   left(expect_error(format('SELECT * FROM stockelt_bronze_list(%L)', key)), 5) AS list
+  FROM hostile ORDER BY name;
+-- One of them in full: what a caller reads.
+SELECT expect_error($$SELECT stockelt_bronze_read('../other-bucket/secret.json')$$);
+SELECT error_detail($$SELECT stockelt_bronze_read('../other-bucket/secret.json')$$);
+SELECT error_detail($$SELECT * FROM stockelt_ingest_s3('alphavantage/time_series_weekly_adjusted/symbol=LAKE/fetched=20240412T210000.000000Z.json')$$);
+-- A batch with one such key among good ones is refused before anything is read.
+SELECT left(expect_error(format('SELECT * FROM stockelt_ingest(ARRAY[%L, %L])', :'s3key', '../other-bucket/secret.json')), 5) AS batch_with_hostile_key;
+SELECT left(expect_error($$SELECT stockelt_bronze_read('')$$), 5) AS empty_key;
+RESET ROLE;
+SELECT ok AS sentinel_b FROM (SELECT count(*) >= 0 AS ok FROM stockelt_bronze_list('lake/alphavantage/overview/symbol=SENTINELB/')) s;
+-- The gateway logs every request it receives: none came between the two sentinel listings.
+\set requests_between `f="$S3DIR/log/client.rgw.log"; for i in $(seq 50); do grep -q 'beast:.*SENTINELB' "$f" && break; sleep 0.2; done; awk '/beast:/ && /SENTINELA/ {n = 0; on = 1; next} /beast:/ && /SENTINELB/ {print n; exit} on && /beast:/ {n++}' "$f"`
+SELECT :'requests_between' AS s3_requests_for_hostile_keys;
+-- The count sees requests: one read of an object of stockelt's makes one.
+SELECT count(*) >= 0 AS sentinel_c FROM stockelt_bronze_list('lake/alphavantage/overview/symbol=SENTINELC/');
+SELECT length(stockelt_bronze_read(:'s3key')) > 0 AS read_own_object;
+SELECT count(*) >= 0 AS sentinel_d FROM stockelt_bronze_list('lake/alphavantage/overview/symbol=SENTINELD/');
+\set requests_between `f="$S3DIR/log/client.rgw.log"; for i in $(seq 50); do grep -q 'beast:.*SENTINELD' "$f" && break; sleep 0.2; done; awk '/beast:/ && /SENTINELC/ {n = 0; on = 1; next} /beast:/ && /SENTINELD/ {print n; exit} on && /beast:/ {n++}' "$f"`
+SELECT :'requests_between' AS s3_requests_for_own_object;
+
+-- The listing shows only stockelt's layout under the prefix, and an object another client
+-- wrote there is still ingestible by the role.
+\! $PYTHON "$(dirname "$STANDINCTL")/genpayload.py" LAKEB --weeks 30 > "$WORK/lakeb.json"
+\! $S3CMD put "$WORK/lakeb.json" "s3://$S3_BUCKET/lake/alphavantage/time_series_weekly_adjusted/symbol=LAKEB/fetched=20240419T210000.000000Z.json" >/dev/null 2>&1
+\! $S3CMD put "$WORK/secret.json" "s3://$S3_BUCKET/lake/alphavantage/time_series_weekly_adjusted/secret.json" >/dev/null 2>&1
+\! $S3CMD put "$WORK/secret.json" "s3://$S3_BUCKET/lake/alphavantage/time_series_weekly_adjusted/symbol=LAKEB/secret.json" >/dev/null 2>&1
+SET ROLE s3_etl;
+SELECT key, size_bytes, store FROM stockelt_bronze_list();
+SELECT * FROM stockelt_ingest_s3('lake/alphavantage/time_series_weekly_adjusted/symbol=LAKEB/fetched=20240419T210000.000000Z.json');
+SELECT * FROM stockelt_ingest(ARRAY['lake/alphavantage/time_series_weekly_adjusted/symbol=LAKEB/fetched=20240419T210000.000000Z.json'], force => true);
+SELECT * FROM stockelt_replay('lake/alphavantage/time_series_weekly_adjusted/');
+RESET ROLE;
+SELECT count(*) AS rows, max(fetched_at) AS fetched_at_from_key FROM silver.weekly_adjusted_prices
+ WHERE symbol = 'LAKEB' AND bronze_key LIKE 'lake/%';
+RESET stockelt.s3_prefix;
+-- A prefix that could climb out of stockelt's keys is refused before any call.
+SET stockelt.s3_prefix = '../other-bucket';
+SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
+SELECT expect_error($$SELECT * FROM stockelt_bronze_list()$$);
+RESET stockelt.s3_prefix;
+DROP OWNED BY s3_etl;
+DROP ROLE s3_etl;
 
 -- Failures leave no catalog row and spend no API call.
 CREATE TEMP TABLE before AS SELECT count(*) AS n FROM stockelt.bronze_objects;

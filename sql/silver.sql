@@ -2,7 +2,8 @@
 \! $STANDINCTL reset
 CREATE TEMP TABLE wal (label text, lsn pg_lsn);
 
--- Numbers of every shape the provider could send: zero, tiny, large, many decimals, negative.
+-- Numbers of every shape a price may have: tiny, large (12 digits before the point), 8 decimals,
+-- trailing zeros, and zero where a price may be zero (adjusted close, dividend).
 CREATE FUNCTION put_numbers(p_key text) RETURNS text LANGUAGE sql AS $$
 	INSERT INTO stockelt.bronze_objects (key, symbol, api_function, fetched_at, size_bytes, sha256, store)
 	SELECT p_key, 'NUM', 'TIME_SERIES_WEEKLY_ADJUSTED', now(), octet_length(b), encode(sha256(convert_to(b, 'UTF8')), 'hex'), 'table'
@@ -10,17 +11,17 @@ CREATE FUNCTION put_numbers(p_key text) RETURNS text LANGUAGE sql AS $$
 			string_agg(format('"%s": {"1. open": "%s", "2. high": "%s", "3. low": "%s", "4. close": "%s", '
 							  '"5. adjusted close": "%s", "6. volume": "1", "7. dividend amount": "%s"}',
 							  d, v[1], v[2], v[3], v[4], v[5], v[6]), ', ')) AS b
-			  FROM (VALUES ('2024-01-05', ARRAY['0', '0.0000', '0.0001', '10000', '100000000.5', '-1.25']),
-						   ('2024-01-12', ARRAY['9999.9999', '10000.0000', '12345678901234.5', '123456789012345678', '0.00000001', '1.10']),
-						   ('2024-01-19', ARRAY['1234567890123456789012.1234', '-0.0005', '5.000000', '99999999999999.9999', '7', '-100'])) AS t(d, v)) x;
+			  FROM (VALUES ('2024-01-05', ARRAY['0.0001', '0.00000001', '1', '10000', '0', '0.0000']),
+						   ('2024-01-12', ARRAY['9999.9999', '10000.0000', '12345678901.5', '123456789012', '0.00000001', '1.10']),
+						   ('2024-01-19', ARRAY['123456789012.12345678', '999999999999.9999', '5.000000', '99999999999.9999', '7', '100'])) AS t(d, v)) x;
 	INSERT INTO stockelt.bronze_bodies
 	SELECT p_key, convert_to(format('{"Meta Data": {"2. Symbol": "NUM"}, "Weekly Adjusted Time Series": {%s}}',
 			string_agg(format('"%s": {"1. open": "%s", "2. high": "%s", "3. low": "%s", "4. close": "%s", '
 							  '"5. adjusted close": "%s", "6. volume": "1", "7. dividend amount": "%s"}',
 							  d, v[1], v[2], v[3], v[4], v[5], v[6]), ', ')), 'UTF8')
-	  FROM (VALUES ('2024-01-05', ARRAY['0', '0.0000', '0.0001', '10000', '100000000.5', '-1.25']),
-				   ('2024-01-12', ARRAY['9999.9999', '10000.0000', '12345678901234.5', '123456789012345678', '0.00000001', '1.10']),
-				   ('2024-01-19', ARRAY['1234567890123456789012.1234', '-0.0005', '5.000000', '99999999999999.9999', '7', '-100'])) AS t(d, v);
+	  FROM (VALUES ('2024-01-05', ARRAY['0.0001', '0.00000001', '1', '10000', '0', '0.0000']),
+				   ('2024-01-12', ARRAY['9999.9999', '10000.0000', '12345678901.5', '123456789012', '0.00000001', '1.10']),
+				   ('2024-01-19', ARRAY['123456789012.12345678', '999999999999.9999', '5.000000', '99999999999.9999', '7', '100'])) AS t(d, v);
 	SELECT p_key;
 $$;
 
@@ -108,10 +109,11 @@ $$;
 CREATE FUNCTION weekly_body(symbol text, weeks text) RETURNS text LANGUAGE sql AS $$
 	SELECT format('{"Meta Data": {"2. Symbol": "%s"}, "Weekly Adjusted Time Series": {%s}}', symbol, weeks);
 $$;
-CREATE FUNCTION bar(day text, open text DEFAULT '1.0000', volume text DEFAULT '100') RETURNS text LANGUAGE sql AS $$
+CREATE FUNCTION bar(day text, open text DEFAULT '1.0000', volume text DEFAULT '100',
+					adjusted text DEFAULT '1.5000', dividend text DEFAULT '0.0000') RETURNS text LANGUAGE sql AS $$
 	SELECT format('"%s": {"1. open": "%s", "2. high": "2.0000", "3. low": "0.5000", "4. close": "1.5000", '
-				  '"5. adjusted close": "1.5000", "6. volume": "%s", "7. dividend amount": "0.0000"}',
-				  day, open, volume);
+				  '"5. adjusted close": "%s", "6. volume": "%s", "7. dividend amount": "%s"}',
+				  day, open, adjusted, volume, dividend);
 $$;
 CREATE TEMP TABLE bad (name text, body text);
 INSERT INTO bad VALUES
@@ -126,12 +128,44 @@ INSERT INTO bad VALUES
 	('duplicate week', weekly_body('BAD', bar('2024-04-11') || ', ' || bar('2024-04-12'))),
 	('duplicate key', weekly_body('BAD', bar('2024-04-12') || ', ' || bar('2024-04-12'))),
 	('not a decimal', weekly_body('BAD', bar('2024-04-05') || ', ' || bar('2024-04-12', open => '1.2e3'))),
-	('negative volume', weekly_body('BAD', bar('2024-04-05') || ', ' || bar('2024-04-12', volume => '-5')));
+	('negative volume', weekly_body('BAD', bar('2024-04-05') || ', ' || bar('2024-04-12', volume => '-5'))),
+	('zero price', weekly_body('BAD', bar('2024-04-05') || ', ' || bar('2024-04-12', open => '0.0000'))),
+	('negative price', weekly_body('BAD', bar('2024-04-05', open => '-1.0000'))),
+	('negative adjusted close', weekly_body('BAD', bar('2024-04-05', adjusted => '-1.5000'))),
+	('negative dividend', weekly_body('BAD', bar('2024-04-05', dividend => '-0.2500'))),
+	('100,000-digit price', weekly_body('BAD', bar('2024-04-05', open => repeat('9', 100000)))),
+	('13 digits before the point', weekly_body('BAD', bar('2024-04-05', open => '1234567890123.5'))),
+	('9 decimals', weekly_body('BAD', bar('2024-04-05', open => '1.123456789'))),
+	('week in 1900', weekly_body('BAD', bar('1900-01-05') || ', ' || bar('2024-04-12'))),
+	('week in 1969', weekly_body('BAD', bar('1969-12-26') || ', ' || bar('1970-01-02'))),
+	('too many values', '{"Meta Data": {"2. Symbol": "BAD"}, "x": [' || repeat('0,', 200000) || '0]}');
 SELECT name, error_detail(format('SELECT * FROM stockelt_ingest(%L)',
 								 put_bronze('alphavantage/time_series_weekly_adjusted/symbol=BAD/' || name || '.json', body))) AS reason
   FROM bad ORDER BY name;
 SELECT DISTINCT regexp_replace(expect_error($$SELECT * FROM stockelt_ingest('alphavantage/time_series_weekly_adjusted/symbol=BAD/bad date key.json')$$), '"[^"]*"', '"…"') AS error;
 SELECT count(*) AS bad_rows_written FROM silver.weekly_adjusted_prices WHERE symbol IN ('BAD', 'GOOD');
+
+-- What an analyst accepts: zero volume, adjusted close and dividend, the first week of 1970,
+-- and a week up to seven days after the fetch (the partial week is keyed by its last trading
+-- day); a week later than that, or one in 2999, is refused.
+CREATE FUNCTION put_fetched(p_key text, p_body text, p_fetched_at timestamptz) RETURNS text LANGUAGE sql AS $$
+	SELECT put_bronze(p_key, p_body);
+	UPDATE stockelt.bronze_objects SET fetched_at = p_fetched_at WHERE key = p_key;
+	SELECT p_key;
+$$;
+BEGIN;
+SELECT * FROM stockelt_ingest(put_fetched('alphavantage/time_series_weekly_adjusted/symbol=BAD/edges.json',
+	weekly_body('BAD', bar('1970-01-02') || ', ' || bar('2024-04-12', volume => '0', adjusted => '0.0000') || ', ' ||
+					   bar('2024-04-22')), '2024-04-15 21:00:00+00'));
+SELECT week_ending, open, adjusted_close, volume, dividend_amount FROM silver.weekly_adjusted_prices
+ WHERE symbol = 'BAD' ORDER BY 1;
+ROLLBACK;
+SELECT name, error_detail(format('SELECT * FROM stockelt_ingest(%L)',
+	put_fetched('alphavantage/time_series_weekly_adjusted/symbol=BAD/' || name || '.json', body, '2024-04-15 21:00:00+00'))) AS reason
+  FROM (VALUES ('week after the fetch', weekly_body('BAD', bar('2024-04-12') || ', ' || bar('2024-04-26'))),
+			   ('week in 2999', weekly_body('BAD', bar('2024-04-12') || ', ' || bar('2999-01-04')))) AS b (name, body)
+ ORDER BY name;
+SELECT count(*) AS bad_rows_written FROM silver.weekly_adjusted_prices WHERE symbol = 'BAD';
 
 -- A byte-order mark before the JSON is accepted.
 SELECT * FROM stockelt_ingest(put_bronze('alphavantage/time_series_weekly_adjusted/symbol=BAD/bom.json',
@@ -226,3 +260,23 @@ SELECT count(*) AS symbols_missing_or_different FROM (
 
 -- Keys that do not name a function, symbol and time, and are not cataloged, are refused.
 SELECT expect_error($$SELECT * FROM stockelt_ingest('somewhere/else.json')$$);
+
+-- Memory per body is bounded: a 63 MB body of small values (under the default size cap of a
+-- fetch) is refused before it is read, and one just under 8 MB before it is parsed.  The bodies
+-- are written by another session, so this backend's peak memory shows only the ingest.
+SELECT put_bronze('alphavantage/time_series_weekly_adjusted/symbol=BAD/dense63.json',
+	'{"Meta Data": {"2. Symbol": "BAD"}, "x": [' || repeat('0,', 33000000) || '0], "Weekly Adjusted Time Series": {'
+	|| bar('2024-04-12') || '}}') IS NOT NULL AS put_63_mb;
+SELECT put_bronze('alphavantage/time_series_weekly_adjusted/symbol=BAD/dense8.json',
+	'{"Meta Data": {"2. Symbol": "BAD"}, "x": [' || repeat('0,', 4100000) || '0], "Weekly Adjusted Time Series": {'
+	|| bar('2024-04-12') || '}}') IS NOT NULL AS put_8_mb;
+\c -
+CREATE FUNCTION pg_temp.peak_kb() RETURNS bigint LANGUAGE sql AS $$
+	SELECT substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') FROM 'VmHWM:\s+(\d+)')::bigint;
+$$;
+SELECT pg_temp.peak_kb() AS peak_before \gset
+SELECT key, size_bytes, regexp_replace(error_detail(format('SELECT * FROM stockelt_ingest(%L)', key)), '\d{7,} bytes', 'N bytes') AS reason
+  FROM stockelt.bronze_objects WHERE key ~ 'symbol=BAD/dense' ORDER BY size_bytes DESC;
+SELECT (pg_temp.peak_kb() - :peak_before) / 1024 < 64 AS peak_grew_less_than_64_mb;
+DELETE FROM stockelt.bronze_bodies WHERE key ~ 'symbol=BAD/dense';
+DELETE FROM stockelt.bronze_objects WHERE key ~ 'symbol=BAD/dense';

@@ -5,7 +5,11 @@
  *
  * Keys are Hive-style so that lake engines can read them:
  *   [prefix/]alphavantage/<function>/symbol=<SYMBOL>/fetched=<UTC timestamp>.json
- * Objects are immutable: one per fetch, never overwritten.
+ * (keywords=<percent-encoded keywords> for SYMBOL_SEARCH).  Objects are
+ * immutable: one per fetch, never overwritten.  This file builds keys and is
+ * the one parser of them: a key that is not in the catalog reaches S3 only if
+ * it parses as the layout under the configured prefix, so a caller cannot name
+ * another application's objects, another bucket (through "../") or a query.
  */
 #include "postgres.h"
 
@@ -19,12 +23,333 @@
 #include "utils/timestamp.h"
 
 #include "stockelt.h"
+#include "alphavantage.h"
 #include "bronze.h"
 #include "http.h"
 #include "s3.h"
 
 PG_FUNCTION_INFO_V1(stockelt_bronze_read);
 PG_FUNCTION_INFO_V1(stockelt_bronze_list);
+
+#define LAYOUT_ROOT "alphavantage"
+#define LAYOUT_HINT "Bronze keys are [stockelt.s3_prefix/]alphavantage/<function>/symbol=<SYMBOL>/" \
+	"fetched=<YYYYMMDDTHHMMSS.ffffffZ>.json (keywords=<keywords> for symbol_search)."
+
+/* The API functions whose objects the layout holds, each under its partition. */
+static const AvFunction *const layout_functions[] = {
+	&av_weekly_adjusted, &av_overview, &av_symbol_search
+};
+
+/* A key as messages show it: printable ASCII only, and not too long to read. */
+static char *
+key_for_message(const char *key)
+{
+	StringInfoData out;
+	size_t		len = strlen(key);
+
+	initStringInfo(&out);
+	for (size_t i = 0; i < len && i < 120; i++)
+		appendStringInfoChar(&out, (key[i] >= 0x20 && key[i] < 0x7f) ? key[i] : '?');
+	if (len > 120)
+		appendStringInfoString(&out, "...");
+	return out.data;
+}
+
+/*
+ * Why a path segment of a prefix cannot be used, or NULL.  Segments are
+ * never empty, "." or "..", and have no character that a server or client
+ * could read as a separator, a query, a fragment or an escape.
+ */
+static char *
+bad_prefix_segment(const char *segment, size_t len)
+{
+	if (len == 0)
+		return "it has an empty segment (a leading, doubled or lone \"/\")";
+	if ((len == 1 && segment[0] == '.') || (len == 2 && segment[0] == '.' && segment[1] == '.'))
+		return psprintf("it has a \"%.*s\" segment", (int) len, segment);
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) segment[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return "it has a control character";
+		if (c == '\\' || c == '?' || c == '#' || c == '%')
+			return psprintf("it has the character \"%c\"", c);
+	}
+	return NULL;
+}
+
+/* Why a prefix (without trailing slashes) cannot be used, or NULL. */
+static char *
+bad_prefix(const char *prefix, size_t len)
+{
+	size_t		start = 0;
+
+	if (len == 0)
+		return NULL;
+	for (size_t i = 0; i <= len; i++)
+	{
+		if (i == len || prefix[i] == '/')
+		{
+			char	   *why = bad_prefix_segment(prefix + start, i - start);
+
+			if (why)
+				return why;
+			start = i + 1;
+		}
+	}
+	return NULL;
+}
+
+const char *
+bronze_prefix(void)
+{
+	const char *prefix = s3_configured() ? stockelt_s3_prefix : "";
+	size_t		len = prefix ? strlen(prefix) : 0;
+	char	   *why;
+
+	while (len > 0 && prefix[len - 1] == '/')
+		len--;
+	if ((why = bad_prefix(prefix, len)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stockelt.s3_prefix \"%s\" cannot be used as a key prefix",
+						key_for_message(prefix)),
+				 errdetail("The prefix is not usable because %s.", why),
+				 errhint("Use names separated by single slashes, without \".\" or \"..\" names, "
+						 "control characters, \"\\\", \"?\", \"#\" or \"%%\".")));
+	return pnstrdup(prefix, len);
+}
+
+static bool
+is_symbol_char(char c)
+{
+	/* What av_validate_symbol accepts, upper-cased as every caller stores it. */
+	return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr(".-^=:_", c) != NULL;
+}
+
+static bool
+is_unreserved(char c)
+{
+	/* What http_escape leaves as it is; everything else it writes as %XX. */
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		c == '-' || c == '_' || c == '.' || c == '~';
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;				/* http_escape writes upper-case hex only */
+}
+
+/* The symbol of "symbol=<SYMBOL>", or NULL with the reason. */
+static char *
+parse_symbol_value(const char *value, size_t len, char **reason)
+{
+	if (len == 0 || len > 32)
+	{
+		*reason = "the symbol does not have 1 to 32 characters";
+		return NULL;
+	}
+	for (size_t i = 0; i < len; i++)
+	{
+		if (!is_symbol_char(value[i]))
+		{
+			*reason = "the symbol has a character other than upper-case letters, digits and . - ^ = : _";
+			return NULL;
+		}
+	}
+	return pnstrdup(value, len);
+}
+
+/*
+ * The keywords of "keywords=<escaped>", or NULL with the reason.  Only the
+ * form http_escape writes is accepted (each byte either unreserved or %XX with
+ * upper-case hex, never an unreserved one escaped), so one set of keywords has
+ * exactly one key.
+ */
+static char *
+parse_keywords_value(const char *value, size_t len, char **reason)
+{
+	StringInfoData out;
+
+	initStringInfo(&out);
+	for (size_t i = 0; i < len; i++)
+	{
+		if (is_unreserved(value[i]))
+			appendStringInfoChar(&out, value[i]);
+		else if (value[i] == '%' && i + 2 < len &&
+				 hex_value(value[i + 1]) >= 0 && hex_value(value[i + 2]) >= 0)
+		{
+			char		c = (char) (hex_value(value[i + 1]) * 16 + hex_value(value[i + 2]));
+
+			if (is_unreserved(c) || (unsigned char) c < 0x20 || c == 0x7f)
+			{
+				*reason = "the keywords are not escaped as stockelt escapes them";
+				return NULL;
+			}
+			appendStringInfoChar(&out, c);
+			i += 2;
+		}
+		else
+		{
+			*reason = "the keywords are not escaped as stockelt escapes them";
+			return NULL;
+		}
+	}
+	if (out.len == 0 || out.len > 64)
+	{
+		*reason = "the keywords do not have 1 to 64 characters";
+		return NULL;
+	}
+	return out.data;
+}
+
+/* "fetched=YYYYMMDDTHHMMSS.ffffffZ.json" as a time, or false with the reason. */
+/* The last name of a key: 9 stands for a digit. */
+static const char fetched_shape[] = "fetched=99999999T999999.999999Z.json";
+
+static bool
+parse_fetched(const char *segment, size_t len, TimestampTz *fetched_at, char **reason)
+{
+	const char *shape = fetched_shape;
+	struct pg_tm tm = {0};
+	int			usec;
+	const char *p = segment + strlen("fetched=");
+
+	if (len != strlen(fetched_shape))
+	{
+		*reason = "the last name is not fetched=<YYYYMMDDTHHMMSS.ffffffZ>.json";
+		return false;
+	}
+	for (size_t i = 0; i < len; i++)
+	{
+		if (shape[i] == '9' ? !(segment[i] >= '0' && segment[i] <= '9') : segment[i] != shape[i])
+		{
+			*reason = "the last name is not fetched=<YYYYMMDDTHHMMSS.ffffffZ>.json";
+			return false;
+		}
+	}
+	sscanf(p, "%4d%2d%2dT%2d%2d%2d.%6d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &usec);
+	if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+		tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] ||
+		tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59 ||
+		tm2timestamp(&tm, usec, NULL, fetched_at) != 0)
+	{
+		*reason = "the fetch time is not a valid UTC time since 1970";
+		return false;
+	}
+	return true;
+}
+
+bool
+bronze_parse_key(const char *key, BronzeKey *parsed, char **reason)
+{
+	size_t		len = strlen(key);
+	const char *seg[4];			/* the layout's four names, after the prefix */
+	size_t		seglen[4];
+	const char *end = key + len;
+	const AvFunction *fn = NULL;
+	size_t		plen;
+	char	   *why;
+
+	memset(parsed, 0, sizeof(*parsed));
+	if (len > BRONZE_MAX_KEY_LEN)
+	{
+		*reason = psprintf("the key is longer than %d bytes", BRONZE_MAX_KEY_LEN);
+		return false;
+	}
+	/* The layout is the last four names; what comes before them is the prefix. */
+	for (int i = 3; i >= 0; i--)
+	{
+		const char *start = end;
+
+		while (start > key && start[-1] != '/')
+			start--;
+		if (i > 0 && start == key)
+		{
+			*reason = "the key does not have the layout's four names";
+			return false;
+		}
+		seg[i] = start;
+		seglen[i] = end - start;
+		end = start - 1;
+	}
+	plen = seg[0] > key ? (size_t) (seg[0] - key - 1) : 0;
+	if (seg[0] > key && (why = bad_prefix(key, plen)) != NULL)
+	{
+		*reason = psprintf("the prefix before \"%s/\" is not usable: %s", LAYOUT_ROOT, why);
+		return false;
+	}
+	if (seglen[0] != strlen(LAYOUT_ROOT) || strncmp(seg[0], LAYOUT_ROOT, seglen[0]) != 0)
+	{
+		*reason = "the key is not under \"" LAYOUT_ROOT "/\"";
+		return false;
+	}
+	for (size_t i = 0; i < lengthof(layout_functions); i++)
+	{
+		const char *name = layout_functions[i]->name;
+
+		/* lower case, as object_key writes it */
+		if (seglen[1] == strlen(name) &&
+			strncmp(seg[1], asc_tolower(name, strlen(name)), seglen[1]) == 0)
+			fn = layout_functions[i];
+	}
+	if (fn == NULL)
+	{
+		*reason = "the second name is not time_series_weekly_adjusted, overview or symbol_search";
+		return false;
+	}
+	{
+		size_t		nlen = strlen(fn->argument);
+
+		if (seglen[2] <= nlen || strncmp(seg[2], fn->argument, nlen) != 0 || seg[2][nlen] != '=')
+		{
+			*reason = psprintf("the third name is not %s=<%s>", fn->argument, fn->argument);
+			return false;
+		}
+		parsed->argument = strcmp(fn->argument, "symbol") == 0 ?
+			parse_symbol_value(seg[2] + nlen + 1, seglen[2] - nlen - 1, reason) :
+			parse_keywords_value(seg[2] + nlen + 1, seglen[2] - nlen - 1, reason);
+		if (parsed->argument == NULL)
+			return false;
+	}
+	if (!parse_fetched(seg[3], seglen[3], &parsed->fetched_at, reason))
+		return false;
+	parsed->prefix = pnstrdup(key, plen);
+	parsed->api_function = pstrdup(fn->name);
+	return true;
+}
+
+void
+bronze_require_own_key(const char *key, BronzeKey *parsed)
+{
+	char	   *reason;
+	const char *prefix;
+
+	if (!bronze_parse_key(key, parsed, &reason))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" is not a bronze key of stockelt", key_for_message(key)),
+				 errdetail("It is not in stockelt.bronze_objects, and %s.", reason),
+				 errhint(LAYOUT_HINT)));
+	prefix = bronze_prefix();
+	if (strcmp(parsed->prefix, prefix) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" is not a bronze key of stockelt", key_for_message(key)),
+				 prefix[0] ?
+				 errdetail("It is not in stockelt.bronze_objects, and it is not under "
+						   "the configured prefix \"%s/\".", prefix) :
+				 errdetail("It is not in stockelt.bronze_objects, and it has the prefix \"%s/\" "
+						   "while stockelt.s3_prefix is empty.", key_for_message(parsed->prefix)),
+				 errhint(LAYOUT_HINT)));
+}
 
 static char *
 object_key(const char *api_function, const char *partition, const char *value,
@@ -33,26 +358,33 @@ object_key(const char *api_function, const char *partition, const char *value,
 	struct pg_tm tm;
 	fsec_t		fsec;
 	char	   *function = asc_tolower(api_function, strlen(api_function));
-	const char *prefix = s3_configured() ? stockelt_s3_prefix : "";
-	int			plen = strlen(prefix);
+	const char *prefix = bronze_prefix();
+	char	   *key;
+	BronzeKey	parsed;
+	char	   *reason;
 
 	if (timestamp2tm(fetched_at, NULL, &tm, &fsec, NULL, NULL) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("timestamp out of range")));
-	while (plen > 0 && prefix[plen - 1] == '/')
-		plen--;
-	return psprintf("%.*s%salphavantage/%s/%s=%s/fetched=%04d%02d%02dT%02d%02d%02d.%06dZ.json",
-					plen, prefix, plen > 0 ? "/" : "", function, partition, value,
-					tm.tm_year, tm.tm_mon, tm.tm_mday,
-					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+	key = psprintf("%s%s" LAYOUT_ROOT "/%s/%s=%s/fetched=%04d%02d%02dT%02d%02d%02d.%06dZ.json",
+				   prefix, prefix[0] ? "/" : "", function, partition, value,
+				   tm.tm_year, tm.tm_mon, tm.tm_mday,
+				   tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+	/* What stockelt writes, it can read back as its own. */
+	if (!bronze_parse_key(key, &parsed, &reason))
+		elog(ERROR, "bronze key \"%s\" does not follow the layout: %s", key, reason);
+	return key;
 }
 
 void
 bronze_check_store(void)
 {
 	if (s3_configured())
+	{
+		(void) bronze_prefix();
 		s3_check_bucket();
+	}
 }
 
 static void
@@ -211,7 +543,21 @@ bronze_read(const char *key, StringInfo out)
 	char	   *store = catalog_lookup(key, &sha256);
 	bool		found;
 
-	if (store ? strcmp(store, "s3") == 0 : s3_configured())
+	if (store == NULL)
+	{
+		BronzeKey	parsed;
+
+		/* Not stockelt's own write: only its layout, under its prefix, in its bucket. */
+		bronze_require_own_key(key, &parsed);
+		if (s3_configured())
+		{
+			s3_get(key, out);
+			found = true;
+		}
+		else
+			found = false;
+	}
+	else if (strcmp(store, "s3") == 0)
 	{
 		s3_get(key, out);
 		found = true;
@@ -262,7 +608,7 @@ list_table_store(const char *prefix)
 	List	   *entries = NIL;
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT key, size_bytes FROM stockelt.bronze_objects "
+	if (SPI_execute_with_args("SELECT key, size_bytes, api_function FROM stockelt.bronze_objects "
 							  "WHERE store = 'table' AND starts_with(key, $1) ORDER BY key",
 							  1, types, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list bronze objects");
@@ -275,11 +621,124 @@ list_table_store(const char *prefix)
 
 		entry->key = pstrdup(SPI_getvalue(row, SPI_tuptable->tupdesc, 1));
 		entry->size = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
+		entry->api_function = pstrdup(SPI_getvalue(row, SPI_tuptable->tupdesc, 3));
 		entries = lappend(entries, entry);
 		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();
 	return entries;
+}
+
+/* Whether a value could begin the value of a partition: a listing prefix may stop anywhere. */
+static bool
+could_begin_value(const AvFunction *fn, const char *value, size_t len)
+{
+	bool		symbol = strcmp(fn->argument, "symbol") == 0;
+
+	if (len > (symbol ? 32 : 3 * 64))
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		if (symbol ? !is_symbol_char(value[i]) : !(is_unreserved(value[i]) || value[i] == '%'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether text (what a listing prefix has after the layout's root) could
+ * begin a key of the layout: "<function>/<partition>=<value>/fetched=…",
+ * cut anywhere.
+ */
+static bool
+could_begin_layout(const char *text)
+{
+	const char *shape = fetched_shape;
+	const char *slash1 = strchr(text, '/');
+	const char *slash2 = slash1 ? strchr(slash1 + 1, '/') : NULL;
+	size_t		flen = slash1 ? (size_t) (slash1 - text) : strlen(text);
+	const AvFunction *fn = NULL;
+
+	for (size_t i = 0; i < lengthof(layout_functions); i++)
+	{
+		const char *name = asc_tolower(layout_functions[i]->name, strlen(layout_functions[i]->name));
+
+		if (slash1 ? (strlen(name) == flen && strncmp(text, name, flen) == 0) :
+			strncmp(name, text, flen) == 0)
+			fn = layout_functions[i];
+	}
+	if (fn == NULL)
+		return false;
+	if (slash1 != NULL)
+	{
+		const char *part = slash1 + 1;
+		size_t		plen = slash2 ? (size_t) (slash2 - part) : strlen(part);
+		size_t		nlen = strlen(fn->argument);
+
+		if (plen <= nlen)
+		{
+			if (slash2 || strncmp(fn->argument, part, plen) != 0)
+				return false;
+		}
+		else if (strncmp(part, fn->argument, nlen) != 0 || part[nlen] != '=' ||
+				 !could_begin_value(fn, part + nlen + 1, plen - nlen - 1))
+			return false;
+		else if (slash2 != NULL)
+		{
+			/* A whole value is what a key would have. */
+			char	   *reason;
+
+			if ((strcmp(fn->argument, "symbol") == 0 ?
+				 parse_symbol_value(part + nlen + 1, plen - nlen - 1, &reason) :
+				 parse_keywords_value(part + nlen + 1, plen - nlen - 1, &reason)) == NULL)
+				return false;
+		}
+	}
+	if (slash2 != NULL)
+	{
+		const char *last = slash2 + 1;
+		size_t		llen = strlen(last);
+
+		TimestampTz fetched_at;
+		char	   *reason;
+
+		if (llen > strlen(fetched_shape))
+			return false;
+		for (size_t i = 0; i < llen; i++)
+		{
+			if (shape[i] == '9' ? !(last[i] >= '0' && last[i] <= '9') : last[i] != shape[i])
+				return false;
+		}
+		if (llen == strlen(fetched_shape) && !parse_fetched(last, llen, &fetched_at, &reason))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * What S3 is asked to list for a caller's prefix: the layout's root under the
+ * configured prefix, or a narrower prefix that could begin a key of the
+ * layout; anything else is refused before any request.
+ */
+static char *
+s3_listing_prefix(const char *asked)
+{
+	const char *prefix = bronze_prefix();
+	char	   *root = psprintf("%s%s" LAYOUT_ROOT "/", prefix, prefix[0] ? "/" : "");
+	size_t		alen = strlen(asked);
+	size_t		rlen = strlen(root);
+
+	if (alen <= rlen && strncmp(root, asked, alen) == 0)
+		return root;
+	if (alen > BRONZE_MAX_KEY_LEN || strncmp(asked, root, rlen) != 0 ||
+		!could_begin_layout(asked + rlen))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("prefix \"%s\" is outside stockelt's bronze keys", key_for_message(asked)),
+				 errdetail("A prefix listed in S3 begins \"%s\" and could begin a key of the layout.",
+						   root),
+				 errhint(LAYOUT_HINT)));
+	return pstrdup(asked);
 }
 
 List *
@@ -291,15 +750,24 @@ bronze_list(const char *prefix, bool oldest_fetch_first)
 		entries = list_table_store(prefix);
 	else
 	{
+		const char *own_prefix = bronze_prefix();
 		ListCell   *lc;
 
-		foreach(lc, s3_list(prefix))
+		foreach(lc, s3_list(s3_listing_prefix(prefix)))
 		{
 			S3Object   *obj = (S3Object *) lfirst(lc);
-			BronzeEntry *entry = palloc(sizeof(BronzeEntry));
+			BronzeEntry *entry;
+			BronzeKey	parsed;
+			char	   *reason;
 
+			/* Other objects under the prefix are not stockelt's to show. */
+			if (!bronze_parse_key(obj->key, &parsed, &reason) ||
+				strcmp(parsed.prefix, own_prefix) != 0)
+				continue;
+			entry = palloc(sizeof(BronzeEntry));
 			entry->key = obj->key;
 			entry->size = obj->size;
+			entry->api_function = parsed.api_function;
 			entries = lappend(entries, entry);
 		}
 	}

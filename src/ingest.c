@@ -20,6 +20,8 @@
 #include "portability/instr_time.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -48,57 +50,6 @@ typedef struct ObjectInfo
 	TimestampTz fetched_at;
 } ObjectInfo;
 
-/* The value of "name=" in a Hive-style key, up to the next '/'. */
-static char *
-key_partition(const char *key, const char *name)
-{
-	char	   *pattern = psprintf("/%s=", name);
-	const char *start = strstr(key, pattern);
-	const char *end;
-
-	if (start == NULL)
-		return NULL;
-	start += strlen(pattern);
-	end = strchr(start, '/');
-	return pnstrdup(start, end ? (size_t) (end - start) : strlen(start));
-}
-
-/* "alphavantage/<function>/…" names the API function, in lower case. */
-static char *
-key_function(const char *key)
-{
-	const char *start = strstr(key, "alphavantage/");
-	const char *end;
-	char	   *name;
-
-	if (start == NULL)
-		return NULL;
-	start += strlen("alphavantage/");
-	if ((end = strchr(start, '/')) == NULL)
-		return NULL;
-	name = pnstrdup(start, end - start);
-	for (char *p = name; *p; p++)
-		*p = pg_toupper((unsigned char) *p);
-	return name;
-}
-
-static bool
-key_fetched_at(const char *key, TimestampTz *fetched_at)
-{
-	char	   *stamp = key_partition(key, "fetched");
-	int			y, mo, d, h, mi, s, us;
-	char	   *text;
-
-	if (stamp == NULL ||
-		sscanf(stamp, "%4d%2d%2dT%2d%2d%2d.%6dZ", &y, &mo, &d, &h, &mi, &s, &us) != 7)
-		return false;
-	text = psprintf("%04d-%02d-%02d %02d:%02d:%02d.%06d+00", y, mo, d, h, mi, s, us);
-	*fetched_at = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(text),
-														  ObjectIdGetDatum(InvalidOid),
-														  Int32GetDatum(-1)));
-	return true;
-}
-
 /* A plan kept for the life of the backend; the plan cache replans it when tables change. */
 static SPIPlanPtr
 kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
@@ -115,7 +66,21 @@ kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 	return *plan;
 }
 
-/* What the catalog knows of an object, whether it was applied, and its body if needed. */
+/*
+ * A body larger than any object of the API is refused before it is read: its
+ * parsed tree would take many times its size.
+ */
+static void
+require_body_size(const char *key, int64 size)
+{
+	if (size > PARSE_MAX_BODY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_STOCKELT_INVALID_PAYLOAD),
+				 errmsg("could not ingest bronze object \"%s\"", key),
+				 errdetail("body of " INT64_FORMAT " bytes is larger than the %d MB an object may have",
+						   size, PARSE_MAX_BODY_BYTES / (1024 * 1024))));
+}
+
 /*
  * A stored body, in the current memory context.  A weekly body that
  * PostgreSQL keeps lz4-compressed is fetched as it is stored, a fifth of the
@@ -148,7 +113,7 @@ fetch_body(struct varlena *stored, bool weekly, StringInfo body, struct varlena 
 
 static bool
 read_catalog(const char *key, bool force, ObjectInfo *info, char **store, char **sha256,
-			 int64 *applied, StringInfo body, struct varlena **compressed)
+			 int64 *size, int64 *applied, StringInfo body, struct varlena **compressed)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[2] = {TEXTOID, BOOLOID};
@@ -160,7 +125,7 @@ read_catalog(const char *key, bool force, ObjectInfo *info, char **store, char *
 	kept_plan(&plan,
 			  "SELECT o.api_function, coalesce(o.symbol, o.keywords), o.fetched_at, o.store, "
 			  "       o.sha256, a.rows_in_object, "
-			  "       CASE WHEN $2 OR a.key IS NULL THEN b.body END "
+			  "       CASE WHEN $2 OR a.key IS NULL THEN b.body END, o.size_bytes "
 			  "  FROM stockelt.bronze_objects o "
 			  "  LEFT JOIN stockelt.silver_objects a ON a.key = o.key "
 			  "  LEFT JOIN stockelt.bronze_bodies b ON b.key = o.key "
@@ -181,13 +146,17 @@ read_catalog(const char *key, bool force, ObjectInfo *info, char **store, char *
 		info->fetched_at = DatumGetTimestampTz(SPI_getbinval(row, desc, 3, &isnull));
 		*store = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 4));
 		*sha256 = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 5));
+		d = SPI_getbinval(row, desc, 8, &isnull);
+		*size = isnull ? -1 : DatumGetInt64(d);
 		d = SPI_getbinval(row, desc, 6, &isnull);
 		*applied = (isnull || force) ? -1 : DatumGetInt64(d);
 		d = SPI_getbinval(row, desc, 7, &isnull);
 		if (!isnull)
 		{
-			MemoryContext spi = MemoryContextSwitchTo(caller);
+			MemoryContext spi;
 
+			require_body_size(key, (int64) toast_raw_datum_size(d) - VARHDRSZ);
+			spi = MemoryContextSwitchTo(caller);
 			fetch_body((struct varlena *) DatumGetPointer(d),
 					   strcmp(info->api_function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0,
 					   body, compressed);
@@ -198,21 +167,19 @@ read_catalog(const char *key, bool force, ObjectInfo *info, char **store, char *
 	return found;
 }
 
-/* Not cataloged (written to S3 by another client): the key says what it holds. */
+/*
+ * Not cataloged (written to S3 by another client): the key says what it holds,
+ * if it is a key of the layout under the configured prefix.
+ */
 static void
 describe_from_key(const char *key, ObjectInfo *info)
 {
-	info->api_function = key_function(key);
-	info->argument = key_partition(key, "symbol");
-	if (info->argument == NULL)
-		info->argument = key_partition(key, "keywords");
-	if (info->api_function == NULL || info->argument == NULL ||
-		!key_fetched_at(key, &info->fetched_at))
-		ereport(ERROR,
-				(errcode(ERRCODE_STOCKELT_INVALID_PAYLOAD),
-				 errmsg("cannot tell what bronze object \"%s\" holds", key),
-				 errdetail("It is not in stockelt.bronze_objects and its key does not follow "
-						   "alphavantage/<function>/symbol=<SYMBOL>/fetched=<YYYYMMDDTHHMMSS.ffffffZ>.json.")));
+	BronzeKey	parsed;
+
+	bronze_require_own_key(key, &parsed);
+	info->api_function = parsed.api_function;
+	info->argument = parsed.argument;
+	info->fetched_at = parsed.fetched_at;
 }
 
 /* Rows the object held when it was applied, or -1 if it has not been. */
@@ -282,6 +249,7 @@ typedef struct PendingObject
 	StringInfoData body;
 	struct varlena *compressed; /* the body as stored, for a parser thread to decompress */
 	char	   *sha256;			/* the catalog's checksum of the body, if cataloged */
+	int64		catalog_size;	/* the catalog's size of the body, or -1 */
 	bool		weekly;
 	bool		parsing;		/* a parse job runs on the helper thread */
 	bool		parsed;			/* job.series holds the result */
@@ -310,8 +278,9 @@ prepare_object(const char *key, bool force, bool from_s3)
 
 	p->context = context;
 	p->info.key = pstrdup(key);
-	if (!read_catalog(key, force, &p->info, &store, &p->sha256, &p->applied_rows, &p->body,
-					  &p->compressed))
+	p->catalog_size = -1;
+	if (!read_catalog(key, force, &p->info, &store, &p->sha256, &p->catalog_size,
+					  &p->applied_rows, &p->body, &p->compressed))
 	{
 		describe_from_key(key, &p->info);
 		p->applied_rows = force ? -1 : applied_rows(key);
@@ -322,7 +291,12 @@ prepare_object(const char *key, bool force, bool from_s3)
 	{
 		require_ingestible(&p->info);
 		if (from_s3 || (store != NULL && strcmp(store, "s3") == 0))
+		{
+			if (p->catalog_size >= 0)
+				require_body_size(key, p->catalog_size);
 			s3_get(key, &p->body);
+			require_body_size(key, p->body.len);
+		}
 		else if (p->body.data == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_STOCKELT_NO_SUCH_OBJECT),
@@ -428,6 +402,32 @@ discard_object(PendingObject *p)
 	MemoryContextDelete(p->context);
 }
 
+/*
+ * A series ends at most a week after the object was fetched (the partial
+ * newest week is keyed by its last trading day so far) and a week after
+ * today: the fetch time of an object another client wrote comes from its key.
+ */
+static void
+require_past_weeks(const PendingObject *p)
+{
+	const WeeklySeries *series = &p->job.series;
+	TimestampTz until = Min(p->info.fetched_at, GetCurrentTransactionStartTimestamp());
+	DateADT		limit = DatumGetDateADT(DirectFunctionCall1(timestamp_date,
+															TimestampGetDatum(until))) + 7;
+	const ParseDate *newest;
+	int			y, m, d;
+
+	if (series->nrows == 0)
+		return;
+	newest = &series->rows[series->nrows - 1].week_ending;
+	if (date2j(newest->year, newest->month, newest->day) - POSTGRES_EPOCH_JDATE <= limit)
+		return;
+	j2date(limit + POSTGRES_EPOCH_JDATE, &y, &m, &d);
+	raise_invalid(&p->info,
+				  psprintf("week %04d-%02d-%02d is after %04d-%02d-%02d, a week after the object was fetched (or after today, if earlier)",
+						   newest->year, newest->month, newest->day, y, m, d));
+}
+
 static int64
 apply_weekly(PendingObject *p, IngestCounts *counts)
 {
@@ -444,6 +444,7 @@ apply_weekly(PendingObject *p, IngestCounts *counts)
 		bronze_verify(p->info.key, &p->body, p->sha256);	/* raises the mismatch */
 	if (p->job.rc != 0)
 		raise_invalid(&p->info, p->job.reason);
+	require_past_weeks(p);
 	silver_ingest_weekly(p->info.key, p->info.argument, p->info.fetched_at,
 						 &p->job.series, counts);
 	return p->job.series.nrows;
@@ -492,6 +493,66 @@ apply_object(PendingObject *p, IngestCounts *counts)
 }
 
 /*
+ * Before anything of a batch is read or written: every key is either in the
+ * catalog or of the layout under the configured prefix (so a bad key is
+ * refused before any request to S3), and the locks of all its objects are
+ * taken at once, in the one order every ingest takes them.
+ */
+static void
+lock_objects(List *keys)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1];
+	Datum	   *elems = palloc(sizeof(Datum) * list_length(keys));
+	Datum		values[1];
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *symbols = NIL;
+	bool		listings = false;
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, keys)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	values[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	types[0] = TEXTARRAYOID;
+
+	SPI_connect();
+	kept_plan(&plan,
+			  "SELECT k.key, o.api_function, coalesce(o.symbol, o.keywords) "
+			  "  FROM unnest($1) AS k (key) "
+			  "  LEFT JOIN stockelt.bronze_objects o ON o.key = k.key",
+			  1, types);
+	/* Not read-only: objects cataloged earlier in this statement are seen. */
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up bronze objects");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *function = SPI_getvalue(row, desc, 2);
+		char	   *argument = SPI_getvalue(row, desc, 3);
+		MemoryContext spi;
+
+		if (function == NULL)
+		{
+			ObjectInfo	info;
+
+			describe_from_key(SPI_getvalue(row, desc, 1), &info);
+			function = info.api_function;
+			argument = info.argument;
+		}
+		spi = MemoryContextSwitchTo(caller);
+		if (strcmp(function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0)
+			symbols = lappend(symbols, pstrdup(argument));
+		else
+			listings = true;
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	silver_lock_objects(symbols, listings);
+}
+
+/*
  * Ingests objects in order.  While one object is written, the next ones are
  * parsed on helper threads: parsing and writing each take about half the
  * time, and the machine has two cores.  The main thread reads the bodies
@@ -508,6 +569,7 @@ ingest_objects(List *keys, bool force, bool from_s3, IngestCallback callback, vo
 
 	waited_ms = 0;
 	INSTR_TIME_SET_CURRENT(started);
+	lock_objects(keys);
 	PG_TRY();
 	{
 		for (;;)
@@ -659,14 +721,14 @@ replay_keys(const char *prefix)
 
 	foreach(lc, bronze_list(prefix, true))
 	{
-		char	   *key = ((BronzeEntry *) lfirst(lc))->key;
-		char	   *function = key_function(key);
+		BronzeEntry *entry = (BronzeEntry *) lfirst(lc);
 
 		/* Other objects in the lake are left alone. */
-		if (function != NULL && (strcmp(function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0 ||
-								 strcmp(function, "OVERVIEW") == 0 ||
-								 strcmp(function, "SYMBOL_SEARCH") == 0))
-			keys = lappend(keys, key);
+		if (entry->api_function != NULL &&
+			(strcmp(entry->api_function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0 ||
+			 strcmp(entry->api_function, "OVERVIEW") == 0 ||
+			 strcmp(entry->api_function, "SYMBOL_SEARCH") == 0))
+			keys = lappend(keys, entry->key);
 	}
 	return keys;
 }

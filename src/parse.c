@@ -19,6 +19,9 @@
 
 #define WEEKLY_SERIES_KEY "Weekly Adjusted Time Series"
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 static const char *const weekly_fields[] = {
 	"1. open", "2. high", "3. low", "4. close", "5. adjusted close",
 	"6. volume", "7. dividend amount"
@@ -225,12 +228,59 @@ parse_is_decimal(const char *text)
 	return *p == '\0';
 }
 
+/*
+ * An upper bound of the keys and values a JSON text holds: one more than its
+ * separators and openings outside strings.  A linear scan, much quicker than
+ * the parse it may spare.
+ */
+static size_t
+count_json_items(const char *body, size_t len)
+{
+	size_t		items = 1;
+	int			in_string = 0;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = body[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = 0;
+		}
+		else if (c == '"')
+			in_string = 1;
+		else if (c == ',' || c == ':' || c == '[' || c == '{')
+			items++;
+	}
+	return items;
+}
+
 /* Parses a body into a JSON object; a leading UTF-8 byte-order mark is accepted. */
 static int
 load_object(const char *body, size_t len, ParsedTree *tree, char *reason)
 {
 	json_error_t err;
 
+	if (len > PARSE_MAX_BODY_BYTES)
+	{
+		/* The parsed tree takes many times the body's size: refuse before parsing. */
+		set_reason(reason, "body of %zu bytes is larger than the %d MB an object may have",
+				   len, PARSE_MAX_BODY_BYTES / (1024 * 1024));
+		tree->root = NULL;
+		tree->blocks = NULL;
+		return -1;
+	}
+	if (count_json_items(body, len) > PARSE_MAX_JSON_ITEMS)
+	{
+		set_reason(reason, "body has more than %d JSON keys and values, more than any object of the API",
+				   PARSE_MAX_JSON_ITEMS);
+		tree->root = NULL;
+		tree->blocks = NULL;
+		return -1;
+	}
 	if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0)
 		body += 3, len -= 3;
 	load_tree(body, len, &err, tree);
@@ -306,7 +356,7 @@ parse_date(const char *text, ParseDate *date)
 	date->year = atoi(text);
 	date->month = atoi(text + 5);
 	date->day = atoi(text + 8);
-	if (date->year < 1900 || date->year > 2999 || date->month < 1 || date->month > 12 ||
+	if (date->year < 1 || date->month < 1 || date->month > 12 ||
 		date->day < 1 || date->day > days_in_month(date->year, date->month))
 		return -1;
 	return 0;
@@ -396,6 +446,35 @@ split_decimal(const char *text, int64_t *digits, signed char *scale)
 	*scale = (signed char) (decimals < 0 ? 0 : decimals);
 }
 
+/*
+ * Why a decimal number (already checked to be one) cannot be a price, or
+ * NULL: a price is not negative, has a bounded number of digits, and is
+ * not zero unless zero_allowed.
+ */
+static const char *
+price_problem(const char *text, int zero_allowed)
+{
+	const char *p = text;
+	size_t		integer_digits = 0;
+	size_t		fraction_digits = 0;
+	int			nonzero = 0;
+
+	if (*p == '-')
+		return "is negative";
+	for (; *p && *p != '.'; p++, integer_digits++)
+		nonzero |= (*p != '0');
+	if (*p == '.')
+		for (p++; *p; p++, fraction_digits++)
+			nonzero |= (*p != '0');
+	if (integer_digits > PARSE_MAX_INTEGER_DIGITS)
+		return "has more than " STRINGIFY(PARSE_MAX_INTEGER_DIGITS) " digits before the decimal point";
+	if (fraction_digits > PARSE_MAX_FRACTION_DIGITS)
+		return "has more than " STRINGIFY(PARSE_MAX_FRACTION_DIGITS) " digits after the decimal point";
+	if (!nonzero && !zero_allowed)
+		return "is zero";
+	return NULL;
+}
+
 static int
 parse_week(const char *key, json_t *bar, WeeklyRow *row, char *reason)
 {
@@ -404,6 +483,12 @@ parse_week(const char *key, json_t *bar, WeeklyRow *row, char *reason)
 	if (parse_date(key, &row->week_ending) != 0)
 	{
 		set_reason(reason, "bad date key \"%.40s\"", key);
+		return -1;
+	}
+	if (row->week_ending.year < PARSE_FIRST_YEAR)
+	{
+		set_reason(reason, "week %s is before %d-01-01, the first week stockelt accepts",
+				   key, PARSE_FIRST_YEAR);
 		return -1;
 	}
 	if (!json_is_object(bar))
@@ -430,6 +515,18 @@ parse_week(const char *key, json_t *bar, WeeklyRow *row, char *reason)
 		{
 			set_reason(reason, "week %s: \"%s\" is not a decimal number: \"%.40s\"",
 					   key, weekly_fields[i], values[i]);
+			return -1;
+		}
+	}
+	for (int i = 0; i < 7; i++)
+	{
+		/* Raw prices are never zero; a restated adjusted close may round to it. */
+		const char *problem = i == 5 ? NULL : price_problem(values[i], i >= 4);
+
+		if (problem != NULL)
+		{
+			set_reason(reason, "week %s: \"%s\" %s: \"%.40s%s\"", key, weekly_fields[i], problem,
+					   values[i], strlen(values[i]) > 40 ? "..." : "");
 			return -1;
 		}
 	}

@@ -15,6 +15,19 @@
 
 #define PARSE_REASON_LEN 256
 
+/*
+ * What can be an object and a weekly price.  Alpha Vantage sends four
+ * decimals and at most six digits before the point (BRK-A); a body of a full
+ * history since 1999 is about 0.4 MB, and weeks from PARSE_FIRST_YEAR to now
+ * would make about 1 MB.  The parsed tree takes up to 25 times the body in
+ * memory when the body is all small values: their number is bounded too.
+ */
+#define PARSE_MAX_BODY_BYTES (8 * 1024 * 1024)
+#define PARSE_MAX_JSON_ITEMS 200000	/* 17 a week: 60 years of weeks is 54,000 */
+#define PARSE_MAX_INTEGER_DIGITS 12
+#define PARSE_MAX_FRACTION_DIGITS 8
+#define PARSE_FIRST_YEAR 1970
+
 typedef struct ParseDate
 {
 	int			year;

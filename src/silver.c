@@ -38,6 +38,7 @@
 
 #define INSERT_BATCH 256
 #define ADVISORY_LOCK_CLASS 0x53544b45	/* "STKE": ingests of one symbol take turns */
+#define LISTINGS_LOCK_CLASS 0x53544b4c	/* "STKL": ingests into silver.symbols take turns */
 
 /* Columns of silver.weekly_adjusted_prices, in table order. */
 enum
@@ -103,13 +104,55 @@ week_of(DateADT d)
 	return shifted >= 0 ? shifted / 7 : -((-shifted + 6) / 7);
 }
 
-static void
-lock_symbol(const char *symbol)
+static uint32
+symbol_lock_id(const char *symbol)
 {
-	uint32		hash = hash_bytes((const unsigned char *) symbol, strlen(symbol));
+	return hash_bytes((const unsigned char *) symbol, strlen(symbol));
+}
 
+static void
+advisory_xact_lock(uint32 lock_class, uint32 id)
+{
 	DirectFunctionCall2(pg_advisory_xact_lock_int4,
-						Int32GetDatum(ADVISORY_LOCK_CLASS), Int32GetDatum((int32) hash));
+						Int32GetDatum((int32) lock_class), Int32GetDatum((int32) id));
+}
+
+static int
+compare_lock_ids(const void *a, const void *b)
+{
+	uint32		x = *(const uint32 *) a;
+	uint32		y = *(const uint32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Locks are taken up front and in one order (symbols by lock id, then the
+ * listings), never one by one as objects come: a batch that held one
+ * symbol's lock and had written gold_pending while it waited for another
+ * symbol would close a cycle with a batch in the opposite order, or with a
+ * gold refresh waiting to lock gold_pending.  Taking a lock again later in
+ * the transaction does not wait.
+ */
+void
+silver_lock_objects(List *weekly_symbols, bool listings)
+{
+	int			n = list_length(weekly_symbols);
+	uint32	   *ids = palloc(sizeof(uint32) * Max(n, 1));
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, weekly_symbols)
+		ids[i++] = symbol_lock_id((const char *) lfirst(lc));
+	qsort(ids, n, sizeof(uint32), compare_lock_ids);
+	for (i = 0; i < n; i++)
+	{
+		if (i == 0 || ids[i] != ids[i - 1])
+			advisory_xact_lock(ADVISORY_LOCK_CLASS, ids[i]);
+	}
+	if (listings)
+		advisory_xact_lock(LISTINGS_LOCK_CLASS, 0);
+	pfree(ids);
 }
 
 static Relation
@@ -385,7 +428,7 @@ silver_ingest_weekly(const char *key, const char *symbol, TimestampTz fetched_at
 	int			e = 0;
 	bool		older = false;
 
-	lock_symbol(symbol);
+	advisory_xact_lock(ADVISORY_LOCK_CLASS, symbol_lock_id(symbol));
 	writer_open(&w, key, symbol, fetched_at);
 	existing = read_existing(&w, &nexisting);
 
@@ -428,6 +471,9 @@ silver_ingest_symbols(const char *key, const char *source, TimestampTz fetched_a
 	for (int i = 0; i < 15; i++)
 		types[i] = TEXTOID;
 	types[13] = TIMESTAMPTZOID;
+
+	/* Row locks of silver.symbols are taken in the listing's order: one writer at a time. */
+	advisory_xact_lock(LISTINGS_LOCK_CLASS, 0);
 
 	SPI_connect();
 	for (size_t i = 0; i < list->count; i++)

@@ -6,6 +6,7 @@
 #define STOCKELT_SILVER_H
 
 #include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
 #include "parse.h"
 
 typedef struct IngestCounts
@@ -25,6 +26,13 @@ typedef struct IngestCounts
 extern void silver_ingest_weekly(const char *key, const char *symbol,
 								 TimestampTz fetched_at, const WeeklySeries *series,
 								 IngestCounts *counts);
+
+/*
+ * Takes the locks that ingests of weekly objects of these symbols, and of
+ * listings, need, in the one order every ingest takes them; call before
+ * writing anything.
+ */
+extern void silver_lock_objects(List *weekly_symbols, bool listings);
 
 /* Upserts listings from OVERVIEW or SYMBOL_SEARCH into silver.symbols. */
 extern void silver_ingest_symbols(const char *key, const char *source,

@@ -79,6 +79,26 @@ check_decimal(const char *parser, const char *value, const char *field)
 	}
 }
 
+/* On success a price is a bounded, non-negative decimal, and not zero unless zero_ok. */
+static void
+check_price(const char *parser, const char *value, const char *field, int zero_ok)
+{
+	const char *point;
+	size_t		integer_digits;
+	char		msg[160];
+
+	check_decimal(parser, value, field);
+	point = strchr(value, '.');
+	integer_digits = point ? (size_t) (point - value) : strlen(value);
+	if (value[0] == '-' || integer_digits > PARSE_MAX_INTEGER_DIGITS ||
+		(point && strlen(point + 1) > PARSE_MAX_FRACTION_DIGITS) ||
+		(!zero_ok && strspn(value, "0.") == strlen(value)))
+	{
+		snprintf(msg, sizeof(msg), "%s \"%.40s\" accepted outside the bounds of parse.h", field, value);
+		fail(parser, msg);
+	}
+}
+
 static void
 check_weekly(const uint8_t *data, size_t size, const char *expected)
 {
@@ -107,12 +127,14 @@ check_weekly(const uint8_t *data, size_t size, const char *expected)
 			if (i > 0 && date_cmp(&series.rows[i - 1].week_ending,
 								  &row->week_ending) >= 0)
 				fail(parser, "rows are not in strictly increasing date order");
-			check_decimal(parser, row->open, "open");
-			check_decimal(parser, row->high, "high");
-			check_decimal(parser, row->low, "low");
-			check_decimal(parser, row->close, "close");
-			check_decimal(parser, row->adjusted_close, "adjusted_close");
-			check_decimal(parser, row->dividend_amount, "dividend_amount");
+			if (row->week_ending.year < PARSE_FIRST_YEAR)
+				fail(parser, "a week before PARSE_FIRST_YEAR accepted");
+			check_price(parser, row->open, "open", 0);
+			check_price(parser, row->high, "high", 0);
+			check_price(parser, row->low, "low", 0);
+			check_price(parser, row->close, "close", 0);
+			check_price(parser, row->adjusted_close, "adjusted_close", 1);
+			check_price(parser, row->dividend_amount, "dividend_amount", 1);
 			if (row->volume < 0)
 				fail(parser, "negative volume");
 		}

@@ -157,6 +157,17 @@ put("search-empty.json", json.dumps({"bestMatches": []}))
 put("search-not-array.json", json.dumps({"bestMatches": {"1. symbol": "IBM"}}))
 put("search-item-not-object.json", json.dumps({"bestMatches": ["IBM", 1, None]}))
 put("deep-nesting.json", "[" * 5000 + "]" * 5000)
+put("zero-open.json", with_bar(**{"1. open": "0.0000"}))
+put("negative-close.json", with_bar(**{"4. close": "-1.0000"}))
+put("zero-adjusted-close.json", with_bar(**{"5. adjusted close": "0.0000"}))
+put("negative-dividend.json", with_bar(**{"7. dividend amount": "-0.5000"}))
+put("long-price.json", with_bar(**{"2. high": "9" * 1000}))
+put("max-digits-price.json", with_bar(**{"2. high": "9" * 12 + "." + "9" * 8}))
+put("many-decimals-price.json", with_bar(**{"3. low": "1." + "0" * 9 + "1"}))
+put("week-1969.json", with_series([("1969-12-26", pairs[0][1])] + pairs[1:]))
+put("week-1970.json", with_series([("1970-01-02", pairs[0][1])] + pairs[1:]))
+put("week-9999.json", with_series([("9999-12-31", pairs[0][1])] + pairs[1:]))
+put("many-values.json", '{"x": [' + "0," * 200000 + '0], "Meta Data": {}}')
 EOF
 
 # A dictionary of the format's tokens, so mutations keep the shape of real payloads.
