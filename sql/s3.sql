@@ -177,6 +177,26 @@ RESET stockelt.s3_prefix;
 DROP OWNED BY s3_etl;
 DROP ROLE s3_etl;
 
+-- An S3 server that echoes the secret in its error (whole, cut, lower-cased) gets a bounded
+-- excerpt into the message, with no eight characters of the secret left in it.
+\! $PYTHON "$(dirname "$STANDINCTL")/s3_impostor.py" "$WORK/secrets/s3_secret" "$WORK/impostor.port" 30 >/dev/null 2>&1 & echo $! > "$WORK/impostor.pid"
+\! for i in $(seq 100); do [ -s "$WORK/impostor.port" ] && break; sleep 0.05; done
+\set impostor_port `cat "$WORK/impostor.port"`
+SELECT set_config('stockelt.s3_endpoint', 'http://127.0.0.1:' || :'impostor_port', false) IS NOT NULL AS pointed_at_impostor;
+CREATE FUNCTION pg_temp.s3_secret_piece_in(t text) RETURNS boolean LANGUAGE sql AS $$
+	SELECT EXISTS (SELECT FROM (SELECT btrim(pg_read_file(current_setting('stockelt.s3_secret_access_key_file')), E'\n') AS k) secret,
+						 generate_series(1, length(k) - 7) i
+					WHERE strpos(lower(t), lower(substr(k, i, 8))) > 0)
+$$;
+CREATE TEMP TABLE s3_echoed AS
+SELECT expect_error($$SELECT * FROM stockelt_bronze_list()$$) AS message,
+	   error_detail($$SELECT * FROM stockelt_bronze_list()$$) AS detail;
+SELECT message, length(detail) <= 250 AS detail_bounded, detail LIKE '%[redacted]%' AS redacted,
+	   pg_temp.s3_secret_piece_in(message || detail) AS secret_piece_shown
+  FROM s3_echoed;
+\! kill "$(cat "$WORK/impostor.pid")"
+SELECT use_s3();
+
 -- Failures leave no catalog row and spend no API call.
 CREATE TEMP TABLE before AS SELECT count(*) AS n FROM stockelt.bronze_objects;
 \! $STANDINCTL reset

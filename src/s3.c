@@ -162,6 +162,19 @@ xml_text(const char *start, const char *end, const char *tag, const char **after
 	return out.data;
 }
 
+/*
+ * What the S3 server wrote, as a message may show it: a bounded, printable
+ * excerpt with every piece of the secret redacted (a server may echo it).
+ */
+static char *
+upstream_text(const char *text)
+{
+	if (text == NULL)
+		return NULL;
+	return http_redact(http_excerpt(text, strlen(text), HTTP_EXCERPT_LEN),
+					   stockelt_effective_s3_secret());
+}
+
 static void
 raise_s3_error(const S3Call *call, const HttpResponse *resp)
 {
@@ -177,8 +190,8 @@ raise_s3_error(const S3Call *call, const HttpResponse *resp)
 						call->method, what, resp->error_summary),
 				 errdetail_internal("%s", resp->error_detail)));
 
-	code = xml_text(resp->body.data, NULL, "Code", NULL);
-	message = xml_text(resp->body.data, NULL, "Message", NULL);
+	code = upstream_text(xml_text(resp->body.data, NULL, "Code", NULL));
+	message = upstream_text(xml_text(resp->body.data, NULL, "Message", NULL));
 	if (code == NULL)
 		code = (resp->status == 404) ? (call->key ? "NoSuchKey" : "NoSuchBucket") :
 			(resp->status == 403) ? "AccessDenied" : "(no code)";

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 readonly ACCESS_KEY=STOCKELTTESTACCESSKEY
-readonly SECRET_KEY=stockeltTestSecretKey0000000000000000000
+readonly SECRET_KEY=gw7Qm2Zr9TfXk4Lp8VbN3sHd6YcJ1aEu5oWi0qRt
 readonly BUCKET=stockelt-test
 readonly REGION=us-east-1
 readonly TIMEOUT=${S3SERVER_TIMEOUT:-60}
