@@ -38,6 +38,7 @@
 #include "utils/date.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -597,20 +598,19 @@ hold_for_store(Job *job, const ErrorData *edata)
 }
 
 /*
- * Probes the bronze store before a call is spent, as a synchronous fetch
- * does, at most once a second while it works.  The probe's request runs with
- * no transaction open.  While the store fails, jobs are held without any
- * call, and the probe is repeated with a growing delay.
+ * The store's probe, with no transaction open (none is held while a request
+ * is in flight), under a resource owner of its own for what signing
+ * allocates; its error, or NULL.
  */
-static bool
-store_ready(Job *job)
+static ErrorData *
+probe_store(void)
 {
 	MemoryContext keep = CurrentMemoryContext;
-	TimestampTz now = GetCurrentTimestamp();
+	ResourceOwner saved = CurrentResourceOwner;
+	ResourceOwner owner = ResourceOwnerCreate(NULL, "stockelt store probe");
 	ErrorData  *volatile edata = NULL;
 
-	if (now < store_checked_until)
-		return true;
+	CurrentResourceOwner = owner;
 	PG_TRY();
 	{
 		bronze_check_store();
@@ -622,6 +622,28 @@ store_ready(Job *job)
 		FlushErrorState();
 	}
 	PG_END_TRY();
+	CurrentResourceOwner = saved;
+	ResourceOwnerRelease(owner, RESOURCE_RELEASE_BEFORE_LOCKS, edata == NULL, false);
+	ResourceOwnerRelease(owner, RESOURCE_RELEASE_LOCKS, edata == NULL, false);
+	ResourceOwnerRelease(owner, RESOURCE_RELEASE_AFTER_LOCKS, edata == NULL, false);
+	ResourceOwnerDelete(owner);
+	return edata;
+}
+
+/*
+ * Probes the bronze store before a call is spent, as a synchronous fetch
+ * does, at most once a second while it works.  While the store fails, jobs
+ * are held without any call, and the probe is repeated with a growing delay.
+ */
+static bool
+store_ready(Job *job)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	ErrorData  *edata;
+
+	if (now < store_checked_until)
+		return true;
+	edata = probe_store();
 
 	if (edata == NULL)
 	{
