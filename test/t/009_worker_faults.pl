@@ -242,7 +242,7 @@ is($standin->counts->{total} - $calls, 4, 'the server received no call after the
 # The dead postmaster holds its lock file until it is reaped (here by PID 1, lazily).
 usleep(20_000) while kill(0, $postmaster) && time - $killed < 30;
 ok($node->start(fail_ok => 1), 'the server restarts at the first attempt');
-cmp_ok(time - $killed, '<', 10, sprintf('%.1f s after the kill', time - $killed));
+cmp_ok(time - $killed, '<', 5, sprintf('%.1f s after the kill', time - $killed));
 ok(defined later_wait(done('PMKILL%', 8), 60), 'and its worker finishes the interrupted batch');
 
 $node->stop;
