@@ -59,6 +59,7 @@
 #define LOCKED_RETRY_MS 1000	/* a step that found its lock taken runs again then */
 #define STORE_RETRY_MS 1000		/* first wait for a bronze store that failed its probe */
 #define MAX_STORE_RETRY_MS (30 * 1000)
+#define STORE_PROBE_MS 1000		/* a probe that passed holds this long */
 #define DATABASE_POLL_MS 1000	/* how often a missing stockelt.database is looked for */
 
 PGDLLEXPORT void stockelt_worker_main(Datum arg);
@@ -172,11 +173,11 @@ run_statement(const void *arg)
 }
 
 /*
- * A whole step in its own transaction; an error is logged, never fatal.  A
- * lock another session holds is waited for LOCK_WAIT_MS at most: a granted
- * role's idle transaction must not stall the worker.  Such a step is said
- * once to be held back, at LOG level, and *held_back stays set until it runs.
- * Returns the error's SQLSTATE, 0 if none.
+ * A whole step in its own transaction; an error is logged, never fatal.
+ * With held_back, a lock another session holds is waited for LOCK_WAIT_MS at
+ * most: a granted role's idle transaction must not stall the worker.  Such a
+ * step is said once to be held back, at LOG level, and *held_back stays set
+ * until it runs.  Returns the error's SQLSTATE, 0 if none.
  */
 static int
 run_step(const char *what, void (*body) (const void *arg), const void *arg, bool *held_back)
@@ -187,29 +188,34 @@ run_step(const char *what, void (*body) (const void *arg), const void *arg, bool
 	PG_TRY();
 	{
 		begin(what);
-		(void) set_config_option("lock_timeout", CppAsString2(LOCK_WAIT_MS), PGC_SUSET,
-								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+		if (held_back)
+			(void) set_config_option("lock_timeout", CppAsString2(LOCK_WAIT_MS), PGC_SUSET,
+									 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 		body(arg);
 		commit();
-		if (*held_back)
+		if (held_back && *held_back)
 			ereport(LOG, (errmsg("stockelt worker could %s again", what)));
-		*held_back = false;
+		if (held_back)
+			*held_back = false;
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata = abandon(keep);
 
 		sqlstate = edata->sqlerrcode;
-		if (sqlstate != ERRCODE_LOCK_NOT_AVAILABLE)
+		if (held_back == NULL || sqlstate != ERRCODE_LOCK_NOT_AVAILABLE)
 			ereport(WARNING,
 					(errmsg("stockelt worker could not %s: %s", what, edata->message)));
-		else if (!*held_back)
-			ereport(LOG,
-					(errmsg("stockelt worker could not %s yet: another session holds a lock it needs",
-							what),
-					 errdetail("It tries again every %d ms, and fetches meanwhile.",
-							   LOCKED_RETRY_MS)));
-		*held_back = *held_back || sqlstate == ERRCODE_LOCK_NOT_AVAILABLE;
+		else
+		{
+			if (!*held_back)
+				ereport(LOG,
+						(errmsg("stockelt worker could not %s yet: another session holds a lock it needs",
+								what),
+						 errdetail("It tries again every %d ms, and fetches meanwhile.",
+								   LOCKED_RETRY_MS)));
+			*held_back = true;
+		}
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
@@ -650,7 +656,7 @@ store_ready(Job *job)
 		if (store_retry_ms > 0)
 			ereport(LOG, (errmsg("stockelt worker: the bronze store answers again")));
 		store_retry_ms = 0;
-		store_checked_until = TimestampTzPlusMilliseconds(now, 1000);
+		store_checked_until = TimestampTzPlusMilliseconds(now, STORE_PROBE_MS);
 		return true;
 	}
 	if (store_retry_ms == 0)
@@ -726,10 +732,9 @@ recover_jobs(void)
 		"UPDATE stockelt.jobs SET state = 'retry', next_attempt_at = pg_catalog.now() "
 		" WHERE state = 'running'", SPI_OK_UPDATE
 	};
-	bool		held_back = false;
 
-	(void) run_step("put back the jobs of a previous worker", run_statement, &recover,
-					&held_back);
+	/* Once, before any fetch: worth waiting for. */
+	(void) run_step("put back the jobs of a previous worker", run_statement, &recover, NULL);
 }
 
 /*
