@@ -16,6 +16,13 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 
 my $s3server = dirname(__FILE__) . '/../s3server.sh';
+my $s3_running;    # its directory while the test's S3 cluster runs
+
+# Whatever happens, the S3 cluster started here is stopped.
+END
+{
+	system("'$s3server' stop '$s3_running' >/dev/null 2>&1") if $s3_running;
+}
 my $have_ceph =
   system('command -v radosgw && command -v ceph-mon && command -v s3cmd >/dev/null 2>&1') == 0;
 
@@ -168,6 +175,7 @@ SKIP:
 		system("'$s3server' $verb '$s3dir' >>'$s3dir.log' 2>&1") == 0
 		  or die "s3server.sh $verb failed: " . slurp_file("$s3dir.log");
 	};
+	$s3_running = $s3dir;
 	$s3->('start');
 	my %s3 = map { /^(\w+)=(.*)$/ } split /\n/, slurp_file("$s3dir/env");
 	reload_settings($node,
@@ -217,6 +225,7 @@ SKIP:
 
 	reload_settings($node, 'stockelt.s3_endpoint' => '');
 	$s3->('stop');
+	undef $s3_running;
 }
 
 # ---------------------------------------------------------------- SIGKILL of the postmaster
