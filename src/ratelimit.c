@@ -54,6 +54,7 @@ typedef struct RateShared
 	TimestampTz slow_until;		/* the spacing is multiplied until then */
 	int32		slow_factor;
 	int			worker_pgprocno;	/* -1 when no worker runs */
+	bool		worker_connecting;	/* a worker set out to connect to its database */
 } RateShared;
 
 static RateShared *shared = NULL;
@@ -462,6 +463,33 @@ ratelimit_wake_worker(void)
 
 	if (pgprocno >= 0)
 		SetLatch(&ProcGlobal->allProcs[pgprocno].procLatch);
+}
+
+/*
+ * A worker that dies while connecting to stockelt.database (it does not
+ * exist) leaves this set, so that the next one waits for the database
+ * instead of failing again.
+ */
+void
+ratelimit_set_worker_connecting(bool connecting)
+{
+	RateShared *s = get_shared();
+
+	LWLockAcquire(s->lock, LW_EXCLUSIVE);
+	s->worker_connecting = connecting;
+	LWLockRelease(s->lock);
+}
+
+bool
+ratelimit_worker_was_connecting(void)
+{
+	RateShared *s = get_shared();
+	bool		connecting;
+
+	LWLockAcquire(s->lock, LW_SHARED);
+	connecting = s->worker_connecting;
+	LWLockRelease(s->lock);
+	return connecting;
 }
 
 PG_FUNCTION_INFO_V1(stockelt_resume);

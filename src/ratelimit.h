@@ -45,4 +45,8 @@ extern void ratelimit_usage(RateUsage *usage);
 extern void ratelimit_set_worker(int pgprocno);
 extern void ratelimit_wake_worker(void);
 
+/* Whether the last worker died connecting to stockelt.database. */
+extern void ratelimit_set_worker_connecting(bool connecting);
+extern bool ratelimit_worker_was_connecting(void);
+
 #endif							/* STOCKELT_RATELIMIT_H */

@@ -16,8 +16,11 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "common/pg_prng.h"
 #include "funcapi.h"
 #include "executor/spi.h"
@@ -28,13 +31,16 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
@@ -49,6 +55,12 @@
 #define MAX_POOL 64
 #define HOUSEKEEPING_MS 10000
 #define MAX_BACKOFF_MS (3600 * 1000)
+#define LOCK_WAIT_MS 100		/* longest wait for a lock another session holds */
+#define LOCKED_RETRY_MS 1000	/* a step that found its lock taken runs again then */
+#define STORE_RETRY_MS 1000		/* first wait for a bronze store that failed its probe */
+#define MAX_STORE_RETRY_MS (30 * 1000)
+#define STORE_PROBE_MS 1000		/* a probe that passed holds this long */
+#define DATABASE_POLL_MS 1000	/* how often a missing stockelt.database is looked for */
 
 PGDLLEXPORT void stockelt_worker_main(Datum arg);
 
@@ -72,6 +84,11 @@ static TimestampTz blocked_until = 0;	/* the limiter said: nothing before then *
 static TimestampTz held_until = 0;	/* jobs were told to wait until then */
 static TimestampTz next_slot_at = 0;	/* the limiter has no free slot before then */
 static TimestampTz next_housekeeping = 0;
+static TimestampTz next_refresh = 0;	/* a refresh that failed runs again then */
+static TimestampTz store_down_until = 0;	/* the bronze store failed its probe */
+static int	store_retry_ms = 0;		/* 0 while the store works */
+static TimestampTz store_checked_until = 0;	/* the last probe holds until then */
+static bool storing = false;	/* bronze_store is running for a job */
 
 void
 worker_register(void)
@@ -140,30 +157,118 @@ run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, in
 		elog(ERROR, "stockelt worker: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
 }
 
-/* A whole step in its own transaction; an error is logged, never fatal. */
-static bool
-run_step(const char *what, const char *sql, int expected)
+/* A statement for run_step. */
+typedef struct Statement
+{
+	const char *sql;
+	int			expected;
+} Statement;
+
+static void
+run_statement(const void *arg)
+{
+	const Statement *statement = arg;
+
+	run(statement->sql, 0, NULL, NULL, NULL, statement->expected);
+}
+
+/*
+ * A whole step in its own transaction; an error is logged, never fatal.
+ * With held_back, a lock another session holds is waited for LOCK_WAIT_MS at
+ * most: a granted role's idle transaction must not stall the worker.  Such a
+ * step is said once to be held back, at LOG level, and *held_back stays set
+ * until it runs.  Returns the error's SQLSTATE, 0 if none.
+ */
+static int
+run_step(const char *what, void (*body) (const void *arg), const void *arg, bool *held_back)
 {
 	MemoryContext keep = CurrentMemoryContext;
-	volatile bool ok = true;
+	volatile int sqlstate = 0;
 
 	PG_TRY();
 	{
 		begin(what);
-		run(sql, 0, NULL, NULL, NULL, expected);
+		if (held_back)
+			(void) set_config_option("lock_timeout", CppAsString2(LOCK_WAIT_MS), PGC_SUSET,
+									 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+		body(arg);
 		commit();
+		if (held_back && *held_back)
+			ereport(LOG, (errmsg("stockelt worker could %s again", what)));
+		if (held_back)
+			*held_back = false;
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata = abandon(keep);
 
-		ereport(WARNING,
-				(errmsg("stockelt worker could not %s: %s", what, edata->message)));
+		sqlstate = edata->sqlerrcode;
+		if (held_back == NULL || sqlstate != ERRCODE_LOCK_NOT_AVAILABLE)
+			ereport(WARNING,
+					(errmsg("stockelt worker could not %s: %s", what, edata->message)));
+		else
+		{
+			if (!*held_back)
+				ereport(LOG,
+						(errmsg("stockelt worker could not %s yet: another session holds a lock it needs",
+								what),
+						 errdetail("It tries again every %d ms, and fetches meanwhile.",
+								   LOCKED_RETRY_MS)));
+			*held_back = true;
+		}
 		FreeErrorData(edata);
-		ok = false;
 	}
 	PG_END_TRY();
-	return ok;
+	return sqlstate;
+}
+
+/*
+ * The worker runs as the bootstrap superuser, and the owner of its database
+ * may give it settings with ALTER DATABASE: a search_path with functions of
+ * their own first would run their code as superuser; others would stop every
+ * write or turn each failed job into an exit.  These are pinned above any
+ * database, role or file setting.
+ */
+static const struct
+{
+	const char *name;
+	const char *value;
+}			pinned_settings[] =
+{
+	{"role", "none"},
+	{"search_path", "pg_catalog, pg_temp"},
+	{"default_transaction_read_only", "off"},
+	{"default_transaction_isolation", "read committed"},
+	{"default_transaction_deferrable", "off"},
+	{"statement_timeout", "0"},
+	{"lock_timeout", "0"},
+	{"idle_in_transaction_session_timeout", "0"},
+	{"exit_on_error", "off"},
+	{"session_replication_role", "origin"},
+	{"standard_conforming_strings", "on"},
+	{"transform_null_equals", "off"},
+	{"plpgsql.extra_errors", "none"},
+};
+
+static void
+pin_settings(void)
+{
+	for (int i = 0; i < (int) lengthof(pinned_settings); i++)
+		SetConfigOption(pinned_settings[i].name, pinned_settings[i].value, PGC_SUSET,
+						PGC_S_OVERRIDE);
+}
+
+/*
+ * Like every process of the server, the worker goes at once when the
+ * postmaster dies, abandoning calls in flight: it holds shared memory, and a
+ * restart cannot begin while it does.  WaitLatch does this while the worker
+ * sleeps; this is for the loop that drives calls.
+ */
+static void
+exit_if_postmaster_died(void)
+{
+	if (!PostmasterIsAlive())
+		proc_exit(1);
 }
 
 static bool
@@ -283,10 +388,14 @@ backoff(int attempts)
 	return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) ms);
 }
 
+/*
+ * An answer that could not be stored was good: the job is tried again, never
+ * failed, and the store is probed before the next call.
+ */
 static void
-record_failure(Job *job, const ErrorData *edata, long http_status)
+record_failure(Job *job, const ErrorData *edata, long http_status, bool store_failed)
 {
-	Outcome		outcome = outcome_of(edata->sqlerrcode, http_status);
+	Outcome		outcome = store_failed ? RETRY : outcome_of(edata->sqlerrcode, http_status);
 	const char *state;
 	TimestampTz next = GetCurrentTimestamp();
 	Oid			types[6] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT4OID};
@@ -307,7 +416,7 @@ record_failure(Job *job, const ErrorData *edata, long http_status)
 		next = usage.paused_until ? usage.paused_until : next;
 		held_until = Max(held_until, next);
 	}
-	else if (outcome == RETRY && job->attempts < stockelt_max_attempts)
+	else if (outcome == RETRY && (store_failed || job->attempts < stockelt_max_attempts))
 	{
 		state = "retry";
 		next = backoff(job->attempts);
@@ -345,8 +454,10 @@ finish_job(Job *job, HttpResponse *resp)
 
 		begin("storing and ingesting a fetch");
 		av_check_response(&av_weekly_adjusted, job->symbol, resp, apikey);
+		storing = true;
 		key = bronze_store(av_weekly_adjusted.name, av_weekly_adjusted.argument, job->symbol,
 						   received, resp->body.data, resp->body.len);
+		storing = false;
 		ingest_object(key, false, false, &counts);
 		record_done(job, key, resp->status, ms_between(job->sent_at, received),
 					ms_between(received, GetCurrentTimestamp()));
@@ -356,10 +467,14 @@ finish_job(Job *job, HttpResponse *resp)
 	PG_CATCH();
 	{
 		ErrorData  *edata = abandon(keep);
+		bool		store_failed = storing;
 
+		storing = false;
+		if (store_failed)
+			store_checked_until = 0;
 		PG_TRY();
 		{
-			record_failure(job, edata, resp->ok ? resp->status : 0);
+			record_failure(job, edata, resp->ok ? resp->status : 0, store_failed);
 		}
 		PG_CATCH();
 		{
@@ -462,6 +577,102 @@ reserve_and_send(int i)
 }
 
 /*
+ * The store is down: the claimed job goes back as it was, and every job due
+ * before the next probe shows why it waits.
+ */
+static void
+hold_for_store(Job *job, const ErrorData *edata)
+{
+	Oid			types[4] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char	   *message = edata->detail ?
+		psprintf("%s: %s", edata->message, edata->detail) : pstrdup(edata->message);
+
+	values[0] = Int64GetDatum(job->id);
+	values[1] = TimestampTzGetDatum(store_down_until);
+	values[2] = CStringGetTextDatum(psprintf("waiting for the bronze store: %s", message));
+	values[3] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+	begin("holding jobs while the bronze store is down");
+	run("UPDATE stockelt.jobs SET state = CASE WHEN attempts > 1 THEN 'retry' ELSE 'queued' END, "
+		"       attempts = attempts - 1 "
+		" WHERE id = $1", 4, types, values, NULL, SPI_OK_UPDATE);
+	run("UPDATE stockelt.jobs SET next_attempt_at = $2, last_error = $3, last_sqlstate = $4 "
+		" WHERE state IN ('queued', 'retry') AND next_attempt_at < $2", 4, types, values, NULL,
+		SPI_OK_UPDATE);
+	commit();
+	job->claimed = false;
+}
+
+/*
+ * The store's probe, with no transaction open (none is held while a request
+ * is in flight), under a resource owner of its own for what signing
+ * allocates; its error, or NULL.
+ */
+static ErrorData *
+probe_store(void)
+{
+	MemoryContext keep = CurrentMemoryContext;
+	ResourceOwner saved = CurrentResourceOwner;
+	ResourceOwner owner = ResourceOwnerCreate(NULL, "stockelt store probe");
+	ErrorData  *volatile edata = NULL;
+
+	CurrentResourceOwner = owner;
+	PG_TRY();
+	{
+		bronze_check_store();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(keep);
+		edata = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	CurrentResourceOwner = saved;
+	ResourceOwnerRelease(owner, RESOURCE_RELEASE_BEFORE_LOCKS, edata == NULL, false);
+	ResourceOwnerRelease(owner, RESOURCE_RELEASE_LOCKS, edata == NULL, false);
+	ResourceOwnerRelease(owner, RESOURCE_RELEASE_AFTER_LOCKS, edata == NULL, false);
+	ResourceOwnerDelete(owner);
+	return edata;
+}
+
+/*
+ * Probes the bronze store before a call is spent, as a synchronous fetch
+ * does, at most once a second while it works.  While the store fails, jobs
+ * are held without any call, and the probe is repeated with a growing delay.
+ */
+static bool
+store_ready(Job *job)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	ErrorData  *edata;
+
+	if (now < store_checked_until)
+		return true;
+	edata = probe_store();
+
+	if (edata == NULL)
+	{
+		if (store_retry_ms > 0)
+			ereport(LOG, (errmsg("stockelt worker: the bronze store answers again")));
+		store_retry_ms = 0;
+		store_checked_until = TimestampTzPlusMilliseconds(now, STORE_PROBE_MS);
+		return true;
+	}
+	if (store_retry_ms == 0)
+		ereport(WARNING,
+				(errmsg("stockelt worker holds its jobs: the bronze store cannot be used: %s",
+						edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 errhint("No API call is made until the store answers again.")));
+	store_retry_ms = Min(Max(store_retry_ms * 2, STORE_RETRY_MS), MAX_STORE_RETRY_MS);
+	store_down_until = TimestampTzPlusMilliseconds(now, store_retry_ms);
+	hold_for_store(job, edata);
+	FreeErrorData(edata);
+	return false;
+}
+
+/*
  * Claims due jobs into free slots and sends each as the limiter allows.  One
  * claimed job at most waits for its slot, so a batch never looks finished
  * while the limiter holds it back.
@@ -472,8 +683,10 @@ fill_slots(void)
 	for (;;)
 	{
 		int			i = waiting_job();
+		TimestampTz now = GetCurrentTimestamp();
 
-		if (GetCurrentTimestamp() < blocked_until)
+		exit_if_postmaster_died();
+		if (now < blocked_until || now < store_down_until)
 			return;
 		if (i < 0)
 		{
@@ -481,6 +694,8 @@ fill_slots(void)
 			if (i < 0 || !claim(&jobs[i]))
 				return;
 			jobs[i].reserved = false;
+			if (!store_ready(&jobs[i]))
+				return;
 		}
 		if (!reserve_and_send(i) || !http_pool_busy(pool, i))
 			return;
@@ -513,9 +728,13 @@ any_claimed(void)
 static void
 recover_jobs(void)
 {
-	run_step("put back the jobs of a previous worker",
-			 "UPDATE stockelt.jobs SET state = 'retry', next_attempt_at = now() "
-			 " WHERE state = 'running'", SPI_OK_UPDATE);
+	static const Statement recover = {
+		"UPDATE stockelt.jobs SET state = 'retry', next_attempt_at = pg_catalog.now() "
+		" WHERE state = 'running'", SPI_OK_UPDATE
+	};
+
+	/* Once, before any fetch: worth waiting for. */
+	(void) run_step("put back the jobs of a previous worker", run_statement, &recover, NULL);
 }
 
 /*
@@ -540,7 +759,7 @@ unblock(void)
 		Datum		values[1] = {TimestampTzGetDatum(held_until)};
 
 		begin("releasing jobs the limiter held back");
-		run("UPDATE stockelt.jobs SET next_attempt_at = now() "
+		run("UPDATE stockelt.jobs SET next_attempt_at = pg_catalog.now() "
 			" WHERE state IN ('queued', 'retry') AND next_attempt_at = $1", 1, types, values,
 			NULL, SPI_OK_UPDATE);
 		commit();
@@ -558,22 +777,37 @@ unblock(void)
 	PG_END_TRY();
 }
 
+/*
+ * Every HOUSEKEEPING_MS: enqueues the watchlist symbols that are due and
+ * prunes finished jobs.  A step held back by another session's lock (an
+ * uncommitted enqueue of a watched symbol) runs again LOCKED_RETRY_MS later.
+ */
 static void
 housekeeping(void)
 {
+	static bool enqueue_held_back = false;
+	static bool prune_held_back = false;
 	RateUsage	usage;
-	char	   *sql;
+	Statement	enqueue = {NULL, SPI_OK_SELECT};
+	Statement	prune = {NULL, SPI_OK_DELETE};
+	int			enqueued;
+	int			pruned;
 
 	if (GetCurrentTimestamp() < next_housekeeping)
 		return;
-	next_housekeeping = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), HOUSEKEEPING_MS);
 	ratelimit_usage(&usage);
-	sql = psprintf("SELECT stockelt._enqueue_due(%d)",
-				   usage.daily_limit > 0 ? Max(usage.daily_limit - usage.used, 0) : -1);
-	run_step("enqueue due watchlist symbols", sql, SPI_OK_SELECT);
-	sql = psprintf("DELETE FROM stockelt.jobs WHERE state IN ('done', 'failed') "
-				   " AND finished_at < now() - make_interval(secs => %d)", stockelt_job_retention_s);
-	run_step("prune finished jobs", sql, SPI_OK_DELETE);
+	enqueue.sql = psprintf("SELECT stockelt._enqueue_due(%d)",
+						   usage.daily_limit > 0 ? Max(usage.daily_limit - usage.used, 0) : -1);
+	enqueued = run_step("enqueue due watchlist symbols", run_statement, &enqueue,
+						&enqueue_held_back);
+	prune.sql = psprintf("DELETE FROM stockelt.jobs WHERE state IN ('done', 'failed') "
+						 " AND finished_at < pg_catalog.now() - pg_catalog.make_interval(secs => %d)",
+						 stockelt_job_retention_s);
+	pruned = run_step("prune finished jobs", run_statement, &prune, &prune_held_back);
+	next_housekeeping = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													(enqueued == ERRCODE_LOCK_NOT_AVAILABLE ||
+													 pruned == ERRCODE_LOCK_NOT_AVAILABLE) ?
+													LOCKED_RETRY_MS : HOUSEKEEPING_MS);
 }
 
 /* Milliseconds until the earliest queued job is due, at most `cap`. */
@@ -589,7 +823,8 @@ until_next_due(int cap)
 		Datum		d;
 
 		begin("looking for due jobs");
-		run("SELECT (extract(epoch FROM min(next_attempt_at) - clock_timestamp()) * 1000)::int "
+		run("SELECT (extract(epoch FROM pg_catalog.min(next_attempt_at) - pg_catalog.clock_timestamp()) "
+			"        * 1000)::int "
 			"  FROM stockelt.jobs WHERE state IN ('queued', 'retry')", 0, NULL, NULL, NULL,
 			SPI_OK_SELECT);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -604,20 +839,144 @@ until_next_due(int cap)
 	PG_END_TRY();
 	if (blocked_until > GetCurrentTimestamp())
 		ms = Max(ms, (int) Min((blocked_until - GetCurrentTimestamp()) / 1000, cap));
+	if (store_down_until > GetCurrentTimestamp())
+		ms = Max(ms, (int) Min((store_down_until - GetCurrentTimestamp()) / 1000, cap));
 	return ms;
 }
 
+/* Milliseconds until `at`, between 0 and `cap`. */
+static int
+ms_until(TimestampTz at, int cap)
+{
+	return (int) Min(Max((at - GetCurrentTimestamp() + 999) / 1000, 0), cap);
+}
+
+/*
+ * Calls stockelt_refresh_gold(false) of the extension's own schema, by its
+ * OID: a name would be resolved, and the owner of that schema (public, say)
+ * could plant a function of the same name or an overload that makes it
+ * ambiguous.
+ */
+static void
+call_refresh_gold(const void *arg)
+{
+	bool		isnull;
+	Oid			fn;
+	FmgrInfo	flinfo;
+
+	LOCAL_FCINFO(fcinfo, 1);
+
+	run("SELECT p.oid FROM pg_catalog.pg_extension e "
+		"  JOIN pg_catalog.pg_depend d ON d.refobjid = e.oid "
+		"   AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass "
+		"   AND d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.deptype = 'e' "
+		"  JOIN pg_catalog.pg_proc p ON p.oid = d.objid "
+		" WHERE e.extname = 'stockelt' AND p.proname = 'stockelt_refresh_gold' "
+		"   AND p.pronamespace = e.extnamespace AND p.pronargs = 1 "
+		"   AND p.proargtypes[0] = 'pg_catalog.bool'::pg_catalog.regtype",
+		0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function stockelt_refresh_gold(boolean) of extension stockelt does not exist")));
+	fn = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	fmgr_info(fn, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = BoolGetDatum(false);
+	fcinfo->args[0].isnull = false;
+	(void) FunctionCallInvoke(fcinfo);
+}
+
+/*
+ * After a batch.  An ingest another session left uncommitted holds a lock the
+ * refresh needs: the refresh is then tried again a moment later, and the
+ * worker goes on fetching meanwhile.
+ */
 static void
 refresh_gold(void)
 {
-	if (run_step("refresh gold", "SELECT stockelt_refresh_gold()", SPI_OK_SELECT))
+	static bool held_back = false;
+	int			sqlstate;
+
+	if (GetCurrentTimestamp() < next_refresh)
+		return;
+	sqlstate = run_step("refresh gold", call_refresh_gold, NULL, &held_back);
+	if (sqlstate == 0)
 		ingested_since_refresh = false;
+	next_refresh = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   sqlstate == ERRCODE_LOCK_NOT_AVAILABLE ?
+											   LOCKED_RETRY_MS : sqlstate != 0 ? HOUSEKEEPING_MS : 0);
 }
 
 static void
 forget_worker(int code, Datum arg)
 {
 	ratelimit_set_worker(-1);
+}
+
+/* Whether stockelt.database exists and takes connections, from the shared catalog. */
+static bool
+database_ready(void)
+{
+	Oid			oid;
+	bool		ready = false;
+
+	StartTransactionCommand();
+	oid = get_database_oid(stockelt_database, true);
+	if (OidIsValid(oid))
+	{
+		HeapTuple	tuple = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(oid));
+
+		if (HeapTupleIsValid(tuple))
+		{
+			ready = ((Form_pg_database) GETSTRUCT(tuple))->datallowconn;
+			ReleaseSysCache(tuple);
+		}
+	}
+	CommitTransactionCommand();
+	return ready;
+}
+
+/*
+ * The last worker died connecting to stockelt.database: rather than fail
+ * again every second, this one connects to no database, says once that it
+ * waits, and looks for the database in the shared catalog.  When it appears
+ * the worker exits to be restarted, since a process connects only once.
+ */
+static void
+wait_for_database(void)
+{
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("stockelt worker");
+	ereport(LOG,
+			(errmsg("stockelt worker waits for database \"%s\" to be created",
+					stockelt_database),
+			 errdetail("The database named by stockelt.database does not exist or does not accept connections."),
+			 errhint("Create the database, or set stockelt.database and restart the server.")));
+	while (!database_ready())
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 DATABASE_POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	ereport(LOG,
+			(errmsg("stockelt worker found database \"%s\" and restarts to connect to it",
+					stockelt_database)));
+	ratelimit_set_worker_connecting(false);
+	proc_exit(1);
+}
+
+/* Milliseconds to sleep when there is nothing to send. */
+static int
+idle_wait_ms(void)
+{
+	int			ms = until_next_due(HOUSEKEEPING_MS);
+
+	ms = Min(ms, ms_until(next_housekeeping, HOUSEKEEPING_MS));
+	if (ingested_since_refresh)
+		ms = Min(ms, ms_until(next_refresh, HOUSEKEEPING_MS));
+	return Max(ms, 1);
 }
 
 void
@@ -629,7 +988,12 @@ stockelt_worker_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	if (ratelimit_worker_was_connecting())
+		wait_for_database();
+	ratelimit_set_worker_connecting(true);
 	BackgroundWorkerInitializeConnection(stockelt_database, NULL, 0);
+	ratelimit_set_worker_connecting(false);
+	pin_settings();
 	pgstat_report_appname("stockelt worker");
 
 	ratelimit_set_worker(MyProc->pgprocno);
@@ -662,6 +1026,7 @@ stockelt_worker_main(Datum arg)
 		MemoryContextSwitchTo(loop_context);
 		MemoryContextReset(loop_context);
 		CHECK_FOR_INTERRUPTS();
+		exit_if_postmaster_died();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
@@ -677,6 +1042,7 @@ stockelt_worker_main(Datum arg)
 		if (http_pool_running(pool) > 0)
 		{
 			done = http_pool_run(pool, until_next_start(100), &resp);
+			exit_if_postmaster_died();
 			if (done >= 0)
 				finish_job(&jobs[done], &resp);
 			continue;
@@ -692,7 +1058,7 @@ stockelt_worker_main(Datum arg)
 		if (ingested_since_refresh)
 			refresh_gold();
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Max(until_next_due(HOUSEKEEPING_MS), 1), PG_WAIT_EXTENSION);
+						 idle_wait_ms(), PG_WAIT_EXTENSION);
 	}
 }
 

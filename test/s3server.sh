@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts and stops a throwaway single-node Ceph cluster (1 mon, 1 memstore OSD, RADOS Gateway) serving S3 on 127.0.0.1, for tests.
-# Usage: s3server.sh start DIR | stop DIR | stop-gateway DIR | s3cmd DIR ARGS...  Everything lives in DIR; after start, DIR/env holds the S3_* settings.
+# Usage: s3server.sh start DIR | stop DIR | stop-gateway DIR | start-gateway DIR | s3cmd DIR ARGS...  Everything lives in DIR; after start, DIR/env holds the S3_* settings.
 set -euo pipefail
 
 readonly ACCESS_KEY=STOCKELTTESTACCESSKEY
@@ -19,7 +19,7 @@ die() {
 }
 
 usage() {
-	die "usage: $0 start DIR | stop DIR | stop-gateway DIR | s3cmd DIR ARGS..."
+	die "usage: $0 start DIR | stop DIR | stop-gateway DIR | start-gateway DIR | s3cmd DIR ARGS..."
 }
 
 free_port() {
@@ -261,6 +261,16 @@ stop() {
 	done
 }
 
+# After stop-gateway: the gateway again, on its port, with the cluster's users and buckets.
+start_gateway() {
+	local dir=$1 port
+	T0=$(now_ms)
+	running "$dir" || die "$dir holds no running cluster"
+	port=$(sed -n 's/^rgw frontends = beast endpoint=127.0.0.1://p' "$dir/ceph.conf")
+	start_rgw "$dir"
+	wait_until s3_answers "$port"
+}
+
 run_s3cmd() {
 	local dir=$1
 	shift
@@ -277,6 +287,7 @@ main() {
 	start) start "$dir" ;;
 	stop) stop "$dir" ;;
 	stop-gateway) stop_daemon "$dir" client.rgw ;;
+	start-gateway) start_gateway "$dir" ;;
 	s3cmd) run_s3cmd "$dir" "$@" ;;
 	*) usage ;;
 	esac
