@@ -57,16 +57,11 @@ check_answer(const AvFunction *fn, const char *argument, const HttpResponse *res
 static char *
 fetch_to_bronze(const AvFunction *fn, const char *argument, StringInfo body)
 {
-	const char *apikey = stockelt_effective_api_key();
+	const char *apikey = stockelt_require_api_key();
 	HttpRequest req = {0};
 	HttpResponse resp;
 	char	   *key;
 
-	if (apikey[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("no Alpha Vantage API key is configured"),
-				 errhint("Set stockelt.api_key_file to a file holding the key, or ALPHAVANTAGE_API_KEY in the server's environment.")));
 	bronze_check_store();
 
 	req.method = "GET";

@@ -315,6 +315,20 @@ stockelt_effective_api_key(void)
 	return secret_from("API key", stockelt_api_key_file, "ALPHAVANTAGE_API_KEY");
 }
 
+/* The API key, or an error saying that none is configured. */
+const char *
+stockelt_require_api_key(void)
+{
+	const char *key = stockelt_effective_api_key();
+
+	if (key[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no Alpha Vantage API key is configured"),
+				 errhint("Set stockelt.api_key_file to a file holding the key, or ALPHAVANTAGE_API_KEY in the server's environment.")));
+	return key;
+}
+
 const char *
 stockelt_effective_s3_secret(void)
 {

@@ -72,6 +72,7 @@ extern int	stockelt_job_retention_s;
  * error.
  */
 extern const char *stockelt_effective_api_key(void);
+extern const char *stockelt_require_api_key(void);
 extern const char *stockelt_effective_s3_secret(void);
 
 #endif							/* STOCKELT_H */

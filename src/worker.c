@@ -57,9 +57,8 @@
 #define MAX_BACKOFF_MS (3600 * 1000)
 #define LOCK_WAIT_MS 100		/* longest wait for a lock another session holds */
 #define LOCKED_RETRY_MS 1000	/* a step that found its lock taken runs again then */
-#define STORE_RETRY_MS 1000		/* first wait for a bronze store that failed its probe */
-#define MAX_STORE_RETRY_MS (30 * 1000)
-#define STORE_PROBE_MS 1000		/* a probe that passed holds this long */
+#define PREREQUISITE_RETRY_MS 1000	/* first wait after a prerequisite of calls failed */
+#define MAX_PREREQUISITE_RETRY_MS (30 * 1000)
 #define DATABASE_POLL_MS 1000	/* how often a missing stockelt.database is looked for */
 
 PGDLLEXPORT void stockelt_worker_main(Datum arg);
@@ -74,6 +73,7 @@ typedef struct Job
 	TimestampTz start_at;
 	int64		spacing_us;		/* the limiter's spacing when it was reserved */
 	TimestampTz sent_at;
+	char	   *apikey;			/* the key it was sent with (TopMemoryContext) */
 	bool		claimed;
 } Job;
 
@@ -85,9 +85,41 @@ static TimestampTz held_until = 0;	/* jobs were told to wait until then */
 static TimestampTz next_slot_at = 0;	/* the limiter has no free slot before then */
 static TimestampTz next_housekeeping = 0;
 static TimestampTz next_refresh = 0;	/* a refresh that failed runs again then */
-static TimestampTz store_down_until = 0;	/* the bronze store failed its probe */
-static int	store_retry_ms = 0;		/* 0 while the store works */
-static TimestampTz store_checked_until = 0;	/* the last probe holds until then */
+
+/*
+ * What a call needs before it is spent: an API key the worker can read, and
+ * a bronze store that answers (as the synchronous path checks both before
+ * calling).  While one fails, jobs wait without any call and show why, and
+ * the check is repeated with a growing delay, at once after a reload.
+ */
+typedef struct Prerequisite
+{
+	const char *what;			/* as "waiting for <what>: <error>" says it */
+	void		(*check) (void);	/* raises the error that stops calls */
+	int			holds_ms;		/* a check that passed holds this long */
+	TimestampTz checked_until;
+	TimestampTz down_until;
+	int			retry_ms;		/* 0 while it holds */
+} Prerequisite;
+
+static char *current_apikey = NULL;	/* read by the last check (TopMemoryContext) */
+
+static void
+check_api_key(void)
+{
+	const char *key = stockelt_require_api_key();
+
+	if (current_apikey == NULL || strcmp(current_apikey, key) != 0)
+	{
+		if (current_apikey)
+			pfree(current_apikey);
+		current_apikey = MemoryContextStrdup(TopMemoryContext, key);
+	}
+}
+
+static Prerequisite api_key_prerequisite = {"an API key", check_api_key, 0};
+static Prerequisite store_prerequisite = {"the bronze store", bronze_check_store, 1000};
+static Prerequisite *const prerequisites[] = {&api_key_prerequisite, &store_prerequisite};
 static bool storing = false;	/* bronze_store is running for a job */
 
 void
@@ -445,7 +477,7 @@ finish_job(Job *job, HttpResponse *resp)
 {
 	MemoryContext keep = CurrentMemoryContext;
 	TimestampTz received = GetCurrentTimestamp();
-	const char *apikey = stockelt_effective_api_key();
+	const char *apikey = job->apikey;
 
 	PG_TRY();
 	{
@@ -471,7 +503,7 @@ finish_job(Job *job, HttpResponse *resp)
 
 		storing = false;
 		if (store_failed)
-			store_checked_until = 0;
+			store_prerequisite.checked_until = 0;
 		PG_TRY();
 		{
 			record_failure(job, edata, resp->ok ? resp->status : 0, store_failed);
@@ -487,6 +519,8 @@ finish_job(Job *job, HttpResponse *resp)
 		PG_END_TRY();
 	}
 	PG_END_TRY();
+	pfree(job->apikey);
+	job->apikey = NULL;
 	job->claimed = false;
 }
 
@@ -524,12 +558,12 @@ free_slot(void)
 static void
 send_job(int i)
 {
-	const char *apikey = stockelt_effective_api_key();
 	HttpRequest req = {0};
 
+	jobs[i].apikey = MemoryContextStrdup(TopMemoryContext, current_apikey);
 	req.method = "GET";
-	req.url = av_query_url(&av_weekly_adjusted, jobs[i].symbol, apikey);
-	req.secret = apikey;
+	req.url = av_query_url(&av_weekly_adjusted, jobs[i].symbol, jobs[i].apikey);
+	req.secret = jobs[i].apikey;
 	jobs[i].sent_at = GetCurrentTimestamp();
 	http_pool_start(pool, i, &req);
 	/* From when it left, not from its slot: a late call moves the next one too. */
@@ -577,11 +611,11 @@ reserve_and_send(int i)
 }
 
 /*
- * The store is down: the claimed job goes back as it was, and every job due
- * before the next probe shows why it waits.
+ * A prerequisite failed: the claimed job goes back as it was, and every job
+ * due before the next check shows why it waits.
  */
 static void
-hold_for_store(Job *job, const ErrorData *edata)
+hold_jobs(Job *job, const Prerequisite *p, const ErrorData *edata)
 {
 	Oid			types[4] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
 	Datum		values[4];
@@ -589,10 +623,10 @@ hold_for_store(Job *job, const ErrorData *edata)
 		psprintf("%s: %s", edata->message, edata->detail) : pstrdup(edata->message);
 
 	values[0] = Int64GetDatum(job->id);
-	values[1] = TimestampTzGetDatum(store_down_until);
-	values[2] = CStringGetTextDatum(psprintf("waiting for the bronze store: %s", message));
+	values[1] = TimestampTzGetDatum(p->down_until);
+	values[2] = CStringGetTextDatum(psprintf("waiting for %s: %s", p->what, message));
 	values[3] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
-	begin("holding jobs while the bronze store is down");
+	begin("holding jobs that cannot be sent");
 	run("UPDATE stockelt.jobs SET state = CASE WHEN attempts > 1 THEN 'retry' ELSE 'queued' END, "
 		"       attempts = attempts - 1 "
 		" WHERE id = $1", 4, types, values, NULL, SPI_OK_UPDATE);
@@ -604,22 +638,22 @@ hold_for_store(Job *job, const ErrorData *edata)
 }
 
 /*
- * The store's probe, with no transaction open (none is held while a request
- * is in flight), under a resource owner of its own for what signing
- * allocates; its error, or NULL.
+ * A prerequisite's check, with no transaction open (none is held while a
+ * request is in flight), under a resource owner of its own for what it
+ * allocates (signing a store probe needs one); its error, or NULL.
  */
 static ErrorData *
-probe_store(void)
+run_check(const Prerequisite *p)
 {
 	MemoryContext keep = CurrentMemoryContext;
 	ResourceOwner saved = CurrentResourceOwner;
-	ResourceOwner owner = ResourceOwnerCreate(NULL, "stockelt store probe");
+	ResourceOwner owner = ResourceOwnerCreate(NULL, "stockelt worker check");
 	ErrorData  *volatile edata = NULL;
 
 	CurrentResourceOwner = owner;
 	PG_TRY();
 	{
-		bronze_check_store();
+		p->check();
 	}
 	PG_CATCH();
 	{
@@ -637,39 +671,61 @@ probe_store(void)
 }
 
 /*
- * Probes the bronze store before a call is spent, as a synchronous fetch
- * does, at most once a second while it works.  While the store fails, jobs
- * are held without any call, and the probe is repeated with a growing delay.
+ * Checks a prerequisite before a call is spent for the claimed job.  While
+ * it fails, the job is held without any call, one WARNING says why, and the
+ * check is repeated after a growing delay.
  */
 static bool
-store_ready(Job *job)
+prerequisite_ready(Prerequisite *p, Job *job)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	ErrorData  *edata;
 
-	if (now < store_checked_until)
+	if (now < p->checked_until)
 		return true;
-	edata = probe_store();
+	edata = run_check(p);
 
 	if (edata == NULL)
 	{
-		if (store_retry_ms > 0)
-			ereport(LOG, (errmsg("stockelt worker: the bronze store answers again")));
-		store_retry_ms = 0;
-		store_checked_until = TimestampTzPlusMilliseconds(now, STORE_PROBE_MS);
+		if (p->retry_ms > 0)
+			ereport(LOG, (errmsg("stockelt worker has %s again and sends its jobs", p->what)));
+		p->retry_ms = 0;
+		p->checked_until = TimestampTzPlusMilliseconds(now, p->holds_ms);
 		return true;
 	}
-	if (store_retry_ms == 0)
+	if (p->retry_ms == 0)
 		ereport(WARNING,
-				(errmsg("stockelt worker holds its jobs: the bronze store cannot be used: %s",
+				(errmsg("stockelt worker holds its jobs, waiting for %s: %s", p->what,
 						edata->message),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 errhint("No API call is made until the store answers again.")));
-	store_retry_ms = Min(Max(store_retry_ms * 2, STORE_RETRY_MS), MAX_STORE_RETRY_MS);
-	store_down_until = TimestampTzPlusMilliseconds(now, store_retry_ms);
-	hold_for_store(job, edata);
+				 edata->hint ? errhint("%s  No API call is made meanwhile.", edata->hint) :
+				 errhint("No API call is made meanwhile.")));
+	p->retry_ms = Min(Max(p->retry_ms * 2, PREREQUISITE_RETRY_MS), MAX_PREREQUISITE_RETRY_MS);
+	p->down_until = TimestampTzPlusMilliseconds(now, p->retry_ms);
+	hold_jobs(job, p, edata);
 	FreeErrorData(edata);
 	return false;
+}
+
+/* True while a prerequisite that failed is not to be checked again yet. */
+static bool
+prerequisite_down(TimestampTz now)
+{
+	for (int k = 0; k < (int) lengthof(prerequisites); k++)
+		if (now < prerequisites[k]->down_until)
+			return true;
+	return false;
+}
+
+/* After a reload the key file or the store settings may be right: check again at once. */
+static void
+recheck_prerequisites(void)
+{
+	for (int k = 0; k < (int) lengthof(prerequisites); k++)
+	{
+		prerequisites[k]->checked_until = 0;
+		prerequisites[k]->down_until = 0;
+	}
 }
 
 /*
@@ -686,7 +742,7 @@ fill_slots(void)
 		TimestampTz now = GetCurrentTimestamp();
 
 		exit_if_postmaster_died();
-		if (now < blocked_until || now < store_down_until)
+		if (now < blocked_until || prerequisite_down(now))
 			return;
 		if (i < 0)
 		{
@@ -694,7 +750,8 @@ fill_slots(void)
 			if (i < 0 || !claim(&jobs[i]))
 				return;
 			jobs[i].reserved = false;
-			if (!store_ready(&jobs[i]))
+			if (!prerequisite_ready(&api_key_prerequisite, &jobs[i]) ||
+				!prerequisite_ready(&store_prerequisite, &jobs[i]))
 				return;
 		}
 		if (!reserve_and_send(i) || !http_pool_busy(pool, i))
@@ -839,8 +896,10 @@ until_next_due(int cap)
 	PG_END_TRY();
 	if (blocked_until > GetCurrentTimestamp())
 		ms = Max(ms, (int) Min((blocked_until - GetCurrentTimestamp()) / 1000, cap));
-	if (store_down_until > GetCurrentTimestamp())
-		ms = Max(ms, (int) Min((store_down_until - GetCurrentTimestamp()) / 1000, cap));
+	for (int k = 0; k < (int) lengthof(prerequisites); k++)
+		if (prerequisites[k]->down_until > GetCurrentTimestamp())
+			ms = Max(ms, (int) Min((prerequisites[k]->down_until - GetCurrentTimestamp()) / 1000,
+								   cap));
 	return ms;
 }
 
@@ -1031,6 +1090,7 @@ stockelt_worker_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			recheck_prerequisites();
 		}
 		ResetLatch(MyLatch);
 
