@@ -19,6 +19,8 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
+#include "catalog/namespace.h"
+#include "nodes/makefuncs.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "common/pg_prng.h"
@@ -50,6 +52,7 @@
 #include "http.h"
 #include "ingest.h"
 #include "ratelimit.h"
+#include "silver.h"
 #include "worker.h"
 
 #define MAX_POOL 64
@@ -75,6 +78,11 @@ typedef struct Job
 	TimestampTz sent_at;
 	char	   *apikey;			/* the key it was sent with (TopMemoryContext) */
 	bool		claimed;
+	/* an answer kept while another session holds a lock its ingest needs */
+	bool		parked;
+	HttpResponse answer;		/* body in TopMemoryContext */
+	TimestampTz received;
+	TimestampTz store_at;		/* try to store it again then */
 } Job;
 
 static Job	jobs[MAX_POOL];
@@ -121,6 +129,7 @@ static Prerequisite api_key_prerequisite = {"an API key", check_api_key, 0};
 static Prerequisite store_prerequisite = {"the bronze store", bronze_check_store, 1000};
 static Prerequisite *const prerequisites[] = {&api_key_prerequisite, &store_prerequisite};
 static bool storing = false;	/* bronze_store is running for a job */
+static bool locking = false;	/* taking the locks an answer's ingest needs */
 
 void
 worker_register(void)
@@ -471,12 +480,62 @@ record_failure(Job *job, const ErrorData *edata, long http_status, bool store_fa
 	commit();
 }
 
+/*
+ * Takes, before anything is stored, the locks the answer's ingest will take:
+ * the symbol's and the change log's.  A granted role's transaction left open
+ * after an ingest of the same symbol, or after a gold refresh, holds one of
+ * them; they are waited for LOCK_WAIT_MS at most, so that such a session
+ * never stalls the worker, and nothing is stored that a later attempt would
+ * have to store again.
+ */
+static void
+lock_for_ingest(const char *symbol)
+{
+	(void) set_config_option("lock_timeout", CppAsString2(LOCK_WAIT_MS), PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	silver_lock_objects(list_make1(pstrdup(symbol)), false);
+	(void) RangeVarGetRelid(makeRangeVar("stockelt", "gold_pending", -1), RowExclusiveLock,
+							false);
+	(void) set_config_option("lock_timeout", "0", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+							 true, 0, false);
+}
+
+/*
+ * Keeps a good answer whose ingest must wait for another session's lock; it
+ * is stored LOCKED_RETRY_MS later, again until the lock is free.  The call is
+ * never repeated for it (a crash meanwhile costs one call, as for a call in
+ * flight).
+ */
+static void
+park(Job *job, const HttpResponse *resp, TimestampTz received, const ErrorData *edata)
+{
+	if (!job->parked)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		job->answer = *resp;
+		initStringInfo(&job->answer.body);
+		appendBinaryStringInfo(&job->answer.body, resp->body.data, resp->body.len);
+		job->answer.error_summary = NULL;
+		job->answer.error_detail = NULL;
+		MemoryContextSwitchTo(old);
+		job->parked = true;
+		job->received = received;
+		ereport(LOG,
+				(errmsg("stockelt worker keeps the answer for \"%s\" until another session releases a lock its ingest needs",
+						job->symbol),
+				 errdetail_internal("%s", edata->message),
+				 errhint("It tries again every %d ms, and fetches meanwhile.", LOCKED_RETRY_MS)));
+	}
+	job->store_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), LOCKED_RETRY_MS);
+}
+
 /* The API's answer for a job: into bronze and silver, or its error recorded. */
 static void
 finish_job(Job *job, HttpResponse *resp)
 {
 	MemoryContext keep = CurrentMemoryContext;
-	TimestampTz received = GetCurrentTimestamp();
+	TimestampTz received = job->parked ? job->received : GetCurrentTimestamp();
 	const char *apikey = job->apikey;
 
 	PG_TRY();
@@ -486,6 +545,9 @@ finish_job(Job *job, HttpResponse *resp)
 
 		begin("storing and ingesting a fetch");
 		av_check_response(&av_weekly_adjusted, job->symbol, resp, apikey);
+		locking = true;
+		lock_for_ingest(job->symbol);
+		locking = false;
 		storing = true;
 		key = bronze_store(av_weekly_adjusted.name, av_weekly_adjusted.argument, job->symbol,
 						   received, resp->body.data, resp->body.len);
@@ -500,8 +562,16 @@ finish_job(Job *job, HttpResponse *resp)
 	{
 		ErrorData  *edata = abandon(keep);
 		bool		store_failed = storing;
+		bool		lock_taken = locking && edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
 
 		storing = false;
+		locking = false;
+		if (lock_taken)
+		{
+			park(job, resp, received, edata);
+			FreeErrorData(edata);
+			return;
+		}
 		if (store_failed)
 			store_prerequisite.checked_until = 0;
 		PG_TRY();
@@ -519,9 +589,23 @@ finish_job(Job *job, HttpResponse *resp)
 		PG_END_TRY();
 	}
 	PG_END_TRY();
+	if (job->parked)
+		pfree(job->answer.body.data);
+	job->parked = false;
 	pfree(job->apikey);
 	job->apikey = NULL;
 	job->claimed = false;
+}
+
+/* Answers kept for another session's lock are stored when their time comes. */
+static void
+store_parked(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	for (int i = 0; i < MAX_POOL; i++)
+		if (jobs[i].claimed && jobs[i].parked && now >= jobs[i].store_at)
+			finish_job(&jobs[i], &jobs[i].answer);
 }
 
 /* ---------------------------------------------------------------- the loop */
@@ -541,7 +625,7 @@ static int
 waiting_job(void)
 {
 	for (int i = 0; i < MAX_POOL; i++)
-		if (jobs[i].claimed && !http_pool_busy(pool, i))
+		if (jobs[i].claimed && !jobs[i].parked && !http_pool_busy(pool, i))
 			return i;
 	return -1;
 }
@@ -1097,6 +1181,7 @@ stockelt_worker_main(Datum arg)
 		unblock();
 
 		housekeeping();
+		store_parked();
 		fill_slots();
 
 		if (http_pool_running(pool) > 0)

@@ -28,7 +28,7 @@ my $have_ceph =
 
 # The S3 credentials reach the server through its environment.
 $ENV{AWS_ACCESS_KEY_ID} = 'STOCKELTTESTACCESSKEY';
-$ENV{AWS_SECRET_ACCESS_KEY} = 'stockeltTestSecretKey0000000000000000000';
+$ENV{AWS_SECRET_ACCESS_KEY} = 'gw7Qm2Zr9TfXk4Lp8VbN3sHd6YcJ1aEu5oWi0qRt';
 
 my $standin = start_standin('--weeks', '52');
 my $node = worker_node('faults', $standin, q{
