@@ -81,15 +81,10 @@ SELECT expect_error($$SELECT stockelt_bronze_read('alphavantage/overview/symbol=
 \set other_bucket_secret `$S3CMD get "s3://other-bucket/secret.json" - 2>/dev/null`
 SELECT :'other_bucket_secret' LIKE '%of another application%' AS other_bucket_object_exists;
 CREATE ROLE s3_etl;
-GRANT EXECUTE ON FUNCTION stockelt_fetch(text), stockelt_fetch_overview(text),
-						  stockelt_search(text), stockelt_bronze_read(text),
-						  stockelt_bronze_list(text), stockelt_ingest(text, boolean),
-						  stockelt_ingest(text[], boolean), stockelt_ingest_s3(text, boolean),
-						  stockelt_replay(text), stockelt_refresh_gold(boolean),
-						  stockelt_check(), stockelt_enqueue(text[]),
-						  stockelt_watch(text, interval), stockelt_unwatch(text) TO s3_etl;
-GRANT USAGE ON SCHEMA stockelt TO s3_etl;
-GRANT SELECT ON stockelt.bronze_objects TO s3_etl;
+-- The README's recipe, as written, for this role.
+\! "$(dirname "$STANDINCTL")/readme_grants.sh" s3_etl > "$WORK/grants_s3_etl.sql"
+\set grants_file `echo "$WORK/grants_s3_etl.sql"`
+\i :grants_file
 CREATE TEMP TABLE hostile (name text, key text);
 GRANT SELECT ON hostile TO s3_etl;
 SET stockelt.s3_prefix = 'lake';

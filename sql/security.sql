@@ -74,17 +74,10 @@ SELECT c.oid::regclass AS seq, pg_sequence_last_value(c.oid) AS last_value
 BEGIN;
 SELECT current_setting('stockelt.api_base_url') AS base_url_before \gset
 CREATE ROLE stockelt_etl;
-GRANT EXECUTE ON FUNCTION stockelt_fetch(text), stockelt_fetch_overview(text),
-						  stockelt_search(text), stockelt_bronze_read(text),
-						  stockelt_bronze_list(text), stockelt_ingest(text, boolean),
-						  stockelt_ingest(text[], boolean), stockelt_ingest_s3(text, boolean),
-						  stockelt_replay(text), stockelt_refresh_gold(boolean),
-						  stockelt_check(), stockelt_enqueue(text[]),
-						  stockelt_watch(text, interval), stockelt_unwatch(text) TO stockelt_etl;
-GRANT USAGE ON SCHEMA silver, gold TO stockelt_etl;
-GRANT SELECT ON ALL TABLES IN SCHEMA silver, gold TO stockelt_etl;
-GRANT USAGE ON SCHEMA stockelt TO stockelt_etl;
-GRANT SELECT ON stockelt.bronze_objects TO stockelt_etl;
+-- The README's recipe, as written, for this role.
+\! "$(dirname "$STANDINCTL")/readme_grants.sh" stockelt_etl > "$WORK/grants_stockelt_etl.sql"
+\set grants_file `echo "$WORK/grants_stockelt_etl.sql"`
+\i :grants_file
 CREATE SCHEMA attack AUTHORIZATION stockelt_etl;
 
 SET ROLE stockelt_etl;

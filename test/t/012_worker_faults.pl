@@ -104,17 +104,8 @@ ok(defined later_wait(done('LATER1', 1)), 'and serves it');
 # ---------------------------------------------------------------- another session's locks
 
 # A pipeline role with exactly the README's grants.
-later(q{
-	CREATE ROLE etl LOGIN;
-	GRANT EXECUTE ON FUNCTION stockelt_fetch(text), stockelt_fetch_overview(text),
-		stockelt_search(text), stockelt_bronze_read(text), stockelt_bronze_list(text),
-		stockelt_ingest(text, boolean), stockelt_ingest(text[], boolean),
-		stockelt_ingest_s3(text, boolean), stockelt_replay(text), stockelt_refresh_gold(boolean),
-		stockelt_check(), stockelt_enqueue(text[]), stockelt_watch(text, interval),
-		stockelt_unwatch(text) TO etl;
-	GRANT USAGE ON SCHEMA stockelt TO etl;
-	GRANT SELECT ON stockelt.bronze_objects TO etl;
-});
+later(q{CREATE ROLE etl LOGIN});
+later(readme_grants('etl'));
 
 # An ingest left open: its change record blocks the refresh's lock.
 my $ingest = $node->background_psql('later', extra_params => [ '-U', 'etl' ]);

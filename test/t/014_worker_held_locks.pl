@@ -18,17 +18,8 @@ stockelt.max_concurrent_requests = 2
 });
 
 # A pipeline role with exactly the README's grants.
-$node->safe_psql('postgres', q{
-	CREATE ROLE etl LOGIN;
-	GRANT EXECUTE ON FUNCTION stockelt_fetch(text), stockelt_fetch_overview(text),
-		stockelt_search(text), stockelt_bronze_read(text), stockelt_bronze_list(text),
-		stockelt_ingest(text, boolean), stockelt_ingest(text[], boolean),
-		stockelt_ingest_s3(text, boolean), stockelt_replay(text), stockelt_refresh_gold(boolean),
-		stockelt_check(), stockelt_enqueue(text[]), stockelt_watch(text, interval),
-		stockelt_unwatch(text) TO etl;
-	GRANT USAGE ON SCHEMA stockelt TO etl;
-	GRANT SELECT ON stockelt.bronze_objects TO etl;
-});
+$node->safe_psql('postgres', q{CREATE ROLE etl LOGIN});
+$node->safe_psql('postgres', readme_grants('etl'));
 
 sub enqueue
 {

@@ -14,7 +14,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(start_standin new_node worker_node wait_for reload_settings worker_pid
+our @EXPORT = qw(start_standin new_node worker_node readme_grants wait_for reload_settings worker_pid
   process_gone sqlstate_of query_row write_secret_file);
 
 my $standin_py = dirname(__FILE__) . '/../standin.py';
@@ -107,6 +107,16 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 });
 	return $node;
+}
+
+# The README's "Granting access" recipe, as written, with both of its roles named $role.
+sub readme_grants
+{
+	my ($role) = @_;
+	my $script = dirname(__FILE__) . '/../readme_grants.sh';
+	my $sql = `'$script' '$role'`;
+	die "could not read the README's GRANT recipe" if $? != 0 || $sql !~ /GRANT/;
+	return $sql;
 }
 
 # One row of a query, as a list of fields (NULL as '').
