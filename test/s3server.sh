@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts and stops a throwaway single-node Ceph cluster (1 mon, 1 memstore OSD, RADOS Gateway) serving S3 on 127.0.0.1, for tests.
-# Usage: s3server.sh start DIR | stop DIR | stop-gateway DIR | start-gateway DIR | s3cmd DIR ARGS...  Everything lives in DIR; after start, DIR/env holds the S3_* settings.
+# Usage: s3server.sh start DIR | stop DIR | stop-gateway DIR | start-gateway DIR | s3cmd DIR ARGS... | credentials (prints the access key and secret the gateway accepts).  Everything lives in DIR; after start, DIR/env holds the S3_* settings.
 set -euo pipefail
 
 readonly ACCESS_KEY=STOCKELTTESTACCESSKEY
@@ -19,7 +19,7 @@ die() {
 }
 
 usage() {
-	die "usage: $0 start DIR | stop DIR | stop-gateway DIR | start-gateway DIR | s3cmd DIR ARGS..."
+	die "usage: $0 start DIR | stop DIR | stop-gateway DIR | start-gateway DIR | s3cmd DIR ARGS... | credentials"
 }
 
 free_port() {
@@ -278,6 +278,10 @@ run_s3cmd() {
 }
 
 main() {
+	if [ "${1:-}" = credentials ]; then
+		printf '%s %s\n' "$ACCESS_KEY" "$SECRET_KEY"
+		return
+	fi
 	[ $# -ge 2 ] || usage
 	local cmd=$1 dir=$2
 	shift 2

@@ -27,8 +27,7 @@ my $have_ceph =
   system('command -v radosgw && command -v ceph-mon && command -v s3cmd >/dev/null 2>&1') == 0;
 
 # The S3 credentials reach the server through its environment.
-$ENV{AWS_ACCESS_KEY_ID} = 'STOCKELTTESTACCESSKEY';
-$ENV{AWS_SECRET_ACCESS_KEY} = 'gw7Qm2Zr9TfXk4Lp8VbN3sHd6YcJ1aEu5oWi0qRt';
+($ENV{AWS_ACCESS_KEY_ID}, $ENV{AWS_SECRET_ACCESS_KEY}) = split ' ', `'$s3server' credentials`;
 
 my $standin = start_standin('--weeks', '52');
 my $node = worker_node('faults', $standin, q{
