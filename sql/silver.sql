@@ -165,7 +165,9 @@ ROLLBACK;
 SELECT name, error_detail(format('SELECT * FROM stockelt_ingest(%L)',
 	put_fetched('alphavantage/time_series_weekly_adjusted/symbol=BAD/' || name || '.json', body, '2024-04-15 21:00:00+00'))) AS reason
   FROM (VALUES ('week after the fetch', weekly_body('BAD', bar('2024-04-12') || ', ' || bar('2024-04-26'))),
-			   ('week in 2999', weekly_body('BAD', bar('2024-04-12') || ', ' || bar('2999-01-04')))) AS b (name, body)
+			   ('week in 2999', weekly_body('BAD', bar('2024-04-12') || ', ' || bar('2999-01-04'))),
+			   ('refreshed in 2999', replace(weekly_body('BAD', bar('2024-04-12')), '"2. Symbol"', '"3. Last Refreshed": "2999-01-01", "2. Symbol"')),
+			   ('refreshed two days after the fetch', replace(weekly_body('BAD', bar('2024-04-12')), '"2. Symbol"', '"3. Last Refreshed": "2024-04-17 16:00:00", "2. Symbol"'))) AS b (name, body)
  ORDER BY name;
 SELECT count(*) AS bad_rows_written FROM silver.weekly_adjusted_prices WHERE symbol = 'BAD';
 
