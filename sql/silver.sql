@@ -326,6 +326,11 @@ SELECT * FROM stockelt_ingest(stockelt_fetch('NOSEAM'));
 SELECT week_ending < '2021-01-01' AS older_object, count(*), count(basis_factor) AS with_factor,
 	   bool_and(basis_factor = 1) AS factor_one
   FROM silver.weekly_adjusted_prices WHERE symbol = 'NOSEAM' GROUP BY 1 ORDER BY 1;
+-- A newer object that gives those weeks again puts them back on one basis.
+\! $STANDINCTL symbol 'symbol=NOSEAM&weeks=300&end=2024-04-19'
+SELECT * FROM stockelt_ingest(stockelt_fetch('NOSEAM'));
+SELECT count(*), count(basis_factor) AS with_factor, bool_and(basis_factor = 1) AS factor_one
+  FROM silver.weekly_adjusted_prices WHERE symbol = 'NOSEAM';
 
 -- Objects are ordered by the data's own date, not by when they were fetched: a stale object
 -- fetched after a newer one changes nothing and adds only the weeks that are missing, on the

@@ -596,10 +596,10 @@ merge_week(WeeklyWriter *w, ExistingRow *old, int nold, const WeeklyRow *rows,
 
 /*
  * The ratio that rebases at the seam, the oldest key that silver and the
- * object both have with an adjusted close above zero on both sides: for a
- * newer object, its adjusted close over silver's on silver's basis there (for
- * the rows it does not give); for an older one, the inverse (for the weeks it
- * adds).  NULL when there is no such key or silver's factor there is NULL.
+ * object both have with an adjusted close above zero on both sides and a
+ * factor in silver: for a newer object, its adjusted close over silver's on
+ * silver's basis there (for the rows it does not give); for an older one, the
+ * inverse (for the weeks it adds).  NULL when there is no such key.
  */
 static BasisFactor
 seam_ratio(const ExistingRow *existing, int nexisting, const WeeklySeries *series,
@@ -627,11 +627,10 @@ seam_ratio(const ExistingRow *existing, int nexisting, const WeeklySeries *serie
 			DatumGetInt32(DirectFunctionCall2(numeric_cmp,
 											  existing[e].prices[PRICE_ADJUSTED_CLOSE], zero)) <= 0)
 			continue;
-		if (on_basis(&existing[e], &old_basis))
-		{
-			ratio.value = older ? basis_div(old_basis, adjusted) : basis_div(adjusted, old_basis);
-			ratio.isnull = false;
-		}
+		if (!on_basis(&existing[e], &old_basis))
+			continue;
+		ratio.value = older ? basis_div(old_basis, adjusted) : basis_div(adjusted, old_basis);
+		ratio.isnull = false;
 		break;
 	}
 	return ratio;
