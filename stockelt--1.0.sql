@@ -67,13 +67,19 @@ CREATE TABLE silver.weekly_adjusted_prices (
 	adjusted_close	numeric NOT NULL,
 	volume			bigint NOT NULL CHECK (volume >= 0),
 	dividend_amount	numeric NOT NULL,
+	basis_factor	numeric DEFAULT 1,
 	bronze_key		text NOT NULL,
 	fetched_at		timestamptz NOT NULL,
+	last_refreshed	timestamp,
 	ingested_at		timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (symbol, week_ending)
 ) WITH (fillfactor = 50);		-- every fetch restates history: room to update rows in place (HOT)
 COMMENT ON TABLE silver.weekly_adjusted_prices IS
-	'One row per symbol and week from TIME_SERIES_WEEKLY_ADJUSTED; raw prices, adjusted close, lineage.';
+	'One row per symbol and provider key (week) from TIME_SERIES_WEEKLY_ADJUSTED; raw prices, adjusted close, lineage.';
+COMMENT ON COLUMN silver.weekly_adjusted_prices.basis_factor IS
+	'adjusted_close * basis_factor is the adjusted close on the basis of the newest object ingested for the symbol: 1 for rows it gave, the seam''s ratio for older rows, NULL where no common week allowed a rebase.';
+COMMENT ON COLUMN silver.weekly_adjusted_prices.last_refreshed IS
+	'The data''s own date of the object that wrote the row (Meta Data "3. Last Refreshed", at least its newest week); orders objects, the fetch time breaking ties.';
 
 CREATE TABLE silver.symbols (
 	symbol			text PRIMARY KEY,

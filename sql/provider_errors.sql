@@ -42,6 +42,17 @@ SELECT expect_error($$SELECT stockelt_fetch('MSFT')$$);
 SELECT error_detail($$SELECT stockelt_fetch('MSFT')$$);
 \! $STANDINCTL symbol 'symbol=MSFT&clear=1'
 
+-- Another function's data (daily, monthly or non-adjusted weekly prices) is named, not "no data".
+\! $STANDINCTL symbol 'symbol=WRONGF&function=monthly_adjusted'
+SELECT expect_error($$SELECT stockelt_fetch('WRONGF')$$);
+SELECT error_detail($$SELECT stockelt_fetch('WRONGF')$$);
+\! $STANDINCTL symbol 'symbol=WRONGF&function=weekly'
+SELECT error_detail($$SELECT stockelt_fetch('WRONGF')$$);
+\! $STANDINCTL symbol 'symbol=WRONGF&function=daily'
+SELECT error_detail($$SELECT stockelt_fetch('WRONGF')$$);
+\! $STANDINCTL symbol 'symbol=WRONGF&clear=1'
+SELECT count(*) AS wrong_function_stored FROM stockelt.bronze_objects WHERE symbol = 'WRONGF';
+
 -- An unknown symbol: the API's invalid-call answer.
 \! $STANDINCTL symbol 'symbol=NOSUCH&unknown=1'
 SELECT expect_error($$SELECT stockelt_fetch('NOSUCH')$$);

@@ -125,7 +125,9 @@ INSERT INTO bad VALUES
 	('missing series', '{"Meta Data": {"2. Symbol": "BAD"}}'),
 	('empty series', weekly_body('BAD', '')),
 	('bad date key', weekly_body('BAD', bar('2024-02-30'))),
-	('duplicate week', weekly_body('BAD', bar('2024-04-11') || ', ' || bar('2024-04-12'))),
+	('monthly series', replace(weekly_body('BAD', bar('2024-03-29')), 'Weekly Adjusted', 'Monthly Adjusted')),
+	('weekly series, not adjusted', replace(weekly_body('BAD', bar('2024-04-12')), 'Weekly Adjusted', 'Weekly')),
+	('daily series', replace(weekly_body('BAD', bar('2024-04-12')), 'Weekly Adjusted Time Series', 'Time Series (Daily)')),
 	('duplicate key', weekly_body('BAD', bar('2024-04-12') || ', ' || bar('2024-04-12'))),
 	('not a decimal', weekly_body('BAD', bar('2024-04-05') || ', ' || bar('2024-04-12', open => '1.2e3'))),
 	('negative volume', weekly_body('BAD', bar('2024-04-05') || ', ' || bar('2024-04-12', volume => '-5'))),
@@ -163,7 +165,9 @@ ROLLBACK;
 SELECT name, error_detail(format('SELECT * FROM stockelt_ingest(%L)',
 	put_fetched('alphavantage/time_series_weekly_adjusted/symbol=BAD/' || name || '.json', body, '2024-04-15 21:00:00+00'))) AS reason
   FROM (VALUES ('week after the fetch', weekly_body('BAD', bar('2024-04-12') || ', ' || bar('2024-04-26'))),
-			   ('week in 2999', weekly_body('BAD', bar('2024-04-12') || ', ' || bar('2999-01-04')))) AS b (name, body)
+			   ('week in 2999', weekly_body('BAD', bar('2024-04-12') || ', ' || bar('2999-01-04'))),
+			   ('refreshed in 2999', replace(weekly_body('BAD', bar('2024-04-12')), '"2. Symbol"', '"3. Last Refreshed": "2999-01-01", "2. Symbol"')),
+			   ('refreshed two days after the fetch', replace(weekly_body('BAD', bar('2024-04-12')), '"2. Symbol"', '"3. Last Refreshed": "2024-04-17 16:00:00", "2. Symbol"'))) AS b (name, body)
  ORDER BY name;
 SELECT count(*) AS bad_rows_written FROM silver.weekly_adjusted_prices WHERE symbol = 'BAD';
 
@@ -225,7 +229,155 @@ SELECT symbol, name, asset_type IS NULL AS asset_type_null, exchange IS NULL AS 
 	   sector IS NULL AS sector_null, industry IS NULL AS industry_null
   FROM silver.symbols WHERE symbol = 'NONE';
 
--- Replay: silver truncated and rebuilt from bronze alone equals what was there, row for row.
+-- Two keys in one calendar week are kept (a Toronto listing has the Monday before Christmas and
+-- the Friday).  In a week the newest object gives, silver ends with exactly its keys: the partial
+-- key 2018-12-26 is taken over by the closed week's 2018-12-28, while the Monday stays.
+CREATE TEMP VIEW object_keys AS
+SELECT o.key, count(*) AS keys, min(w.key::date) AS oldest, max(w.key::date) AS newest
+  FROM stockelt.bronze_objects o,
+	   jsonb_object_keys(convert_from(stockelt_bronze_read(o.key), 'UTF8')::jsonb -> 'Weekly Adjusted Time Series') w (key)
+ GROUP BY o.key;
+CREATE FUNCTION equal_to_body(p_symbol text, p_key text) RETURNS TABLE (weeks_in_body bigint, exactly_equal bigint)
+LANGUAGE sql AS $$
+	SELECT count(*), count(*) FILTER (WHERE s.open::text = b.bar->>'1. open' AND s.close::text = b.bar->>'4. close'
+			AND s.adjusted_close::text = b.bar->>'5. adjusted close' AND s.volume::text = b.bar->>'6. volume'
+			AND s.dividend_amount::text = b.bar->>'7. dividend amount' AND s.basis_factor = 1)
+	  FROM body_weeks b LEFT JOIN silver.weekly_adjusted_prices s ON s.symbol = p_symbol AND s.week_ending = b.week_ending
+	 WHERE b.key = p_key;
+$$;
+\! $STANDINCTL symbol 'symbol=TSXC&weeks=60&end=2018-12-26&christmas_monday=1'
+SELECT stockelt_fetch('TSXC') AS tsx_partial \gset
+SELECT * FROM stockelt_ingest(:'tsx_partial');
+SELECT week_ending, to_char(week_ending, 'Dy') AS day FROM silver.weekly_adjusted_prices
+ WHERE symbol = 'TSXC' AND week_ending >= '2018-12-17' ORDER BY 1;
+\! $STANDINCTL symbol 'symbol=TSXC&weeks=60&end=2018-12-28&christmas_monday=1'
+SELECT stockelt_fetch('TSXC') AS tsx_closed \gset
+SELECT * FROM stockelt_ingest(:'tsx_closed');
+SELECT week_ending, to_char(week_ending, 'Dy') AS day FROM silver.weekly_adjusted_prices
+ WHERE symbol = 'TSXC' AND week_ending >= '2018-12-17' ORDER BY 1;
+SELECT * FROM equal_to_body('TSXC', :'tsx_closed');
+SELECT count(*) = (SELECT keys FROM object_keys WHERE key = :'tsx_closed') AS one_row_per_key
+  FROM silver.weekly_adjusted_prices WHERE symbol = 'TSXC';
+-- Both keys of a Christmas week of earlier years too.
+SELECT count(*) AS christmas_weeks_with_two_keys FROM (
+	SELECT date_trunc('week', week_ending) FROM silver.weekly_adjusted_prices WHERE symbol = 'TSXC'
+	 GROUP BY 1 HAVING count(*) = 2) w;
+-- The older partial object again, forced: the stale partial key does not come back.
+SELECT * FROM stockelt_ingest(:'tsx_partial', force => true);
+SELECT count(*) AS stale_partial_key FROM silver.weekly_adjusted_prices WHERE symbol = 'TSXC' AND week_ending = '2018-12-26';
+-- A newer object that no longer gives the Monday removes it: its week has one key now.
+\! $STANDINCTL symbol 'symbol=TSXC&weeks=60&end=2019-01-04'
+SELECT stockelt_fetch('TSXC') AS tsx_single \gset
+SELECT * FROM stockelt_ingest(:'tsx_single');
+SELECT week_ending, to_char(week_ending, 'Dy') AS day FROM silver.weekly_adjusted_prices
+ WHERE symbol = 'TSXC' AND week_ending BETWEEN '2018-12-17' AND '2019-01-04' ORDER BY 1;
+SELECT * FROM equal_to_body('TSXC', :'tsx_single');
+
+-- One adjustment basis: an older fetch with a longer history, then a newer one whose adjusted
+-- closes are restated by the dividends since.  Rows the newer object gives have factor 1; the
+-- older weeks only the first object has are rebased at the seam, the oldest week both have.
+\! $STANDINCTL symbol 'symbol=LONGH&weeks=300&end=2022-02-11'
+SELECT stockelt_fetch('LONGH') AS long_old \gset
+SELECT * FROM stockelt_ingest(:'long_old');
+\! $STANDINCTL symbol 'symbol=LONGH&weeks=150&end=2024-04-15'
+SELECT stockelt_fetch('LONGH') AS long_new \gset
+SELECT * FROM stockelt_ingest(:'long_new');
+SELECT * FROM equal_to_body('LONGH', :'long_new');
+CREATE TEMP TABLE seam AS
+SELECT n.week_ending, (o.bar->>'5. adjusted close')::numeric AS old_adjusted,
+	   (n.bar->>'5. adjusted close')::numeric AS new_adjusted,
+	   round((n.bar->>'5. adjusted close')::numeric(40, 20) / (o.bar->>'5. adjusted close')::numeric, 20) AS ratio
+  FROM body_weeks n JOIN body_weeks o USING (week_ending)
+ WHERE n.key = :'long_new' AND o.key = :'long_old'
+ ORDER BY n.week_ending LIMIT 1;
+SELECT week_ending = (SELECT oldest FROM object_keys WHERE key = :'long_new') AS seam_is_oldest_new_week,
+	   old_adjusted <> new_adjusted AS restated_at_seam FROM seam;
+SELECT count(*) AS old_only_rows,
+	   count(*) = (SELECT count(*) FROM body_weeks WHERE key = :'long_old' AND week_ending < (SELECT week_ending FROM seam)) AS all_old_weeks_kept,
+	   bool_and(s.basis_factor = seam.ratio) AS factor_is_seam_ratio,
+	   bool_and(s.adjusted_close::text = b.bar->>'5. adjusted close') AS provider_strings_kept
+  FROM silver.weekly_adjusted_prices s CROSS JOIN seam
+  JOIN body_weeks b ON b.key = :'long_old' AND b.week_ending = s.week_ending
+ WHERE s.symbol = 'LONGH' AND s.week_ending < seam.week_ending;
+-- Against the truth: a fetch of the whole history on the newer basis (read, not ingested).
+-- adjusted_close * basis_factor is within what four-decimal values allow of its adjusted close.
+\! $STANDINCTL symbol 'symbol=LONGH&weeks=400&end=2024-04-15'
+SELECT stockelt_fetch('LONGH') AS long_full \gset
+SELECT count(*) AS old_weeks_checked,
+	   count(*) FILTER (WHERE abs(s.adjusted_close * s.basis_factor - (t.bar->>'5. adjusted close')::numeric)
+			<= 0.00005 * s.basis_factor + s.adjusted_close * s.basis_factor * (0.00005 / seam.old_adjusted + 0.00005 / seam.new_adjusted)
+			   + 0.00005) AS on_newer_basis,
+	   count(*) FILTER (WHERE abs(s.adjusted_close - (t.bar->>'5. adjusted close')::numeric) <= 0.0001) AS equal_without_factor
+  FROM silver.weekly_adjusted_prices s CROSS JOIN seam
+  JOIN body_weeks t ON t.key = :'long_full' AND t.week_ending = s.week_ending
+ WHERE s.symbol = 'LONGH' AND s.week_ending < seam.week_ending;
+-- The weekly return across the seam is the older object's own.
+SELECT (SELECT adjusted_close * basis_factor FROM silver.weekly_adjusted_prices WHERE symbol = 'LONGH' AND week_ending = seam.week_ending)
+	   / (SELECT adjusted_close * basis_factor FROM silver.weekly_adjusted_prices WHERE symbol = 'LONGH' AND week_ending < seam.week_ending ORDER BY week_ending DESC LIMIT 1)
+	   - seam.old_adjusted / (SELECT (bar->>'5. adjusted close')::numeric FROM body_weeks WHERE key = :'long_old' AND week_ending < seam.week_ending ORDER BY week_ending DESC LIMIT 1)
+	   BETWEEN -1e-15 AND 1e-15 AS seam_return_kept
+  FROM seam;
+DELETE FROM stockelt.bronze_bodies WHERE key = :'long_full';
+DELETE FROM stockelt.bronze_objects WHERE key = :'long_full';
+-- Re-ingesting the newer object changes no factor.
+SELECT * FROM stockelt_ingest(:'long_new', force => true);
+-- With no week in common, the older rows cannot be rebased: their factor is NULL.
+\! $STANDINCTL symbol 'symbol=NOSEAM&weeks=50&end=2020-01-03'
+SELECT * FROM stockelt_ingest(stockelt_fetch('NOSEAM'));
+\! $STANDINCTL symbol 'symbol=NOSEAM&weeks=50&end=2024-04-15'
+SELECT * FROM stockelt_ingest(stockelt_fetch('NOSEAM'));
+SELECT week_ending < '2021-01-01' AS older_object, count(*), count(basis_factor) AS with_factor,
+	   bool_and(basis_factor = 1) AS factor_one
+  FROM silver.weekly_adjusted_prices WHERE symbol = 'NOSEAM' GROUP BY 1 ORDER BY 1;
+-- A newer object that gives those weeks again puts them back on one basis.
+\! $STANDINCTL symbol 'symbol=NOSEAM&weeks=300&end=2024-04-19'
+SELECT * FROM stockelt_ingest(stockelt_fetch('NOSEAM'));
+SELECT count(*), count(basis_factor) AS with_factor, bool_and(basis_factor = 1) AS factor_one
+  FROM silver.weekly_adjusted_prices WHERE symbol = 'NOSEAM';
+
+-- Objects are ordered by the data's own date, not by when they were fetched: a stale object
+-- fetched after a newer one changes nothing and adds only the weeks that are missing, on the
+-- newer object's basis.
+\! $STANDINCTL symbol 'symbol=STALE&weeks=100&end=2024-04-15'
+SELECT stockelt_fetch('STALE') AS stale_newest \gset
+SELECT * FROM stockelt_ingest(:'stale_newest');
+CREATE TEMP TABLE stale_before AS SELECT * FROM silver.weekly_adjusted_prices WHERE symbol = 'STALE';
+\! $STANDINCTL symbol 'symbol=STALE&weeks=150&end=2023-06-02'
+SELECT stockelt_fetch('STALE') AS stale_old \gset
+SELECT (SELECT fetched_at FROM stockelt.bronze_objects WHERE key = :'stale_old')
+	   > (SELECT fetched_at FROM stockelt.bronze_objects WHERE key = :'stale_newest') AS fetched_later;
+SELECT * FROM stockelt_ingest(:'stale_old');
+SELECT count(*) AS rows_of_newer_object_changed
+  FROM (SELECT * FROM stale_before EXCEPT SELECT * FROM silver.weekly_adjusted_prices WHERE symbol = 'STALE') d;
+SELECT count(*) AS added,
+	   count(*) = (SELECT count(*) FROM body_weeks WHERE key = :'stale_old'
+				   AND week_ending < (SELECT min(week_ending) FROM stale_before)) AS exactly_the_missing_weeks,
+	   bool_and(s.basis_factor = round((n.bar->>'5. adjusted close')::numeric(40, 20) / (o.bar->>'5. adjusted close')::numeric, 20))
+		   AS factor_is_seam_ratio,
+	   bool_and(s.last_refreshed = '2023-06-02') AS data_date_kept
+  FROM silver.weekly_adjusted_prices s
+  JOIN body_weeks n ON n.key = :'stale_newest' AND n.week_ending = (SELECT min(week_ending) FROM stale_before)
+  JOIN body_weeks o ON o.key = :'stale_old' AND o.week_ending = n.week_ending
+ WHERE s.symbol = 'STALE' AND s.bronze_key = :'stale_old';
+-- Forced again, and in a batch in fetch order, the stale object still changes nothing.
+SELECT key = :'stale_old' AS stale, inserted, updated, unchanged
+  FROM stockelt_ingest(ARRAY[:'stale_newest', :'stale_old'], force => true);
+-- "3. Last Refreshed" with a time orders objects of the same day; the fetch time breaks ties.
+SELECT * FROM stockelt_ingest(put_fetched('alphavantage/time_series_weekly_adjusted/symbol=BAD/late-in-day.json',
+	replace(weekly_body('BAD', bar('2024-04-12', adjusted => '1.4000')), '"2. Symbol"', '"3. Last Refreshed": "2024-04-12 16:00:01", "2. Symbol"'),
+	'2024-04-12 21:00:00+00'));
+SELECT * FROM stockelt_ingest(put_fetched('alphavantage/time_series_weekly_adjusted/symbol=BAD/early-in-day.json',
+	replace(weekly_body('BAD', bar('2024-04-12', adjusted => '1.3000')), '"2. Symbol"', '"3. Last Refreshed": "2024-04-12 10:30:00", "2. Symbol"'),
+	'2024-04-12 22:00:00+00'));
+SELECT * FROM stockelt_ingest(put_fetched('alphavantage/time_series_weekly_adjusted/symbol=BAD/same-time-later.json',
+	replace(weekly_body('BAD', bar('2024-04-12', adjusted => '1.2000')), '"2. Symbol"', '"3. Last Refreshed": "2024-04-12 16:00:01", "2. Symbol"'),
+	'2024-04-12 23:00:00+00'));
+SELECT week_ending, adjusted_close, last_refreshed, bronze_key ~ 'same-time-later' AS from_tie_winner
+  FROM silver.weekly_adjusted_prices WHERE symbol = 'BAD' AND week_ending = '2024-04-12';
+DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'BAD' AND week_ending = '2024-04-12';
+
+-- Replay: silver truncated and rebuilt from bronze alone equals what was there, row for row
+-- (replay goes oldest fetch first: the stale STALE object comes last and still changes nothing).
 -- First bring silver up to date with everything fetched so far, in fetch order.
 DELETE FROM stockelt.bronze_bodies WHERE key LIKE '%symbol=BAD/%' AND key NOT LIKE '%/bom.json';
 DELETE FROM stockelt.bronze_objects WHERE key LIKE '%symbol=BAD/%' AND key NOT LIKE '%/bom.json';
@@ -235,7 +387,8 @@ DELETE FROM silver.symbols WHERE symbol = 'NONE';
 SELECT sum(i.inserted) > 0 AS caught_up
   FROM (SELECT key FROM stockelt.bronze_objects ORDER BY fetched_at, key) o, stockelt_ingest(o.key) i;
 CREATE TEMP TABLE prices_before AS
-	SELECT symbol, week_ending, open, high, low, close, adjusted_close, volume, dividend_amount, bronze_key, fetched_at
+	SELECT symbol, week_ending, open, high, low, close, adjusted_close, volume, dividend_amount, basis_factor,
+		   bronze_key, fetched_at, last_refreshed
 	  FROM silver.weekly_adjusted_prices;
 CREATE TEMP TABLE symbols_before AS
 	SELECT symbol, name, asset_type, exchange, region, country, currency, timezone, market_open,
@@ -247,10 +400,12 @@ SELECT objects = (SELECT count(*) FROM stockelt.bronze_objects WHERE key LIKE 'a
   FROM stockelt_replay('alphavantage/');
 SELECT count(*) AS missing_or_different FROM (
 	(SELECT * FROM prices_before
-	 EXCEPT SELECT symbol, week_ending, open, high, low, close, adjusted_close, volume, dividend_amount, bronze_key, fetched_at
+	 EXCEPT SELECT symbol, week_ending, open, high, low, close, adjusted_close, volume, dividend_amount, basis_factor,
+		   bronze_key, fetched_at, last_refreshed
 	 FROM silver.weekly_adjusted_prices)
 	UNION ALL
-	(SELECT symbol, week_ending, open, high, low, close, adjusted_close, volume, dividend_amount, bronze_key, fetched_at
+	(SELECT symbol, week_ending, open, high, low, close, adjusted_close, volume, dividend_amount, basis_factor,
+		   bronze_key, fetched_at, last_refreshed
 	 FROM silver.weekly_adjusted_prices EXCEPT SELECT * FROM prices_before)) d;
 SELECT count(*) AS symbols_missing_or_different FROM (
 	(SELECT * FROM symbols_before

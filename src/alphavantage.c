@@ -194,6 +194,22 @@ classify_data(const AvFunction *fn, const char *argument, json_t *root, Verdict 
 	}
 }
 
+/* The key of another time series the body holds instead of the one asked for, or NULL. */
+static const char *
+other_series(const AvFunction *fn, json_t *root)
+{
+	const char *key;
+	json_t	   *value;
+
+	json_object_foreach(root, key, value)
+	{
+		if (strcmp(key, fn->data_key) != 0 && json_is_object(value) &&
+			strstr(key, "Time Series") != NULL)
+			return key;
+	}
+	return NULL;
+}
+
 static void
 classify_object(const AvFunction *fn, const char *argument, json_t *root, Verdict *v)
 {
@@ -225,6 +241,13 @@ classify_object(const AvFunction *fn, const char *argument, json_t *root, Verdic
 	else if ((text = json_string_value(json_object_get(root, "Note"))) != NULL ||
 			 (text = json_string_value(json_object_get(root, "Information"))) != NULL)
 		classify_notice(text, v);
+	else if ((text = other_series(fn, root)) != NULL)
+	{
+		v->sqlstate = ERRCODE_STOCKELT_UNEXPECTED;
+		v->summary = "the response holds another function's data";
+		v->detail = psprintf("The body holds \"%s\", not \"%s\".", provider_text(text), fn->data_key);
+		v->hint = "Check stockelt.api_base_url: the server there answered another function than the one asked for.";
+	}
 	else
 	{
 		v->sqlstate = ERRCODE_STOCKELT_UNEXPECTED;

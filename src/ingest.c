@@ -415,17 +415,32 @@ require_past_weeks(const PendingObject *p)
 	DateADT		limit = DatumGetDateADT(DirectFunctionCall1(timestamp_date,
 															TimestampGetDatum(until))) + 7;
 	const ParseDate *newest;
+	Timestamp	newest_start;
 	int			y, m, d;
 
 	if (series->nrows == 0)
 		return;
 	newest = &series->rows[series->nrows - 1].week_ending;
-	if (date2j(newest->year, newest->month, newest->day) - POSTGRES_EPOCH_JDATE <= limit)
-		return;
-	j2date(limit + POSTGRES_EPOCH_JDATE, &y, &m, &d);
-	raise_invalid(&p->info,
-				  psprintf("week %04d-%02d-%02d is after %04d-%02d-%02d, a week after the object was fetched (or after today, if earlier)",
-						   newest->year, newest->month, newest->day, y, m, d));
+	if (date2j(newest->year, newest->month, newest->day) - POSTGRES_EPOCH_JDATE > limit)
+	{
+		j2date(limit + POSTGRES_EPOCH_JDATE, &y, &m, &d);
+		raise_invalid(&p->info,
+					  psprintf("week %04d-%02d-%02d is after %04d-%02d-%02d, a week after the object was fetched (or after today, if earlier)",
+							   newest->year, newest->month, newest->day, y, m, d));
+	}
+
+	/*
+	 * The data's own date orders objects: one in the future would keep every
+	 * later fetch of the symbol from changing anything.  The provider's wall
+	 * time is behind UTC; a day allows for any time zone.  The newest week
+	 * (the date when Meta Data gives none) is bounded above.
+	 */
+	newest_start = (Timestamp) (date2j(newest->year, newest->month, newest->day) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY;
+	if ((series->as_of - SECS_PER_DAY * (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) * USECS_PER_SEC >
+		Max(until, newest_start) + USECS_PER_DAY)
+		raise_invalid(&p->info,
+					  psprintf("\"3. Last Refreshed\" \"%.40s\" is more than a day after the object was fetched (or after today, if earlier)",
+							   series->last_refreshed));
 }
 
 static int64

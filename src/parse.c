@@ -307,6 +307,22 @@ load_object(const char *body, size_t len, ParsedTree *tree, char *reason)
 	return 0;
 }
 
+/* The key of another series the body holds instead of data_key (a "... Time Series ..." object), or NULL. */
+static const char *
+other_series(json_t *root, const char *data_key)
+{
+	const char *key;
+	json_t	   *value;
+
+	json_object_foreach(root, key, value)
+	{
+		if (strcmp(key, data_key) != 0 && json_is_object(value) &&
+			strstr(key, "Time Series") != NULL)
+			return key;
+	}
+	return NULL;
+}
+
 /* Why an object without the data key is not data: the provider's own words when it gave some. */
 static void
 explain_missing(json_t *root, const char *data_key, char *reason)
@@ -331,6 +347,12 @@ explain_missing(json_t *root, const char *data_key, char *reason)
 			set_reason(reason, "the provider answered \"%s\": %.180s", notices[i], text);
 			return;
 		}
+	}
+	if ((text = other_series(root, data_key)) != NULL)
+	{
+		/* Another function's data: daily, monthly or non-adjusted weekly prices. */
+		set_reason(reason, "the body holds \"%.80s\", not \"%s\"", text, data_key);
+		return;
 	}
 	set_reason(reason, "no \"%s\" in the body", data_key);
 }
@@ -373,15 +395,6 @@ day_number(const ParseDate *d)
 	int			doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 
 	return era * 146097 + doe - 719468;
-}
-
-/* Monday-based week number: 1970-01-01 was a Thursday. */
-static long
-week_number(const ParseDate *d)
-{
-	long		shifted = day_number(d) + 3;
-
-	return shifted >= 0 ? shifted / 7 : -((-shifted + 6) / 7);
 }
 
 static int
@@ -575,7 +588,12 @@ check_symbol(json_t *root, const char *expected, WeeklySeries *out, char *reason
 	return 0;
 }
 
-/* Rows sorted oldest first; two keys in one calendar week are a duplicate week. */
+/*
+ * Rows sorted oldest first.  Every key is kept, two in one calendar week too
+ * (a Toronto listing has the Monday before Christmas and the Friday): the
+ * grain is the provider's key.  The same key twice is refused by the JSON
+ * parser already; this check keeps the rows strictly increasing regardless.
+ */
 static int
 order_weeks(WeeklySeries *out, char *reason)
 {
@@ -585,14 +603,64 @@ order_weeks(WeeklySeries *out, char *reason)
 		const ParseDate *a = &out->rows[i - 1].week_ending;
 		const ParseDate *b = &out->rows[i].week_ending;
 
-		if (week_number(a) == week_number(b))
+		if (day_number(a) == day_number(b))
 		{
-			set_reason(reason, "duplicate week: %04d-%02d-%02d and %04d-%02d-%02d",
-					   a->year, a->month, a->day, b->year, b->month, b->day);
+			set_reason(reason, "duplicate key: %04d-%02d-%02d", a->year, a->month, a->day);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/* "HH:MM:SS" or "HH:MM" as seconds into the day, or -1. */
+static long
+parse_time_of_day(const char *text)
+{
+	int			h, m, s = 0;
+	size_t		len = strlen(text);
+
+	if ((len != 5 && len != 8) || !isdigit((unsigned char) text[0]) ||
+		!isdigit((unsigned char) text[1]) || text[2] != ':' ||
+		!isdigit((unsigned char) text[3]) || !isdigit((unsigned char) text[4]))
+		return -1;
+	if (len == 8 && (text[5] != ':' || !isdigit((unsigned char) text[6]) ||
+					 !isdigit((unsigned char) text[7])))
+		return -1;
+	h = (text[0] - '0') * 10 + text[1] - '0';
+	m = (text[3] - '0') * 10 + text[4] - '0';
+	if (len == 8)
+		s = (text[6] - '0') * 10 + text[7] - '0';
+	if (h > 23 || m > 59 || s > 59)
+		return -1;
+	return h * 3600L + m * 60L + s;
+}
+
+/*
+ * The data's own date: "3. Last Refreshed" (a date, or a date and a time),
+ * and never before the newest week; the newest week alone when Meta Data has
+ * no date stockelt reads.
+ */
+static void
+set_as_of(WeeklySeries *out)
+{
+	const char *text = out->last_refreshed;
+	const ParseDate *newest = &out->rows[out->nrows - 1].week_ending;
+	long long	newest_seconds = day_number(newest) * 86400LL;
+	char		date_part[11];
+	ParseDate	date;
+	long		seconds = 0;
+
+	out->as_of = newest_seconds;
+	if (text == NULL || strlen(text) < 10)
+		return;
+	memcpy(date_part, text, 10);
+	date_part[10] = '\0';
+	if (parse_date(date_part, &date) != 0)
+		return;
+	if (text[10] != '\0' && (text[10] != ' ' || (seconds = parse_time_of_day(text + 11)) < 0))
+		return;
+	if (day_number(&date) * 86400LL + seconds > newest_seconds)
+		out->as_of = day_number(&date) * 86400LL + seconds;
 }
 
 static int
@@ -626,7 +694,10 @@ fill_weekly(json_t *root, const char *expected, WeeklySeries *out, char *reason)
 			return -1;
 		out->nrows++;
 	}
-	return order_weeks(out, reason);
+	if (order_weeks(out, reason) != 0)
+		return -1;
+	set_as_of(out);
+	return 0;
 }
 
 int

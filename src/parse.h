@@ -61,6 +61,9 @@ typedef struct WeeklySeries
 {
 	char	   *symbol;			/* as Meta Data names it */
 	char	   *last_refreshed;
+	long long	as_of;			/* the data's own date ("3. Last Refreshed", at
+								 * least the newest week): seconds since
+								 * 1970-01-01 in the provider's time zone */
 	WeeklyRow  *rows;			/* oldest week first */
 	size_t		nrows;
 	void	   *tree;			/* the parsed body the rows' strings point into */

@@ -7,6 +7,13 @@
  * and inserts in batches with table_multi_insert, updates with
  * simple_table_tuple_update, and maintains the indexes itself.  Unchanged
  * rows are not touched, so re-ingesting an object writes no WAL for them.
+ *
+ * Objects are ordered by the data's own date (Meta Data's "3. Last
+ * Refreshed", kept in each row as last_refreshed), the fetch time breaking
+ * ties.  The grain is the provider's key: a calendar week may have two.
+ * basis_factor puts every row on the adjustment basis of the newest object:
+ * rows it gives have 1; rows it does not give are rebased at the seam, the
+ * oldest key both have.
  */
 #include "postgres.h"
 
@@ -52,8 +59,10 @@ enum
 	COL_ADJUSTED_CLOSE,
 	COL_VOLUME,
 	COL_DIVIDEND,
+	COL_BASIS_FACTOR,
 	COL_BRONZE_KEY,
 	COL_FETCHED_AT,
+	COL_LAST_REFRESHED,
 	COL_INGESTED_AT,
 	WEEKLY_NCOLS
 };
@@ -63,17 +72,29 @@ static const int price_cols[] = {COL_OPEN, COL_HIGH, COL_LOW, COL_CLOSE,
 COL_ADJUSTED_CLOSE, COL_DIVIDEND};
 
 #define NPRICES lengthof(price_cols)
+#define PRICE_ADJUSTED_CLOSE 4	/* index of the adjusted close in prices[] */
 
-/* A row already in silver. */
+/* Decimal places a basis factor is rounded to, at every step. */
+#define BASIS_SCALE 20
+
+/* A row already in silver: its values point into a copy of its tuple. */
 typedef struct ExistingRow
 {
 	DateADT		week_ending;
 	int32		week;
 	ItemPointerData tid;
+	Datum		values[WEEKLY_NCOLS];
+	bool		nulls[WEEKLY_NCOLS];
 	Datum		prices[NPRICES];
 	int64		volume;
-	TimestampTz fetched_at;
 } ExistingRow;
+
+/* The factor rows get: a value, or NULL where the seam cannot be rebased. */
+typedef struct BasisFactor
+{
+	Datum		value;
+	bool		isnull;
+} BasisFactor;
 
 /* Everything one weekly ingest needs to write rows. */
 typedef struct WeeklyWriter
@@ -91,8 +112,10 @@ typedef struct WeeklyWriter
 	Datum		symbol;
 	Datum		bronze_key;
 	Datum		fetched_at;
+	Datum		last_refreshed;
 	Datum		ingested_at;
-	DateADT		first_changed;	/* the oldest week inserted or updated */
+	Datum		one;			/* the basis factor of rows the newest object gives */
+	DateADT		first_changed;	/* the oldest week inserted, updated or removed */
 } WeeklyWriter;
 
 /* Monday-based week number; DateADT 0 is Saturday 2000-01-01. */
@@ -168,7 +191,8 @@ open_silver_table(const char *name, int expected_columns)
 }
 
 static void
-writer_open(WeeklyWriter *w, const char *key, const char *symbol, TimestampTz fetched_at)
+writer_open(WeeklyWriter *w, const char *key, const char *symbol, TimestampTz fetched_at,
+			Timestamp last_refreshed)
 {
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
 
@@ -194,7 +218,10 @@ writer_open(WeeklyWriter *w, const char *key, const char *symbol, TimestampTz fe
 	w->symbol = CStringGetTextDatum(symbol);
 	w->bronze_key = CStringGetTextDatum(key);
 	w->fetched_at = TimestampTzGetDatum(fetched_at);
+	w->last_refreshed = TimestampGetDatum(last_refreshed);
 	w->ingested_at = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	w->one = DirectFunctionCall3(numeric_in, CStringGetDatum("1"),
+								 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 	DATE_NOEND(w->first_changed);
 }
 
@@ -232,8 +259,6 @@ read_existing(WeeklyWriter *w, int *count)
 	scan = systable_beginscan(w->rel, pk, true, w->snapshot, 1, &skey);
 	while ((tuple = systable_getnext(scan)) != NULL)
 	{
-		Datum		values[WEEKLY_NCOLS];
-		bool		nulls[WEEKLY_NCOLS];
 		ExistingRow *row;
 
 		if (*count == cap)
@@ -244,14 +269,13 @@ read_existing(WeeklyWriter *w, int *count)
 		row = &rows[(*count)++];
 		/* One copy of the tuple; the prices point into it. */
 		tuple = heap_copytuple(tuple);
-		heap_deform_tuple(tuple, desc, values, nulls);
-		row->week_ending = DatumGetDateADT(values[COL_WEEK_ENDING]);
+		heap_deform_tuple(tuple, desc, row->values, row->nulls);
+		row->week_ending = DatumGetDateADT(row->values[COL_WEEK_ENDING]);
 		row->week = week_of(row->week_ending);
 		row->tid = tuple->t_self;
 		for (int i = 0; i < (int) NPRICES; i++)
-			row->prices[i] = values[price_cols[i]];
-		row->volume = DatumGetInt64(values[COL_VOLUME]);
-		row->fetched_at = DatumGetTimestampTz(values[COL_FETCHED_AT]);
+			row->prices[i] = row->values[price_cols[i]];
+		row->volume = DatumGetInt64(row->values[COL_VOLUME]);
 	}
 	systable_endscan(scan);
 	return rows;
@@ -272,10 +296,10 @@ numeric_from(const WeeklyRow *row, int i, const char *text)
 	return NumericGetDatum(int64_div_fast_to_numeric(row->price_digits[i], row->price_scale[i]));
 }
 
-/* Fills a slot with a parsed row and the object's lineage. */
+/* Fills a slot with a parsed row, its basis factor and the object's lineage. */
 static void
 fill_slot(WeeklyWriter *w, TupleTableSlot *slot, const WeeklyRow *row,
-		  DateADT week_ending, const Datum *prices)
+		  DateADT week_ending, const Datum *prices, const BasisFactor *factor)
 {
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, false, WEEKLY_NCOLS * sizeof(bool));
@@ -284,8 +308,11 @@ fill_slot(WeeklyWriter *w, TupleTableSlot *slot, const WeeklyRow *row,
 	for (int i = 0; i < (int) NPRICES; i++)
 		slot->tts_values[price_cols[i]] = prices[i];
 	slot->tts_values[COL_VOLUME] = Int64GetDatum(row->volume);
+	slot->tts_values[COL_BASIS_FACTOR] = factor->value;
+	slot->tts_isnull[COL_BASIS_FACTOR] = factor->isnull;
 	slot->tts_values[COL_BRONZE_KEY] = w->bronze_key;
 	slot->tts_values[COL_FETCHED_AT] = w->fetched_at;
+	slot->tts_values[COL_LAST_REFRESHED] = w->last_refreshed;
 	slot->tts_values[COL_INGESTED_AT] = w->ingested_at;
 	ExecStoreVirtualTuple(slot);
 	if (w->rel->rd_att->constr)
@@ -307,27 +334,105 @@ flush_inserts(WeeklyWriter *w)
 }
 
 static void
-insert_row(WeeklyWriter *w, const WeeklyRow *row, DateADT week_ending, const Datum *prices)
+insert_row(WeeklyWriter *w, const WeeklyRow *row, DateADT week_ending, const Datum *prices,
+		   const BasisFactor *factor)
 {
 	/* Slots are made as the batch first needs them: most objects insert nothing. */
 	if (w->slots[w->nbuffered] == NULL)
 		w->slots[w->nbuffered] = table_slot_create(w->rel, NULL);
-	fill_slot(w, w->slots[w->nbuffered++], row, week_ending, prices);
+	fill_slot(w, w->slots[w->nbuffered++], row, week_ending, prices, factor);
 	if (w->nbuffered == INSERT_BATCH)
 		flush_inserts(w);
 }
 
+/* Replaces a row by the slot's tuple, index entries too when the key changed. */
 static void
-update_row(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
-		   DateADT week_ending, const Datum *prices)
+replace_row(WeeklyWriter *w, const ExistingRow *old)
 {
 	bool		update_indexes;
 	ItemPointerData tid = old->tid;
 
-	fill_slot(w, w->update_slot, row, week_ending, prices);
 	simple_table_tuple_update(w->rel, &tid, w->update_slot, w->snapshot, &update_indexes);
 	if (update_indexes)
 		ExecInsertIndexTuples(w->rri, w->update_slot, w->estate, true, false, NULL, NIL);
+}
+
+static void
+update_row(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
+		   DateADT week_ending, const Datum *prices, const BasisFactor *factor)
+{
+	fill_slot(w, w->update_slot, row, week_ending, prices, factor);
+	replace_row(w, old);
+}
+
+/* A key the newest object no longer gives in a week it gives (a stale partial week). */
+static void
+delete_row(WeeklyWriter *w, const ExistingRow *old)
+{
+	ItemPointerData tid = old->tid;
+
+	simple_table_tuple_delete(w->rel, &tid, w->snapshot);
+	w->first_changed = Min(w->first_changed, old->week_ending);
+}
+
+static Datum
+basis_round(Datum value)
+{
+	return DirectFunctionCall2(numeric_round, value, Int32GetDatum(BASIS_SCALE));
+}
+
+/* a / b rounded to BASIS_SCALE decimals (b is not zero). */
+static Datum
+basis_div(Datum a, Datum b)
+{
+	Datum		zero = DirectFunctionCall3(numeric_in, CStringGetDatum("0.00000000000000000000"),
+										   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
+	StaticAssertStmt(BASIS_SCALE == 20, "the zero above has BASIS_SCALE decimals");
+	/* A dividend of BASIS_SCALE decimals makes numeric_div keep at least as many. */
+	return basis_round(DirectFunctionCall2(numeric_div,
+										   DirectFunctionCall2(numeric_add, a, zero), b));
+}
+
+/* A row's adjusted close on the basis its factor names; false if the factor is NULL. */
+static bool
+on_basis(const ExistingRow *old, Datum *value)
+{
+	if (old->nulls[COL_BASIS_FACTOR])
+		return false;
+	*value = DirectFunctionCall2(numeric_mul, old->prices[PRICE_ADJUSTED_CLOSE],
+								 old->values[COL_BASIS_FACTOR]);
+	return true;
+}
+
+/*
+ * A row the newest object does not give: its factor times the seam's ratio,
+ * NULL when either is.  Values and lineage stay those of the object that
+ * gave them.  Returns true if the row changed.
+ */
+static bool
+rebase_row(WeeklyWriter *w, const ExistingRow *old, const BasisFactor *ratio)
+{
+	TupleTableSlot *slot = w->update_slot;
+	bool		isnull = old->nulls[COL_BASIS_FACTOR] || ratio->isnull;
+	Datum		factor = (Datum) 0;
+
+	if (!isnull)
+		factor = basis_round(DirectFunctionCall2(numeric_mul, old->values[COL_BASIS_FACTOR],
+												 ratio->value));
+	if (isnull ? old->nulls[COL_BASIS_FACTOR] :
+		(!old->nulls[COL_BASIS_FACTOR] &&
+		 DatumGetInt32(DirectFunctionCall2(numeric_cmp, factor, old->values[COL_BASIS_FACTOR])) == 0))
+		return false;
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, old->values, sizeof(old->values));
+	memcpy(slot->tts_isnull, old->nulls, sizeof(old->nulls));
+	slot->tts_values[COL_BASIS_FACTOR] = factor;
+	slot->tts_isnull[COL_BASIS_FACTOR] = isnull;
+	ExecStoreVirtualTuple(slot);
+	replace_row(w, old);
+	w->first_changed = Min(w->first_changed, old->week_ending);
+	return true;
 }
 
 /*
@@ -353,9 +458,12 @@ numeric_same(Datum a, Datum b)
 
 static bool
 same_values(const ExistingRow *old, DateADT week_ending, const WeeklyRow *row,
-			const Datum *prices)
+			const Datum *prices, const BasisFactor *factor)
 {
 	if (old->week_ending != week_ending || old->volume != row->volume)
+		return false;
+	if (old->nulls[COL_BASIS_FACTOR] != factor->isnull ||
+		(!factor->isnull && !numeric_same(old->values[COL_BASIS_FACTOR], factor->value)))
 		return false;
 	for (int i = 0; i < (int) NPRICES; i++)
 		if (!numeric_same(old->prices[i], prices[i]))
@@ -383,14 +491,17 @@ mark_gold_pending(const char *symbol, DateADT from_week)
 	SPI_finish();
 }
 
-/* Decides for one parsed week against the row of the same week, if any. */
-static void
-merge_week(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
-		   bool older_object, IngestCounts *counts)
+static DateADT
+date_of(const WeeklyRow *row)
 {
-	DateADT		week_ending = date2j(row->week_ending.year, row->week_ending.month,
-									 row->week_ending.day) - POSTGRES_EPOCH_JDATE;
-	Datum		prices[NPRICES];
+	return date2j(row->week_ending.year, row->week_ending.month,
+				  row->week_ending.day) - POSTGRES_EPOCH_JDATE;
+}
+
+/* A parsed row's prices as numerics, in the batch's memory. */
+static void
+row_prices(WeeklyWriter *w, const WeeklyRow *row, Datum *prices)
+{
 	MemoryContext caller = MemoryContextSwitchTo(w->batch_context);
 	const char *const texts[NPRICES] = {row->open, row->high, row->low, row->close,
 	row->adjusted_close, row->dividend_amount};
@@ -399,23 +510,138 @@ merge_week(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row,
 	for (int i = 0; i < (int) NPRICES; i++)
 		prices[i] = numeric_from(row, i, texts[i]);
 	MemoryContextSwitchTo(caller);
+}
 
+/*
+ * Writes one parsed row: inserted when old is NULL, else written over old
+ * (the same key, or another key of the same week re-keyed) unless nothing
+ * differs.
+ */
+static void
+merge_row(WeeklyWriter *w, const ExistingRow *old, const WeeklyRow *row, DateADT week_ending,
+		  const BasisFactor *factor, IngestCounts *counts)
+{
+	Datum		prices[NPRICES];
+
+	row_prices(w, row, prices);
 	if (old == NULL)
 	{
-		insert_row(w, row, week_ending, prices);
+		insert_row(w, row, week_ending, prices, factor);
 		counts->inserted++;
 		w->first_changed = Min(w->first_changed, week_ending);
 	}
-	else if (older_object || same_values(old, week_ending, row, prices))
-		counts->unchanged++;	/* a newer object has the say, or nothing changed */
+	else if (same_values(old, week_ending, row, prices, factor))
+		counts->unchanged++;
 	else
 	{
-		update_row(w, old, row, week_ending, prices);
+		update_row(w, old, row, week_ending, prices, factor);
 		counts->updated++;
 		w->first_changed = Min(w->first_changed, Min(old->week_ending, week_ending));
 	}
 	if (w->nbuffered == 0)
 		MemoryContextReset(w->batch_context);
+}
+
+/*
+ * One calendar week that both the newest object and silver have: silver ends
+ * with exactly the object's keys.  A key both have is merged; a key of the
+ * object that silver lacks takes over a row of silver's other keys in that
+ * week (the partial newest week becomes the closed week); keys of silver
+ * left over are removed, so a stale partial key goes, while a mid-week key
+ * that the object still gives stays.
+ */
+static void
+merge_week(WeeklyWriter *w, ExistingRow *old, int nold, const WeeklyRow *rows,
+		   const DateADT *dates, int nrows, IngestCounts *counts)
+{
+	int			target[8];
+	bool		used[8] = {false};
+	int			next = 0;
+	BasisFactor one = {w->one, false};
+
+	/* A week has at most seven keys; the parser keeps them distinct. */
+	Assert(nold <= 7 && nrows <= 7);
+	for (int r = 0; r < nrows; r++)
+	{
+		target[r] = -1;
+		for (int k = 0; k < nold; k++)
+			if (!used[k] && old[k].week_ending == dates[r])
+			{
+				target[r] = k;
+				used[k] = true;
+				break;
+			}
+	}
+	for (int r = 0; r < nrows; r++)
+	{
+		if (target[r] >= 0)
+			continue;
+		while (next < nold && used[next])
+			next++;
+		if (next < nold)
+		{
+			target[r] = next;
+			used[next] = true;
+		}
+	}
+	for (int r = 0; r < nrows; r++)
+		merge_row(w, target[r] >= 0 ? &old[target[r]] : NULL, &rows[r], dates[r], &one, counts);
+	for (int k = 0; k < nold; k++)
+		if (!used[k])
+		{
+			delete_row(w, &old[k]);
+			counts->updated++;
+		}
+}
+
+/*
+ * The ratio that rebases at the seam, the oldest key that silver and the
+ * object both have with an adjusted close above zero on both sides and a
+ * factor in silver: for a newer object, its adjusted close over silver's on
+ * silver's basis there (for the rows it does not give); for an older one, the
+ * inverse (for the weeks it adds).  NULL when there is no such key.
+ */
+static BasisFactor
+seam_ratio(const ExistingRow *existing, int nexisting, const WeeklySeries *series,
+		   const DateADT *dates, bool older)
+{
+	BasisFactor ratio = {(Datum) 0, true};
+	Datum		zero = DirectFunctionCall3(numeric_in, CStringGetDatum("0"),
+										   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	int			e = 0;
+
+	for (size_t i = 0; i < series->nrows; i++)
+	{
+		const WeeklyRow *row = &series->rows[i];
+		Datum		adjusted;
+		Datum		old_basis;
+
+		while (e < nexisting && existing[e].week_ending < dates[i])
+			e++;
+		if (e == nexisting)
+			break;
+		if (existing[e].week_ending != dates[i])
+			continue;
+		adjusted = numeric_from(row, PRICE_ADJUSTED_CLOSE, row->adjusted_close);
+		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, adjusted, zero)) <= 0 ||
+			DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+											  existing[e].prices[PRICE_ADJUSTED_CLOSE], zero)) <= 0)
+			continue;
+		if (!on_basis(&existing[e], &old_basis))
+			continue;
+		ratio.value = older ? basis_div(old_basis, adjusted) : basis_div(adjusted, old_basis);
+		ratio.isnull = false;
+		break;
+	}
+	return ratio;
+}
+
+/* The order of objects: the data's own date, then the fetch time. */
+static bool
+newer_than(Timestamp a_refreshed, TimestampTz a_fetched, Timestamp b_refreshed,
+		   TimestampTz b_fetched)
+{
+	return a_refreshed > b_refreshed || (a_refreshed == b_refreshed && a_fetched > b_fetched);
 }
 
 void
@@ -426,31 +652,69 @@ silver_ingest_weekly(const char *key, const char *symbol, TimestampTz fetched_at
 	ExistingRow *existing;
 	int			nexisting;
 	int			e = 0;
+	size_t		i = 0;
 	bool		older = false;
+	Timestamp	refreshed = (Timestamp) (series->as_of - SECS_PER_DAY * (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) * USECS_PER_SEC;
+	DateADT    *dates = palloc(sizeof(DateADT) * Max(series->nrows, 1));
+	BasisFactor ratio;
+	BasisFactor one;
 
 	advisory_xact_lock(ADVISORY_LOCK_CLASS, symbol_lock_id(symbol));
-	writer_open(&w, key, symbol, fetched_at);
+	writer_open(&w, key, symbol, fetched_at, refreshed);
+	one.value = w.one;
+	one.isnull = false;
 	existing = read_existing(&w, &nexisting);
+	for (size_t r = 0; r < series->nrows; r++)
+		dates[r] = date_of(&series->rows[r]);
 
 	/*
 	 * An object older than the newest one that changed these rows only fills
-	 * weeks that are missing: a week a newer fetch left unchanged still has an
-	 * older lineage, yet the newer fetch confirmed its values.
+	 * calendar weeks that are missing: a week a newer fetch left unchanged
+	 * still has an older lineage, yet the newer fetch confirmed its values.
+	 * A row written by SQL without a date counts as older than any object.
 	 */
-	for (int i = 0; i < nexisting; i++)
-		older = older || existing[i].fetched_at > fetched_at;
-
-	/* Both lists are oldest first: walk them together, week by week. */
-	for (size_t i = 0; i < series->nrows; i++)
+	for (int r = 0; r < nexisting && !older; r++)
 	{
-		const WeeklyRow *row = &series->rows[i];
-		int32		week = week_of(date2j(row->week_ending.year, row->week_ending.month,
-										  row->week_ending.day) - POSTGRES_EPOCH_JDATE);
+		Timestamp	row_refreshed = existing[r].nulls[COL_LAST_REFRESHED] ? DT_NOBEGIN :
+			DatumGetTimestamp(existing[r].values[COL_LAST_REFRESHED]);
 
-		while (e < nexisting && existing[e].week < week)
-			e++;
-		merge_week(&w, (e < nexisting && existing[e].week == week) ? &existing[e] : NULL,
-				   row, older, counts);
+		older = newer_than(row_refreshed, DatumGetTimestampTz(existing[r].values[COL_FETCHED_AT]),
+						   refreshed, fetched_at);
+	}
+	ratio = seam_ratio(existing, nexisting, series, dates, older);
+
+	/* Both lists are oldest first: walk them together, calendar week by week. */
+	while (i < series->nrows || e < nexisting)
+	{
+		int32		week = Min(i < series->nrows ? week_of(dates[i]) : PG_INT32_MAX,
+							   e < nexisting ? existing[e].week : PG_INT32_MAX);
+		size_t		i_end = i;
+		int			e_end = e;
+
+		while (i_end < series->nrows && week_of(dates[i_end]) == week)
+			i_end++;
+		while (e_end < nexisting && existing[e_end].week == week)
+			e_end++;
+		if (i_end == i)
+		{
+			/* A week only silver has: on the newest object's basis from now on. */
+			for (int k = e; k < e_end && !older; k++)
+				if (rebase_row(&w, &existing[k], &ratio))
+					counts->updated++;
+		}
+		else if (e_end == e)
+		{
+			/* A week only the object has: an older object's rows take the seam's ratio. */
+			for (size_t r = i; r < i_end; r++)
+				merge_row(&w, NULL, &series->rows[r], dates[r], older ? &ratio : &one, counts);
+		}
+		else if (older)
+			counts->unchanged += i_end - i; /* a newer object has the say */
+		else
+			merge_week(&w, &existing[e], e_end - e, &series->rows[i], &dates[i],
+					   (int) (i_end - i), counts);
+		i = i_end;
+		e = e_end;
 		CHECK_FOR_INTERRUPTS();
 	}
 	flush_inserts(&w);

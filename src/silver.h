@@ -19,9 +19,12 @@ typedef struct IngestCounts
 /*
  * Upserts one object's weekly series for a symbol.  A row changes only when
  * its values differ and the object is at least as new as every row of the
- * symbol; an older object only adds missing weeks.  A week keyed by another
- * day (the partial newest week) is re-keyed.  Records the oldest changed week
- * in stockelt.gold_pending for the next gold refresh.
+ * symbol (by the data's own date, then the fetch time); an older object only
+ * adds calendar weeks that are missing.  In a calendar week the object gives,
+ * silver ends with exactly its keys: the partial newest week is re-keyed, a
+ * key the object no longer gives is removed.  Rows it does not give are
+ * rebased onto its adjustment basis (basis_factor).  Records the oldest
+ * changed week in stockelt.gold_pending for the next gold refresh.
  */
 extern void silver_ingest_weekly(const char *key, const char *symbol,
 								 TimestampTz fetched_at, const WeeklySeries *series,

@@ -172,7 +172,7 @@ main() {
 
 	local tests=(setup fetch provider_errors transport security silver s3 dump_restore gold worker)
 	if [ -d "$fixtures_dir" ]; then
-		tests+=(real_fixtures)
+		tests+=(real_fixtures real_silver)
 	else
 		echo "skipped: real Alpha Vantage fixtures ($fixtures_dir is missing)"
 	fi

@@ -9,6 +9,7 @@ Usage:
     genpayload.py SYMBOL [--weeks N] [--end YYYY-MM-DD] [--seed S]
                   [--format json|csv|api-csv] [--truth]
                   [--restate-factor F] [--as-symbol OTHER]
+                  [--christmas-monday] [--function weekly_adjusted|weekly|monthly_adjusted|daily]
     genpayload.py --out-dir DIR (--symbols-file F | --count N [--prefix P]) [same options]
 """
 
@@ -340,12 +341,34 @@ def as_date(value):
     return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(value)
 
 
+def christmas_week(bar):
+    """True if the bar's week has Christmas on Tuesday to Friday."""
+    christmas = datetime.date(bar.key.year, 12, 25)
+    return friday_of(bar.key) == friday_of(christmas) and christmas.weekday() in (1, 2, 3, 4)
+
+
+def with_christmas_mondays(bars):
+    """Like a Toronto listing: a Christmas week traded after its Monday has two keys, the
+    Monday before the holiday (a bar of that day alone) and the week's last session."""
+    result = []
+    for bar in bars:
+        monday = friday_of(bar.key) - 4 * ONE_DAY
+        if christmas_week(bar) and bar.key > monday and not bar.split and is_trading_day(monday):
+            close = rounded_price(min(max((bar.open + bar.close) / 2, bar.low), bar.high))
+            result.append(Bar(monday, bar.open, max(bar.open, close), min(bar.open, close),
+                              close, max(bar.volume // 4, 1)))
+        result.append(bar)
+    return result
+
+
 @functools.lru_cache(maxsize=32)
 def series(symbol, weeks=DEFAULT_WEEKS, end=DEFAULT_END, seed=None,
-           restate_factor=1.0, as_symbol=None):
+           restate_factor=1.0, as_symbol=None, christmas_monday=False):
     end = as_date(end)
     bars = simulate(symbol, weeks, end, seed)
     window = bars[-weeks:] if weeks > 0 else []
+    if christmas_monday:
+        window = with_christmas_mondays(window)
     before = bars[-weeks - 1].close if len(bars) > len(window) else window[0].open
     return Series(symbol, window, adjusted_closes(window, before, restate_factor),
                   restate_factor, as_symbol or symbol)
@@ -441,11 +464,41 @@ def render_truth(s):
 
 RENDERERS = {"json": render_json, "csv": render_csv, "api-csv": render_api_csv}
 
+# Other functions' answers, which a weekly adjusted fetch must not take for its data:
+# (series key, Meta Data information, whether bars have adjusted close and dividend).
+OTHER_FUNCTIONS = {
+    "weekly": ("Weekly Time Series", "Weekly Prices (open, high, low, close) and Volumes", False),
+    "monthly_adjusted": ("Monthly Adjusted Time Series", "Monthly Adjusted Prices and Volumes", True),
+    "daily": ("Time Series (Daily)", "Daily Prices (open, high, low, close) and Volumes", False),
+}
+
+
+def render_other_function(s, function):
+    """The series in the layout of another function (the bars stay weekly)."""
+    key, information, adjusted = OTHER_FUNCTIONS[function]
+    weeks = {}
+    for b, a in newest_first(s):
+        fields = {"1. open": "%.4f" % b.open, "2. high": "%.4f" % b.high,
+                  "3. low": "%.4f" % b.low, "4. close": "%.4f" % b.close}
+        if adjusted:
+            fields.update({"5. adjusted close": "%.4f" % a, "6. volume": "%d" % b.volume,
+                           "7. dividend amount": "%.4f" % b.dividend})
+        else:
+            fields["5. volume"] = "%d" % b.volume
+        weeks[b.key.isoformat()] = fields
+    meta = {"1. Information": information, "2. Symbol": s.meta_symbol,
+            "3. Last Refreshed": s.bars[-1].key.isoformat(), "4. Time Zone": "US/Eastern"}
+    return json.dumps({"Meta Data": meta, key: weeks}, indent=4).encode()
+
 
 def weekly_adjusted(symbol, weeks=DEFAULT_WEEKS, end=DEFAULT_END, seed=None,
-                    restate_factor=1.0, as_symbol=None, fmt="json"):
-    """The payload body as bytes; fmt is json, csv (COPY rows) or api-csv."""
-    s = series(symbol, weeks, as_date(end), seed, restate_factor, as_symbol)
+                    restate_factor=1.0, as_symbol=None, fmt="json", christmas_monday=False,
+                    function="weekly_adjusted"):
+    """The payload body as bytes; fmt is json, csv (COPY rows) or api-csv; function other
+    than weekly_adjusted renders the series as that function's answer (JSON)."""
+    s = series(symbol, weeks, as_date(end), seed, restate_factor, as_symbol, christmas_monday)
+    if function != "weekly_adjusted":
+        return render_other_function(s, function)
     return RENDERERS[fmt](s)
 
 
@@ -468,6 +521,12 @@ def parse_args(argv):
                         "(with --out-dir: also write SYMBOL.truth.json)")
     p.add_argument("--restate-factor", type=float, default=1.0)
     p.add_argument("--as-symbol")
+    p.add_argument("--christmas-monday", action="store_true",
+                   help="Christmas weeks traded after their Monday have two keys, the Monday "
+                        "and the week's last session (as a Toronto listing has)")
+    p.add_argument("--function", choices=["weekly_adjusted"] + sorted(OTHER_FUNCTIONS),
+                   default="weekly_adjusted",
+                   help="render the series as another function's answer instead")
     p.add_argument("--out-dir", help="write one SYMBOL.json (or .csv) per symbol")
     p.add_argument("--symbols-file", help="symbols for --out-dir, one a line")
     p.add_argument("--count", type=int, help="generate PREFIX1..PREFIXN for --out-dir")
@@ -492,6 +551,12 @@ def batch_symbols(args):
     return [args.symbol]
 
 
+def render(s, args):
+    if args.function != "weekly_adjusted":
+        return render_other_function(s, args.function)
+    return RENDERERS[args.format](s)
+
+
 def write_file(path, data):
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "wb") as f:
@@ -503,9 +568,10 @@ def write_batch(args):
     os.makedirs(args.out_dir, exist_ok=True)
     suffix = ".json" if args.format == "json" else ".csv"
     for symbol in batch_symbols(args):
-        s = series(symbol, args.weeks, args.end, args.seed, args.restate_factor, args.as_symbol)
+        s = series(symbol, args.weeks, args.end, args.seed, args.restate_factor, args.as_symbol,
+                   args.christmas_monday)
         base = os.path.join(args.out_dir, symbol)
-        write_file(base + suffix, RENDERERS[args.format](s))
+        write_file(base + suffix, render(s, args))
         if args.truth:
             write_file(base + ".truth.json", render_truth(s))
         series.cache_clear()  # a batch never asks twice; keep memory flat
@@ -516,8 +582,9 @@ def main(argv=None):
     if args.out_dir is not None:
         write_batch(args)
         return 0
-    s = series(args.symbol, args.weeks, args.end, args.seed, args.restate_factor, args.as_symbol)
-    out = render_truth(s) if args.truth else RENDERERS[args.format](s)
+    s = series(args.symbol, args.weeks, args.end, args.seed, args.restate_factor, args.as_symbol,
+               args.christmas_monday)
+    out = render_truth(s) if args.truth else render(s, args)
     sys.stdout.buffer.write(out)
     sys.stdout.buffer.flush()
     return 0

@@ -129,6 +129,8 @@ check_weekly(const uint8_t *data, size_t size, const char *expected)
 				fail(parser, "rows are not in strictly increasing date order");
 			if (row->week_ending.year < PARSE_FIRST_YEAR)
 				fail(parser, "a week before PARSE_FIRST_YEAR accepted");
+			if (series.as_of < 0)
+				fail(parser, "the data's date is before its newest week (1970 or later)");
 			check_price(parser, row->open, "open", 0);
 			check_price(parser, row->high, "high", 0);
 			check_price(parser, row->low, "low", 0);

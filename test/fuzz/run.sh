@@ -91,6 +91,15 @@ done
 	> "$corpus/gen-IBM.csv"
 "$python" "$top/test/genpayload.py" IBM --weeks 60 --format api-csv \
 	> "$corpus/gen-IBM-api.csv"
+# two keys in a Christmas week, partial and closed; other functions' answers
+"$python" "$top/test/genpayload.py" TSX --weeks 60 --end 2018-12-26 --christmas-monday \
+	> "$corpus/gen-TSX-christmas-partial.json"
+"$python" "$top/test/genpayload.py" TSX --weeks 60 --end 2018-12-28 --christmas-monday \
+	> "$corpus/gen-TSX-christmas.json"
+for function in weekly monthly_adjusted daily; do
+	"$python" "$top/test/genpayload.py" IBM --weeks 8 --function "$function" \
+		> "$corpus/gen-IBM-$function.json"
+done
 
 # (c) small hand-made edge cases, built from a 4-week payload
 "$python" "$top/test/genpayload.py" IBM --weeks 4 > "$work/small.json"
@@ -168,6 +177,19 @@ put("week-1969.json", with_series([("1969-12-26", pairs[0][1])] + pairs[1:]))
 put("week-1970.json", with_series([("1970-01-02", pairs[0][1])] + pairs[1:]))
 put("week-9999.json", with_series([("9999-12-31", pairs[0][1])] + pairs[1:]))
 put("many-values.json", '{"x": [' + "0," * 200000 + '0], "Meta Data": {}}')
+
+
+def with_refreshed(text):
+    meta = dict(doc["Meta Data"], **{"3. Last Refreshed": text})
+    return json.dumps({"Meta Data": meta, "Weekly Adjusted Time Series": series})
+
+
+put("refreshed-with-time.json", with_refreshed("2024-04-15 16:00:01"))
+put("refreshed-hh-mm.json", with_refreshed("2024-04-15 16:00"))
+put("refreshed-bad-time.json", with_refreshed("2024-04-15 25:61:61"))
+put("refreshed-garbage.json", with_refreshed("2024-04-1"))
+put("refreshed-before-newest.json", with_refreshed("1999-01-01"))
+put("two-keys-one-week.json", with_series([("2024-04-08", pairs[0][1])] + pairs))
 EOF
 
 # A dictionary of the format's tokens, so mutations keep the shape of real payloads.
@@ -178,6 +200,9 @@ cat > "$work/parse.dict" <<'EOF'
 "\"3. Last Refreshed\""
 "\"4. Time Zone\""
 "\"Weekly Adjusted Time Series\""
+"\"Monthly Adjusted Time Series\""
+"\"Weekly Time Series\""
+"\"Time Series (Daily)\""
 "\"1. open\""
 "\"2. high\""
 "\"3. low\""
