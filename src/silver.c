@@ -55,6 +55,7 @@ enum
 	COL_BRONZE_KEY,
 	COL_FETCHED_AT,
 	COL_INGESTED_AT,
+	COL_BASIS_FACTOR,
 	WEEKLY_NCOLS
 };
 
@@ -287,6 +288,8 @@ fill_slot(WeeklyWriter *w, TupleTableSlot *slot, const WeeklyRow *row,
 	slot->tts_values[COL_BRONZE_KEY] = w->bronze_key;
 	slot->tts_values[COL_FETCHED_AT] = w->fetched_at;
 	slot->tts_values[COL_INGESTED_AT] = w->ingested_at;
+	/* a row the object gave is on its own basis */
+	slot->tts_values[COL_BASIS_FACTOR] = NumericGetDatum(int64_to_numeric(1));
 	ExecStoreVirtualTuple(slot);
 	if (w->rel->rd_att->constr)
 		ExecConstraints(w->rri, slot, w->estate);

@@ -8,7 +8,7 @@ exactly as a later fetch from the real API would, while older raw bars stay the 
 Usage:
     genpayload.py SYMBOL [--weeks N] [--end YYYY-MM-DD] [--seed S]
                   [--format json|csv|api-csv] [--truth]
-                  [--restate-factor F] [--as-symbol OTHER]
+                  [--restate-factor F] [--as-symbol OTHER] [--dividends-on-current-basis]
     genpayload.py --out-dir DIR (--symbols-file F | --count N [--prefix P]) [same options]
 """
 
@@ -309,6 +309,7 @@ class Series:
     adjusted: list        # unrounded adjusted closes, aligned with bars
     restate_factor: float = 1.0
     meta_symbol: str = None
+    dividend_fields: list = None  # the dividend as the payload states it, when not bar.dividend
 
     @property
     def partial_week(self):
@@ -340,15 +341,28 @@ def as_date(value):
     return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(value)
 
 
+def dividends_on_current_basis(bars):
+    """Each week's dividend on today's share basis: divided by the splits after it, as
+    some listings state it while their raw prices stay on the basis of their week."""
+    fields = [b.dividend for b in bars]
+    factor = 1.0
+    for i in range(len(bars) - 1, -1, -1):
+        fields[i] = bars[i].dividend / factor
+        if bars[i].split:
+            factor *= bars[i].split[0] / bars[i].split[1]
+    return fields
+
+
 @functools.lru_cache(maxsize=32)
 def series(symbol, weeks=DEFAULT_WEEKS, end=DEFAULT_END, seed=None,
-           restate_factor=1.0, as_symbol=None):
+           restate_factor=1.0, as_symbol=None, dividends_current=False):
     end = as_date(end)
     bars = simulate(symbol, weeks, end, seed)
     window = bars[-weeks:] if weeks > 0 else []
     before = bars[-weeks - 1].close if len(bars) > len(window) else window[0].open
     return Series(symbol, window, adjusted_closes(window, before, restate_factor),
-                  restate_factor, as_symbol or symbol)
+                  restate_factor, as_symbol or symbol,
+                  dividends_on_current_basis(window) if dividends_current else None)
 
 
 # ---------------------------------------------------------------- rendering
@@ -375,18 +389,20 @@ JSON_WEEK = """
 
 
 def newest_first(s):
-    return zip(reversed(s.bars), reversed(s.adjusted))
+    if s.dividend_fields is None:
+        return zip(reversed(s.bars), reversed(s.adjusted))
+    return zip(reversed(s.bars), reversed(s.adjusted), reversed(s.dividend_fields))
 
 
-def week_fields(bar, adjusted):
+def week_fields(bar, adjusted, dividend=None):
     return (bar.key.isoformat(), bar.open, bar.high, bar.low, bar.close,
-            adjusted, bar.volume, bar.dividend)
+            adjusted, bar.volume, bar.dividend if dividend is None else dividend)
 
 
 def render_json(s):
     """The exact layout of the API: 4-space indentation, no final newline."""
     head = JSON_HEAD % (json.dumps(s.meta_symbol), s.bars[-1].key.isoformat())
-    body = ",".join(JSON_WEEK % week_fields(b, a) for b, a in newest_first(s))
+    body = ",".join(JSON_WEEK % week_fields(*w) for w in newest_first(s))
     return (head + body + "\n    }\n}").encode()
 
 
@@ -401,7 +417,7 @@ def render_csv(s):
     symbol = csv_field(s.meta_symbol)
     row = symbol + ",%s,%.4f,%.4f,%.4f,%.4f,%.4f,%d,%.4f\n"
     lines = ["symbol,week_ending,open,high,low,close,adjusted_close,volume,dividend_amount\n"]
-    lines.extend(row % week_fields(b, a) for b, a in newest_first(s))
+    lines.extend(row % week_fields(*w) for w in newest_first(s))
     return "".join(lines).encode()
 
 
@@ -409,7 +425,7 @@ def render_api_csv(s, eol="\n"):
     """What the API sends for datatype=csv."""
     row = "%s,%.4f,%.4f,%.4f,%.4f,%.4f,%d,%.4f" + eol
     lines = ["timestamp,open,high,low,close,adjusted close,volume,dividend amount" + eol]
-    lines.extend(row % week_fields(b, a) for b, a in newest_first(s))
+    lines.extend(row % week_fields(*w) for w in newest_first(s))
     return "".join(lines).encode()
 
 
@@ -443,9 +459,9 @@ RENDERERS = {"json": render_json, "csv": render_csv, "api-csv": render_api_csv}
 
 
 def weekly_adjusted(symbol, weeks=DEFAULT_WEEKS, end=DEFAULT_END, seed=None,
-                    restate_factor=1.0, as_symbol=None, fmt="json"):
+                    restate_factor=1.0, as_symbol=None, fmt="json", dividends_current=False):
     """The payload body as bytes; fmt is json, csv (COPY rows) or api-csv."""
-    s = series(symbol, weeks, as_date(end), seed, restate_factor, as_symbol)
+    s = series(symbol, weeks, as_date(end), seed, restate_factor, as_symbol, dividends_current)
     return RENDERERS[fmt](s)
 
 
@@ -468,6 +484,8 @@ def parse_args(argv):
                         "(with --out-dir: also write SYMBOL.truth.json)")
     p.add_argument("--restate-factor", type=float, default=1.0)
     p.add_argument("--as-symbol")
+    p.add_argument("--dividends-on-current-basis", action="store_true",
+                   help="state each dividend divided by the splits after it (raw prices unchanged)")
     p.add_argument("--out-dir", help="write one SYMBOL.json (or .csv) per symbol")
     p.add_argument("--symbols-file", help="symbols for --out-dir, one a line")
     p.add_argument("--count", type=int, help="generate PREFIX1..PREFIXN for --out-dir")
@@ -503,7 +521,8 @@ def write_batch(args):
     os.makedirs(args.out_dir, exist_ok=True)
     suffix = ".json" if args.format == "json" else ".csv"
     for symbol in batch_symbols(args):
-        s = series(symbol, args.weeks, args.end, args.seed, args.restate_factor, args.as_symbol)
+        s = series(symbol, args.weeks, args.end, args.seed, args.restate_factor, args.as_symbol,
+                   args.dividends_on_current_basis)
         base = os.path.join(args.out_dir, symbol)
         write_file(base + suffix, RENDERERS[args.format](s))
         if args.truth:
@@ -516,7 +535,8 @@ def main(argv=None):
     if args.out_dir is not None:
         write_batch(args)
         return 0
-    s = series(args.symbol, args.weeks, args.end, args.seed, args.restate_factor, args.as_symbol)
+    s = series(args.symbol, args.weeks, args.end, args.seed, args.restate_factor, args.as_symbol,
+               args.dividends_on_current_basis)
     out = render_truth(s) if args.truth else RENDERERS[args.format](s)
     sys.stdout.buffer.write(out)
     sys.stdout.buffer.flush()

@@ -107,12 +107,14 @@ def year_rows(symbol, s):
         complete = first_week <= last_session_of_week(days[0]) and last_closed >= days[-1]
         total, count = paid.get(year, (Fraction(0), 0))
         growth = streak = None
-        if previous and complete and previous["complete"] and previous["total"] > 0:
+        # a base year paid its schedule all year: at least as many payments as this one
+        if previous and complete and previous["complete"] and previous["total"] > 0 \
+                and previous["count"] >= count:
             growth = float(total / previous["total"]) - 1
         if complete:
             streak = previous["streak"] + 1 if growth is not None and total > previous["total"] else 0
         rows.append([symbol, year, complete, count, float(total), growth, streak])
-        previous = {"complete": complete, "total": total, "streak": streak}
+        previous = {"complete": complete, "total": total, "streak": streak, "count": count}
     return rows
 
 
