@@ -36,7 +36,7 @@ CREATE TEMP TABLE truth_years (symbol text, year int, complete_year boolean, pay
 	dividends_per_share float8, growth float8, growth_streak int);
 COPY truth_years FROM :'yearsfile' (FORMAT csv);
 CREATE TEMP TABLE truth_actions (symbol text, week_ending date, action text, amount float8,
-	split_adjusted_amount float8, numerator int, denominator int);
+	split_adjusted_amount float8, numerator int, denominator int, observed_factor float8);
 COPY truth_actions FROM :'actionsfile' (FORMAT csv);
 
 -- Within: both NULL, or apart by at most tol, relative to the size of the value.
@@ -243,6 +243,42 @@ SELECT count(*) AS years,
 	   count(*) FILTER (WHERE g.growth_streak IS DISTINCT FROM t.growth_streak) AS streak_wrong
   FROM truth_years t FULL JOIN gold.dividend_growth g USING (symbol, year)
  WHERE coalesce(t.symbol, g.symbol) = 'G13';
+-- A new stock with what real listings show besides regular dividends and splits: a special
+-- dividend five weeks after a regular one (20 times its size), a spin-off that leaves
+-- only a factor jump of x1.03, and a distribution in kind stated as a dividend of 30.00
+-- whose factor jump (x1.35) is not the x1.331 a cash dividend of 30.00 would make.
+\! $STANDINCTL symbol "symbol=G202&weeks=600&end=2024-04-19&events=special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35"
+SELECT inserted FROM stockelt_ingest(stockelt_fetch('G202'));
+SELECT stocks, rebuilt_history FROM stockelt_refresh_gold();
+\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" years G202 --weeks 600 --end 2024-04-19 --events special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35 > "$WORK/gold_years.csv"
+\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" actions G202 --weeks 600 --end 2024-04-19 --events special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35 > "$WORK/gold_actions.csv"
+TRUNCATE truth_years, truth_actions;
+COPY truth_years FROM :'yearsfile' (FORMAT csv);
+COPY truth_actions FROM :'actionsfile' (FORMAT csv);
+-- every action as the generator made it (a factor within what four decimals allow)
+SELECT coalesce(t.action, g.action) AS action, count(*) AS weeks,
+	   count(*) FILTER (WHERE t.action IS NULL) AS only_gold, count(*) FILTER (WHERE g.action IS NULL) AS only_truth,
+	   count(*) FILTER (WHERE g.amount::float8 IS DISTINCT FROM t.amount
+						OR NOT within(g.split_adjusted_amount::float8, t.split_adjusted_amount, 1e-7)
+						OR g.ratio_numerator IS DISTINCT FROM t.numerator
+						OR NOT within(g.observed_factor, t.observed_factor, 1e-4)) AS wrong
+  FROM (SELECT * FROM truth_actions WHERE symbol = 'G202') t
+  FULL JOIN (SELECT s.symbol, a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+			  WHERE s.symbol = 'G202') g USING (symbol, week_ending, action)
+ GROUP BY 1 ORDER BY 1;
+SELECT week_ending, action, amount, round(observed_factor::numeric, 4) AS factor
+  FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+ WHERE s.symbol = 'G202' AND action NOT IN ('dividend', 'split') ORDER BY 1;
+-- growth and streaks from the regular dividends alone, the special one in its own column
+SELECT count(*) AS years,
+	   count(*) FILTER (WHERE g.year IS NULL OR t.year IS NULL) AS missing,
+	   count(*) FILTER (WHERE g.payments IS DISTINCT FROM t.payments) AS payments_wrong,
+	   count(*) FILTER (WHERE NOT within(g.dividends_per_share::float8, t.dividends_per_share, 1e-7)) AS dps_wrong,
+	   count(*) FILTER (WHERE NOT within(g.growth, t.growth, 1e-6)) AS growth_wrong,
+	   count(*) FILTER (WHERE g.growth_streak IS DISTINCT FROM t.growth_streak) AS streak_wrong,
+	   sum(g.special_dividends_per_share) AS special
+  FROM truth_years t FULL JOIN gold.dividend_growth g USING (symbol, year)
+ WHERE coalesce(t.symbol, g.symbol) = 'G202';
 -- A seam that silver could not rebase (basis_factor NULL): G05's weeks before 2010 are
 -- off the newest basis.  They get no adjusted close; no return, window or cumulative
 -- return crosses the seam, and the series starts again after it; the check warns.

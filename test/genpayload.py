@@ -9,10 +9,12 @@ Usage:
     genpayload.py SYMBOL [--weeks N] [--end YYYY-MM-DD] [--seed S]
                   [--format json|csv|api-csv] [--truth]
                   [--restate-factor F] [--as-symbol OTHER] [--dividends-on-current-basis]
+                  [--events KIND:DATE:VALUE[:FACTOR],...]
     genpayload.py --out-dir DIR (--symbols-file F | --count N [--prefix P]) [same options]
 """
 
 import argparse
+import dataclasses
 import datetime
 import functools
 import hashlib
@@ -181,6 +183,9 @@ class Bar:
     dividend: float = 0.0
     split: tuple = None     # (numerator, denominator) of a split in this week
     partial: bool = False
+    special: float = 0.0    # the part of `dividend` that is a special dividend (--events)
+    distribution: float = 0.0  # a distribution in kind stated as a dividend (--events)
+    jump: float = 1.0       # a factor jump no cash dividend explains (--events)
 
 
 @dataclass
@@ -323,7 +328,7 @@ def event_factor(bar, previous_close):
         factor *= bar.split[1] / bar.split[0]
     if bar.dividend:
         factor *= 1 - bar.dividend / previous_close
-    return factor
+    return factor / bar.jump
 
 
 def adjusted_closes(bars, before_close, restate_factor):
@@ -344,25 +349,59 @@ def as_date(value):
 def dividends_on_current_basis(bars):
     """Each week's dividend on today's share basis: divided by the splits after it, as
     some listings state it while their raw prices stay on the basis of their week."""
-    fields = [b.dividend for b in bars]
+    fields = [b.dividend + b.distribution for b in bars]
     factor = 1.0
     for i in range(len(bars) - 1, -1, -1):
-        fields[i] = bars[i].dividend / factor
+        fields[i] = (bars[i].dividend + bars[i].distribution) / factor
         if bars[i].split:
             factor *= bars[i].split[0] / bars[i].split[1]
     return fields
 
 
+def parse_events(text):
+    """--events: comma-separated KIND:DATE:VALUE[:FACTOR], each in the week of DATE:
+    special:D:A pays a special cash dividend A (on top of the week's own, if any);
+    spinoff:D:F scales every earlier adjusted close by 1/F with no dividend field;
+    distribution:D:A:F states a dividend A whose factor jump is F, not what A explains."""
+    events = []
+    for item in filter(None, (text or "").split(",")):
+        kind, day, *values = item.split(":")
+        if kind not in ("special", "spinoff", "distribution") \
+                or len(values) != (2 if kind == "distribution" else 1):
+            raise ValueError(f"bad event {item!r}")
+        events.append((kind, datetime.date.fromisoformat(day), *map(float, values)))
+    return tuple(events)
+
+
+def with_events(bars, events):
+    """The bars with the events applied, each to the bar of its week."""
+    by_friday = {friday_of(kind_day[1]): kind_day for kind_day in events}
+    result = []
+    for bar in bars:
+        event = by_friday.get(friday_of(bar.key))
+        if event and event[0] == "special":
+            bar = dataclasses.replace(bar, dividend=bar.dividend + event[2], special=event[2])
+        elif event and event[0] == "spinoff":
+            bar = dataclasses.replace(bar, jump=event[2])
+        elif event:
+            bar = dataclasses.replace(bar, distribution=event[2], jump=event[3])
+        result.append(bar)
+    return result
+
+
 @functools.lru_cache(maxsize=32)
 def series(symbol, weeks=DEFAULT_WEEKS, end=DEFAULT_END, seed=None,
-           restate_factor=1.0, as_symbol=None, dividends_current=False):
+           restate_factor=1.0, as_symbol=None, dividends_current=False, events=()):
     end = as_date(end)
     bars = simulate(symbol, weeks, end, seed)
+    if events:
+        bars = with_events(bars, events)
     window = bars[-weeks:] if weeks > 0 else []
     before = bars[-weeks - 1].close if len(bars) > len(window) else window[0].open
     return Series(symbol, window, adjusted_closes(window, before, restate_factor),
                   restate_factor, as_symbol or symbol,
-                  dividends_on_current_basis(window) if dividends_current else None)
+                  dividends_on_current_basis(window) if dividends_current
+                  else [b.dividend + b.distribution for b in window] if events else None)
 
 
 # ---------------------------------------------------------------- rendering
@@ -459,9 +498,11 @@ RENDERERS = {"json": render_json, "csv": render_csv, "api-csv": render_api_csv}
 
 
 def weekly_adjusted(symbol, weeks=DEFAULT_WEEKS, end=DEFAULT_END, seed=None,
-                    restate_factor=1.0, as_symbol=None, fmt="json", dividends_current=False):
+                    restate_factor=1.0, as_symbol=None, fmt="json", dividends_current=False,
+                    events=()):
     """The payload body as bytes; fmt is json, csv (COPY rows) or api-csv."""
-    s = series(symbol, weeks, as_date(end), seed, restate_factor, as_symbol, dividends_current)
+    s = series(symbol, weeks, as_date(end), seed, restate_factor, as_symbol, dividends_current,
+               events)
     return RENDERERS[fmt](s)
 
 
@@ -486,6 +527,9 @@ def parse_args(argv):
     p.add_argument("--as-symbol")
     p.add_argument("--dividends-on-current-basis", action="store_true",
                    help="state each dividend divided by the splits after it (raw prices unchanged)")
+    p.add_argument("--events", type=parse_events, default=(),
+                   help="special:DATE:AMOUNT, spinoff:DATE:FACTOR, distribution:DATE:AMOUNT:FACTOR, "
+                        "comma-separated")
     p.add_argument("--out-dir", help="write one SYMBOL.json (or .csv) per symbol")
     p.add_argument("--symbols-file", help="symbols for --out-dir, one a line")
     p.add_argument("--count", type=int, help="generate PREFIX1..PREFIXN for --out-dir")
@@ -522,7 +566,7 @@ def write_batch(args):
     suffix = ".json" if args.format == "json" else ".csv"
     for symbol in batch_symbols(args):
         s = series(symbol, args.weeks, args.end, args.seed, args.restate_factor, args.as_symbol,
-                   args.dividends_on_current_basis)
+                   args.dividends_on_current_basis, args.events)
         base = os.path.join(args.out_dir, symbol)
         write_file(base + suffix, RENDERERS[args.format](s))
         if args.truth:
@@ -536,7 +580,7 @@ def main(argv=None):
         write_batch(args)
         return 0
     s = series(args.symbol, args.weeks, args.end, args.seed, args.restate_factor, args.as_symbol,
-               args.dividends_on_current_basis)
+               args.dividends_on_current_basis, args.events)
     out = render_truth(s) if args.truth else RENDERERS[args.format](s)
     sys.stdout.buffer.write(out)
     sys.stdout.buffer.flush()

@@ -20,7 +20,7 @@ what the server saw:
          echo_key: a message that quotes the request's key (cut: its first 12 characters,
                 middle: 10 from the fifth, lower: lower-cased), after pad=N filler characters
                 with control characters among them
-    symbol?symbol=S[&weeks=N][&end=DATE][&seed=X][&restate=F][&as_symbol=T][&dividends=current][&file=REL]
+    symbol?symbol=S[&weeks=N][&end=DATE][&seed=X][&restate=F][&as_symbol=T][&dividends=current][&events=E][&file=REL]
           [&unknown=1][&crlf=1]         symbol?symbol=S&clear=1
     limits?[rps=N][&rpm=N][&rpd=N][&latency_ms=N]     (0 = none; resets the windows)
     counts    last    reset[?limits=1]    ping
@@ -397,10 +397,11 @@ def search_csv(matches):
 # ---------------------------------------------------------------- the API functions
 
 @functools.lru_cache(maxsize=64)
-def weekly_payload(symbol, weeks, end, seed, restate, as_symbol, fmt, dividends_current=False):
+def weekly_payload(symbol, weeks, end, seed, restate, as_symbol, fmt, dividends_current=False,
+                   events=()):
     """Tests fetch the same few symbols again and again; simulating one takes ~20 ms."""
     return genpayload.weekly_adjusted(symbol, weeks, end, seed, restate, as_symbol, fmt,
-                                      dividends_current)
+                                      dividends_current, events)
 
 
 class Api:
@@ -446,7 +447,8 @@ class Api:
         body = weekly_payload(
             symbol, mapping.get("weeks", self.config.weeks), mapping.get("end", self.config.end),
             mapping.get("seed"), mapping.get("restate", 1.0), mapping.get("as_symbol"),
-            "api-csv" if csv else "json", mapping.get("dividends") == "current")
+            "api-csv" if csv else "json", mapping.get("dividends") == "current",
+            genpayload.parse_events(mapping.get("events")))
         if csv and mapping.get("crlf"):
             body = body.replace(b"\n", b"\r\n")
         return Answer(body, content_type="text/csv" if csv else "application/json")
@@ -583,6 +585,12 @@ def parse_mapping(params, fixtures):
             raise ControlError("restate must be a number") from None
     if params.get("as_symbol"):
         mapping["as_symbol"] = params["as_symbol"]
+    if "events" in params:
+        try:
+            genpayload.parse_events(params["events"])
+        except ValueError as e:
+            raise ControlError(str(e)) from None
+        mapping["events"] = params["events"]
     if "dividends" in params:
         if params["dividends"] not in ("raw", "current"):
             raise ControlError("dividends must be raw or current") from None
