@@ -702,8 +702,8 @@ BEGIN
 			-- A cash dividend is special, all of it, when it comes sooner than 3/4 of the
 			-- shorter of the two intervals between the three cash dividends before it (all
 			-- three within the 52 weeks before it); on schedule, what it pays above twice
-			-- the largest cash dividend of those 52 weeks is special beyond a regular
-			-- payment of that largest amount.
+			-- the largest of those (of the three before it within the 52 weeks) is special
+			-- beyond a regular payment of that largest amount.
 			SELECT f.*,
 				   CASE WHEN NOT cash THEN NULL
 						WHEN paid_3 >= rn - 52
@@ -712,14 +712,24 @@ BEGIN
 						WHEN split_adjusted_dividend > 2 * largest_before
 						THEN round(paid_amount - largest_before * shares_after / parts_after, 12) END AS special_paid
 			  FROM (
+			-- the largest of the three cash dividends before it that are within 52 weeks
+			SELECT f.*,
+				   greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
+							CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
+							CASE WHEN paid_3 >= rn - 52
+								 THEN lag(cash_adjusted, (rn - paid_3)::int) OVER run END) AS largest_before
+			  FROM (
+			-- the rows (rn) of the three cash dividends before this week, and their amounts:
+			-- each one's predecessor is the running maximum at its own row
 			SELECT f.*, CASE WHEN paid_2 IS NOT NULL THEN lag(paid_1, (rn - paid_2)::int) OVER run END AS paid_3,
+				   CASE WHEN paid_2 IS NOT NULL THEN lag(cash_adjusted, (rn - paid_2)::int) OVER run END AS amount_2,
 				   max(CASE WHEN seam THEN rn END) OVER run AS last_seam
 			  FROM (
-			SELECT f.*, CASE WHEN paid_1 IS NOT NULL THEN lag(paid_1, (rn - paid_1)::int) OVER run END AS paid_2
+			SELECT f.*, CASE WHEN paid_1 IS NOT NULL THEN lag(paid_1, (rn - paid_1)::int) OVER run END AS paid_2,
+				   CASE WHEN paid_1 IS NOT NULL THEN lag(cash_adjusted, (rn - paid_1)::int) OVER run END AS amount_1
 			  FROM (
-			SELECT f.*,
-				   max(CASE WHEN cash THEN split_adjusted_dividend END) OVER year_before AS largest_before,
-				   max(CASE WHEN cash THEN rn END) OVER year_before AS paid_1
+			SELECT f.*, CASE WHEN cash THEN split_adjusted_dividend END AS cash_adjusted,
+				   max(CASE WHEN cash THEN rn END) OVER before AS paid_1
 			  FROM (
 			-- What the week paid per share then, on the raw basis; a cash dividend is one
 			-- below the close before it whose factor jump 1 / (1 - paid / previous close)
@@ -831,8 +841,9 @@ BEGIN
 			WINDOW run AS (PARTITION BY j.stock_key ORDER BY j.week_ending),
 				   whole AS (PARTITION BY j.stock_key)) e) f
 			WINDOW whole AS (PARTITION BY f.stock_key)) f) f) f) f
-			WINDOW year_before AS (PARTITION BY f.stock_key ORDER BY f.week_ending
-								   ROWS BETWEEN 52 PRECEDING AND 1 PRECEDING)) f
+			WINDOW before AS (PARTITION BY f.stock_key ORDER BY f.week_ending
+							  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) f
+			WINDOW run AS (PARTITION BY f.stock_key ORDER BY f.week_ending)) f
 			WINDOW run AS (PARTITION BY f.stock_key ORDER BY f.week_ending)) f
 			WINDOW run AS (PARTITION BY f.stock_key ORDER BY f.week_ending)) f) f) v
 		WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)) w
