@@ -597,7 +597,9 @@ CREATE UNLOGGED TABLE stockelt._gold_new (
 	other_factor		double precision,
 	dividends_current	boolean,
 	special_paid		numeric,
-	special_adjusted	numeric
+	special_adjusted	numeric,
+	misfit_raw			double precision,
+	misfit_current		double precision
 ) WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false);
 COMMENT ON TABLE stockelt._gold_new IS
 	'Scratch of stockelt_refresh_gold: the gold rows it computed; empty outside a refresh.';
@@ -634,7 +636,8 @@ BEGIN
 		   is_partial, cumulative_return, return_4w, return_13w, return_52w, moving_average_13w,
 		   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
 		   mean_volume_52w, split_numerator, split_denominator, distribution, paid_amount,
-		   observed_factor, other_factor, dividends_current, special_paid, special_adjusted
+		   observed_factor, other_factor, dividends_current, special_paid, special_adjusted,
+		   misfit_raw, misfit_current
 	  FROM (
 	-- Trailing windows as differences of running sums (exact numeric, one step a row):
 	-- the sum over the 52 weeks up to t is S(t) - S(t - 52).  A week off the newest basis
@@ -655,7 +658,9 @@ BEGIN
 				AS annualised_volatility_52w,
 		   CASE WHEN NOT is_partial AND r52 = 52 THEN round(sum_v / 52, 2) END AS mean_volume_52w,
 		   split_numerator, split_denominator, distribution, paid_amount, observed_factor,
-		   other_factor, dividends_current, special_paid, special_adjusted
+		   other_factor, dividends_current, special_paid,
+		   round(special_paid * parts_after / shares_after, 12) AS special_adjusted,
+		   misfit_raw, misfit_current
 	  FROM (
 	SELECT w.*, to_char(week_ending, 'YYYYMMDD')::int AS date_key,
 		   CASE WHEN NOT is_partial AND base_adjusted > 0
@@ -677,7 +682,23 @@ BEGIN
 		   s_xx - coalesce(lag(s_xx, 52) OVER run, 0) AS sum_vv,
 		   s_yy - coalesce(lag(s_yy, 52) OVER run, 0) AS sum_mm,
 		   s_r - coalesce(lag(s_r, 52) OVER run, 0) AS sum_r,
-		   s_rr - coalesce(lag(s_rr, 52) OVER run, 0) AS sum_rr
+		   s_rr - coalesce(lag(s_rr, 52) OVER run, 0) AS sum_rr,
+		   -- A cash dividend is special, all of it, when it comes sooner than 3/4 of the
+		   -- shorter of the two intervals between the three cash dividends before it (all
+		   -- three within the 52 weeks before it); on schedule, what it pays above twice
+		   -- the largest of those three (within the 52 weeks) is special beyond a regular
+		   -- payment of that largest amount.
+		   CASE WHEN NOT cash THEN NULL
+				WHEN paid_3 >= rn - 52
+					 AND rn - paid_1 < 0.75 * least(paid_1 - paid_2, paid_2 - paid_3)
+				THEN paid_amount
+				WHEN split_adjusted_dividend > 2 * greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
+															CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
+															CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
+				THEN round(paid_amount - greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
+												  CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
+												  CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
+										 * shares_after / parts_after, 12) END AS special_paid
 	  FROM (
 		SELECT v.*,
 			   count(adjusted_close) OVER run AS s_rows, sum(adjusted_close) OVER run AS s_adj,
@@ -689,44 +710,33 @@ BEGIN
 			   coalesce(sum(ret) OVER run, 0) AS s_r, coalesce(sum(ret * ret) OVER run, 0) AS s_rr,
 			   -- the first week after the last seam up to this one, else the context's base
 			   CASE WHEN seam THEN NULL WHEN last_seam IS NULL THEN first_adjusted
-					ELSE lag(adjusted_close, (rn - last_seam - 1)::int) OVER run END AS base_adjusted
+					ELSE lag(adjusted_close, (rn - last_seam - 1)::int) OVER run END AS base_adjusted,
+			   -- the third cash dividend before this week is the second before the first,
+			   -- and the amounts of the second and third are the first's at their rows
+			   CASE WHEN paid_2 IS NOT NULL THEN lag(paid_2, (rn - paid_1)::int) OVER run END AS paid_3,
+			   CASE WHEN paid_2 IS NOT NULL THEN lag(amount_1, (rn - paid_1)::int) OVER run END AS amount_2,
+			   CASE WHEN paid_2 IS NOT NULL THEN lag(amount_1, (rn - paid_2)::int) OVER run END AS amount_3
 		  FROM (
-			-- volume and volatility (|log return|) pair up where a return exists
-			SELECT f.*, adjusted_log_return::numeric AS ret,
+			-- volume and volatility (|log return|) pair up where a return exists; only what
+			-- the windows and the rows need goes on (narrow rows are cheaper to window)
+			SELECT stock_key, from_week, first_adjusted, week_ending, open, high, low, close,
+				   adjusted_close, volume, dividend_amount, adjustment_factor, split_factor,
+				   split_adjusted_close, split_adjusted_volume, split_adjusted_dividend,
+				   adjusted_return, adjusted_log_return, is_partial, seam, rn, last_seam,
+				   paid_amount, cash, paid_1, paid_2, amount_1, shares_after, parts_after,
+				   split_numerator, split_denominator, observed_factor, other_factor,
+				   dividends_current, misfit_raw, misfit_current,
+				   adjusted_log_return::numeric AS ret,
 				   abs(adjusted_log_return)::numeric AS move,
 				   CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume END AS vol,
 				   CASE WHEN paid_amount > 0 THEN
-						CASE WHEN cash THEN 'dividend' ELSE 'distribution' END END AS distribution,
-				   round(special_paid * parts_after / shares_after, 12) AS special_adjusted
+						CASE WHEN cash THEN 'dividend' ELSE 'distribution' END END AS distribution
 			  FROM (
-			-- A cash dividend is special, all of it, when it comes sooner than 3/4 of the
-			-- shorter of the two intervals between the three cash dividends before it (all
-			-- three within the 52 weeks before it); on schedule, what it pays above twice
-			-- the largest of those (of the three before it within the 52 weeks) is special
-			-- beyond a regular payment of that largest amount.
-			SELECT f.*,
-				   CASE WHEN NOT cash THEN NULL
-						WHEN paid_3 >= rn - 52
-							 AND rn - paid_1 < 0.75 * least(paid_1 - paid_2, paid_2 - paid_3)
-						THEN paid_amount
-						WHEN split_adjusted_dividend > 2 * largest_before
-						THEN round(paid_amount - largest_before * shares_after / parts_after, 12) END AS special_paid
-			  FROM (
-			-- the largest of the three cash dividends before it that are within 52 weeks
-			SELECT f.*,
-				   greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
-							CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
-							CASE WHEN paid_3 >= rn - 52
-								 THEN lag(cash_adjusted, (rn - paid_3)::int) OVER run END) AS largest_before
-			  FROM (
-			-- the rows (rn) of the three cash dividends before this week, and their amounts:
-			-- each one's predecessor is the running maximum at its own row
-			SELECT f.*, CASE WHEN paid_2 IS NOT NULL THEN lag(paid_1, (rn - paid_2)::int) OVER run END AS paid_3,
-				   CASE WHEN paid_2 IS NOT NULL THEN lag(cash_adjusted, (rn - paid_2)::int) OVER run END AS amount_2,
-				   max(CASE WHEN seam THEN rn END) OVER run AS last_seam
-			  FROM (
+			-- the rows (rn) of the cash dividends before this week: the last (a running
+			-- maximum), the one before it (the last at its row), and its amount
 			SELECT f.*, CASE WHEN paid_1 IS NOT NULL THEN lag(paid_1, (rn - paid_1)::int) OVER run END AS paid_2,
-				   CASE WHEN paid_1 IS NOT NULL THEN lag(cash_adjusted, (rn - paid_1)::int) OVER run END AS amount_1
+				   CASE WHEN paid_1 IS NOT NULL THEN lag(cash_adjusted, (rn - paid_1)::int) OVER run END AS amount_1,
+				   max(CASE WHEN seam THEN rn END) OVER run AS last_seam
 			  FROM (
 			SELECT f.*, CASE WHEN cash THEN split_adjusted_dividend END AS cash_adjusted,
 				   max(CASE WHEN cash THEN rn END) OVER before AS paid_1
@@ -753,16 +763,6 @@ BEGIN
 				   END AS misfit
 			  FROM (
 			SELECT f.*, dividend_amount * CASE WHEN dividends_current THEN split_factor ELSE 1 END AS paid_amount
-			  FROM (
-			-- The basis of the dividend field, from the weeks before a split that paid one:
-			-- today's share basis when more of them match their factor jump as the amount
-			-- times the split factor than as the amount itself.  Voted over the whole
-			-- history; a refresh that starts later keeps the stock's stored answer.
-			SELECT f.*,
-				   CASE WHEN from_week <= first_week
-						THEN count(*) FILTER (WHERE coalesce(misfit_current < misfit_raw, misfit_current IS NOT NULL)) OVER whole
-							 > count(*) FILTER (WHERE coalesce(misfit_raw < misfit_current, misfit_raw IS NOT NULL)) OVER whole
-						ELSE coalesce(stored_current, false) END AS dividends_current
 			  FROM (
 		SELECT e.*,
 			   round(shares_after / parts_after, 10) AS split_factor,
@@ -798,7 +798,7 @@ BEGIN
 								ELSE q END AS x
 					  FROM (
 						SELECT d.stock_key, d.from_week, d.first_week, d.first_adjusted,
-							   d.dividends_current AS stored_current, s.week_ending,
+							   coalesce(d.dividends_current, false) AS dividends_current, s.week_ending,
 							   s.open, s.high, s.low, s.close,
 							   s.adjusted_close * s.basis_factor AS adjusted_close, s.volume,
 							   s.dividend_amount, s.basis_factor IS NULL AS seam,
@@ -839,19 +839,17 @@ BEGIN
 						 WHERE d.pass = _gold_compute.pass
 						WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)) b) b) b) j
 			WINDOW run AS (PARTITION BY j.stock_key ORDER BY j.week_ending),
-				   whole AS (PARTITION BY j.stock_key)) e) f
-			WINDOW whole AS (PARTITION BY f.stock_key)) f) f) f) f
+				   whole AS (PARTITION BY j.stock_key)) e) f) f) f) f
 			WINDOW before AS (PARTITION BY f.stock_key ORDER BY f.week_ending
 							  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) f
-			WINDOW run AS (PARTITION BY f.stock_key ORDER BY f.week_ending)) f
-			WINDOW run AS (PARTITION BY f.stock_key ORDER BY f.week_ending)) f
-			WINDOW run AS (PARTITION BY f.stock_key ORDER BY f.week_ending)) f) f) v
+			WINDOW run AS (PARTITION BY f.stock_key ORDER BY f.week_ending)) f) v
 		WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)) w
 	WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)) measured) kept
 	 -- the weeks before from_week were read for the windows only
 	 WHERE week_ending >= from_week;
 END
 $$;
+
 REVOKE ALL ON FUNCTION stockelt._gold_compute(integer) FROM PUBLIC;
 
 -- JIT is off: the planner sizes the refresh by the whole of silver, and compiling its
@@ -862,6 +860,7 @@ RETURNS record
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off AS $$
 DECLARE
 	this_pass integer := 1;
+	revoted bigint;
 	dirty record;
 BEGIN
 	-- Ingests that already changed silver finish first and later ones wait, so no
@@ -947,6 +946,24 @@ BEGIN
 	-- splits and the stored ones, not a scan per stock.
 	LOOP
 		PERFORM stockelt._gold_compute(this_pass);
+		-- The basis of the dividend field, voted by the weeks before a split that paid:
+		-- today's basis when more of them fit their factor jump as the amount times the
+		-- split factor than as the amount itself.  A stock computed from its first week on
+		-- another basis than its vote is computed again on the voted one.
+		UPDATE stockelt._gold_dirty d SET dividends_current = v.vote, pass = pass + 1
+		  FROM (SELECT dd.stock_key, coalesce(c.vote, false) AS vote
+				  FROM stockelt._gold_dirty dd
+				  LEFT JOIN (SELECT n.stock_key,
+									count(*) FILTER (WHERE coalesce(n.misfit_current < n.misfit_raw, n.misfit_current IS NOT NULL))
+									  > count(*) FILTER (WHERE coalesce(n.misfit_raw < n.misfit_current, n.misfit_raw IS NOT NULL))
+									  AS vote
+							   FROM stockelt._gold_new n
+							  WHERE n.misfit_raw IS NOT NULL OR n.misfit_current IS NOT NULL
+							  GROUP BY n.stock_key) c USING (stock_key)
+				 WHERE dd.pass = this_pass AND dd.from_week <= dd.first_week) v
+		 WHERE d.stock_key = v.stock_key AND d.pass = this_pass
+		   AND v.vote IS DISTINCT FROM coalesce(d.dividends_current, false);
+		GET DIAGNOSTICS revoted = ROW_COUNT;
 		UPDATE stockelt._gold_dirty d SET from_week = '-infinity', pass = pass + 1
 		  FROM (SELECT DISTINCT coalesce(n.stock_key, a.stock_key) AS stock_key
 				  FROM (SELECT n.stock_key, n.date_key, n.split_numerator, n.split_denominator
@@ -965,7 +982,7 @@ BEGIN
 					OR n.split_numerator <> a.ratio_numerator
 					OR n.split_denominator <> a.ratio_denominator) changed
 		 WHERE d.stock_key = changed.stock_key AND d.pass = this_pass;
-		EXIT WHEN NOT FOUND;
+		EXIT WHEN NOT FOUND AND revoted = 0;
 		DELETE FROM stockelt._gold_new n USING stockelt._gold_dirty d
 		 WHERE n.stock_key = d.stock_key AND d.pass = this_pass + 1;
 		this_pass := this_pass + 1;
