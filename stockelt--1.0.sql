@@ -80,6 +80,9 @@ COMMENT ON COLUMN silver.weekly_adjusted_prices.basis_factor IS
 	'adjusted_close * basis_factor is the adjusted close on the basis of the newest object ingested for the symbol: 1 for rows it gave, the seam''s ratio for older rows, NULL where no common week allowed a rebase.';
 COMMENT ON COLUMN silver.weekly_adjusted_prices.last_refreshed IS
 	'The data''s own date of the object that wrote the row (Meta Data "3. Last Refreshed", at least its newest week); orders objects, the fetch time breaking ties.';
+-- Gold looks up the last seam before a week: weeks off the newest basis are few.
+CREATE INDEX weekly_adjusted_prices_unbased ON silver.weekly_adjusted_prices (symbol, week_ending)
+	WHERE basis_factor IS NULL;
 
 CREATE TABLE silver.symbols (
 	symbol			text PRIMARY KEY,
@@ -454,7 +457,8 @@ CREATE TABLE gold.dim_stock (
 	sector			text,
 	industry		text,
 	first_week		date,
-	last_week		date
+	last_week		date,
+	dividends_on_current_basis boolean	-- the provider's dividend field is on today's share basis
 );
 COMMENT ON TABLE gold.dim_stock IS
 	'One row per symbol with prices in silver; descriptive columns from silver.symbols where known.';
@@ -469,7 +473,7 @@ CREATE TABLE gold.fact_weekly_prices (
 	high					numeric NOT NULL,
 	low						numeric NOT NULL,
 	close					numeric NOT NULL,
-	adjusted_close			numeric NOT NULL,
+	adjusted_close			numeric,			-- on the newest object's basis; NULL at a seam
 	volume					bigint NOT NULL,
 	dividend_amount			numeric NOT NULL,
 	adjustment_factor		numeric,			-- adjusted_close / close
@@ -498,16 +502,17 @@ CREATE TABLE gold.corporate_actions (
 	stock_key			integer NOT NULL,
 	date_key			integer NOT NULL,
 	week_ending			date NOT NULL,
-	action				text NOT NULL CHECK (action IN ('dividend', 'split', 'other adjustment')),
-	amount				numeric,		-- dividend per share, as paid
-	split_adjusted_amount numeric,		-- dividend per share on today's share basis
+	action				text NOT NULL CHECK (action IN ('dividend', 'special dividend', 'distribution',
+													'split', 'other adjustment')),
+	amount				numeric,		-- per share, as paid (on that week's share basis)
+	split_adjusted_amount numeric,		-- per share on today's share basis
 	ratio_numerator		integer,		-- split: new shares …
 	ratio_denominator	integer,		-- … for old shares
-	observed_factor		double precision, -- the jump of adjusted_close/close a dividend cannot explain
+	observed_factor		double precision, -- the jump of adjusted_close/close no cash dividend or split explains
 	PRIMARY KEY (stock_key, date_key, action)
 );
 COMMENT ON TABLE gold.corporate_actions IS
-	'Dividends as reported, and splits inferred from jumps of the adjustment factor.';
+	'Cash dividends (regular and special) and other distributions, told apart by the jumps of the adjustment factor, and the splits and other adjustments those jumps imply.';
 
 -- Gold is derived data, rebuilt from silver: not dumped.
 
@@ -580,7 +585,8 @@ CREATE UNLOGGED TABLE stockelt._gold_dirty (
 	first_week		date,
 	first_adjusted	numeric,
 	last_week		date,
-	last_partial	boolean
+	last_partial	boolean,
+	dividends_current boolean
 ) WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false);
 COMMENT ON TABLE stockelt._gold_dirty IS
 	'Scratch of stockelt_refresh_gold: the stocks it recomputes; empty outside a refresh.';
@@ -588,20 +594,42 @@ CREATE UNLOGGED TABLE stockelt._gold_new (
 	LIKE gold.fact_weekly_prices,
 	split_numerator		numeric,
 	split_denominator	numeric,
-	jump				double precision
+	distribution		text,
+	paid_amount			numeric,
+	observed_factor		double precision,
+	other_factor		double precision,
+	dividends_current	boolean,
+	special_paid		numeric,
+	special_adjusted	numeric,
+	misfit_raw			double precision,
+	misfit_current		double precision
 ) WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false);
 COMMENT ON TABLE stockelt._gold_new IS
 	'Scratch of stockelt_refresh_gold: the gold rows it computed; empty outside a refresh.';
 
--- Recomputes gold rows from each dirty stock's from_week on, reading 52 weeks before it
--- for the trailing windows.  Fills stockelt._gold_new for the stocks of one pass.
+-- Recomputes gold rows from each dirty stock's from_week on, reading 53 weeks before it
+-- for the trailing windows and the dividends' classes.  Fills stockelt._gold_new for the
+-- stocks of one pass.
 CREATE FUNCTION stockelt._gold_compute(pass integer) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+	-- 53 weeks of context: 52 for the trailing windows, and the year before a dividend
+	-- that tells a special one from a regular one (each of those weeks needs the week
+	-- before it for its own factor jump).  The base of the cumulative return is the first
+	-- week after the last seam before that context (the stock's first week if none).
 	UPDATE stockelt._gold_dirty d
 	   SET ctx_from = coalesce((SELECT s.week_ending FROM silver.weekly_adjusted_prices s
 								 WHERE s.symbol = d.symbol AND s.week_ending < d.from_week
-								 ORDER BY s.week_ending DESC OFFSET 51 LIMIT 1), '-infinity')
+								 ORDER BY s.week_ending DESC OFFSET 52 LIMIT 1), '-infinity')
+	 WHERE d.pass = _gold_compute.pass;
+	UPDATE stockelt._gold_dirty d
+	   SET first_adjusted =
+			(SELECT s.adjusted_close * s.basis_factor FROM silver.weekly_adjusted_prices s
+			  WHERE s.symbol = d.symbol
+				AND s.week_ending > coalesce((SELECT max(u.week_ending) FROM silver.weekly_adjusted_prices u
+											   WHERE u.symbol = d.symbol AND u.week_ending < d.ctx_from
+												 AND u.basis_factor IS NULL), '-infinity')
+			  ORDER BY s.week_ending LIMIT 1)
 	 WHERE d.pass = _gold_compute.pass;
 
 	INSERT INTO stockelt._gold_new
@@ -610,10 +638,13 @@ BEGIN
 		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
 		   is_partial, cumulative_return, return_4w, return_13w, return_52w, moving_average_13w,
 		   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
-		   mean_volume_52w, split_numerator, split_denominator, jump
+		   mean_volume_52w, split_numerator, split_denominator, distribution, paid_amount,
+		   observed_factor, other_factor, dividends_current, special_paid, special_adjusted,
+		   misfit_raw, misfit_current
 	  FROM (
 	-- Trailing windows as differences of running sums (exact numeric, one step a row):
-	-- the sum over the 52 weeks up to t is S(t) - S(t - 52).
+	-- the sum over the 52 weeks up to t is S(t) - S(t - 52).  A week off the newest basis
+	-- (a seam) has no adjusted close: a window that holds one is incomplete.
 	SELECT stock_key, date_key, week_ending, from_week, open, high, low, close, adjusted_close,
 		   volume, dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
 		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
@@ -629,14 +660,20 @@ BEGIN
 				THEN sqrt(greatest((52 * sum_rr - sum_r * sum_r)::float8, 0) / (52 * 51)) * sqrt(52) END
 				AS annualised_volatility_52w,
 		   CASE WHEN NOT is_partial AND r52 = 52 THEN round(sum_v / 52, 2) END AS mean_volume_52w,
-		   split_numerator, split_denominator, jump
+		   split_numerator, split_denominator, distribution, paid_amount, observed_factor,
+		   other_factor, dividends_current, special_paid,
+		   round(special_paid * parts_after / shares_after, 12) AS special_adjusted,
+		   misfit_raw, misfit_current
 	  FROM (
 	SELECT w.*, to_char(week_ending, 'YYYYMMDD')::int AS date_key,
-		   CASE WHEN NOT is_partial AND first_adjusted > 0
-				THEN adjusted_close::float8 / first_adjusted::float8 - 1 END AS cumulative_return,
-		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 4) OVER run, 0)::float8 - 1 END AS return_4w,
-		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 13) OVER run, 0)::float8 - 1 END AS return_13w,
-		   CASE WHEN NOT is_partial THEN adjusted_close::float8 / nullif(lag(adjusted_close, 52) OVER run, 0)::float8 - 1 END AS return_52w,
+		   CASE WHEN NOT is_partial AND base_adjusted > 0
+				THEN adjusted_close::float8 / base_adjusted::float8 - 1 END AS cumulative_return,
+		   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 4) OVER run = 4
+				THEN adjusted_close::float8 / nullif(lag(adjusted_close, 4) OVER run, 0)::float8 - 1 END AS return_4w,
+		   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 13) OVER run = 13
+				THEN adjusted_close::float8 / nullif(lag(adjusted_close, 13) OVER run, 0)::float8 - 1 END AS return_13w,
+		   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 52) OVER run = 52
+				THEN adjusted_close::float8 / nullif(lag(adjusted_close, 52) OVER run, 0)::float8 - 1 END AS return_52w,
 		   s_rows - coalesce(lag(s_rows, 13) OVER run, 0) AS n13,
 		   s_adj - coalesce(lag(s_adj, 13) OVER run, 0) AS adj13,
 		   s_rows - coalesce(lag(s_rows, 52) OVER run, 0) AS n52,
@@ -648,27 +685,102 @@ BEGIN
 		   s_xx - coalesce(lag(s_xx, 52) OVER run, 0) AS sum_vv,
 		   s_yy - coalesce(lag(s_yy, 52) OVER run, 0) AS sum_mm,
 		   s_r - coalesce(lag(s_r, 52) OVER run, 0) AS sum_r,
-		   s_rr - coalesce(lag(s_rr, 52) OVER run, 0) AS sum_rr
+		   s_rr - coalesce(lag(s_rr, 52) OVER run, 0) AS sum_rr,
+		   -- A cash dividend is special, all of it, when it comes sooner than 3/4 of the
+		   -- shorter of the two intervals between the three cash dividends before it (all
+		   -- three within the 52 weeks before it); on schedule, what it pays above twice
+		   -- the largest of those three (within the 52 weeks) is special beyond a regular
+		   -- payment of that largest amount.
+		   CASE WHEN NOT cash THEN NULL
+				WHEN paid_3 >= rn - 52
+					 AND rn - paid_1 < 0.75 * least(paid_1 - paid_2, paid_2 - paid_3)
+				THEN paid_amount
+				WHEN split_adjusted_dividend > 2 * greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
+															CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
+															CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
+				THEN round(paid_amount - greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
+												  CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
+												  CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
+										 * shares_after / parts_after, 12) END AS special_paid
 	  FROM (
 		SELECT v.*,
-			   count(*) OVER run AS s_rows, sum(adjusted_close) OVER run AS s_adj,
+			   count(adjusted_close) OVER run AS s_rows, sum(adjusted_close) OVER run AS s_adj,
 			   count(ret) OVER run AS s_n,
 			   coalesce(sum(vol) OVER run, 0) AS s_x, coalesce(sum(move) OVER run, 0) AS s_y,
 			   coalesce(sum(vol * move) OVER run, 0) AS s_xy,
 			   coalesce(sum(vol * vol) OVER run, 0) AS s_xx,
 			   coalesce(sum(move * move) OVER run, 0) AS s_yy,
-			   coalesce(sum(ret) OVER run, 0) AS s_r, coalesce(sum(ret * ret) OVER run, 0) AS s_rr
+			   coalesce(sum(ret) OVER run, 0) AS s_r, coalesce(sum(ret * ret) OVER run, 0) AS s_rr,
+			   -- the first week after the last seam up to this one, else the context's base
+			   CASE WHEN seam THEN NULL WHEN last_seam IS NULL THEN first_adjusted
+					ELSE lag(adjusted_close, (rn - last_seam - 1)::int) OVER run END AS base_adjusted,
+			   -- the third cash dividend before this week is the second before the first,
+			   -- and the amounts of the second and third are the first's at their rows
+			   CASE WHEN paid_2 IS NOT NULL THEN lag(paid_2, (rn - paid_1)::int) OVER run END AS paid_3,
+			   CASE WHEN paid_2 IS NOT NULL THEN lag(amount_1, (rn - paid_1)::int) OVER run END AS amount_2,
+			   CASE WHEN paid_2 IS NOT NULL THEN lag(amount_1, (rn - paid_2)::int) OVER run END AS amount_3
 		  FROM (
-			-- volume and volatility (|log return|) pair up where a return exists
-			SELECT f.*, adjusted_log_return::numeric AS ret,
+			-- volume and volatility (|log return|) pair up where a return exists; only what
+			-- the windows and the rows need goes on (narrow rows are cheaper to window)
+			SELECT stock_key, from_week, first_adjusted, week_ending, open, high, low, close,
+				   adjusted_close, volume, dividend_amount, adjustment_factor, split_factor,
+				   split_adjusted_close, split_adjusted_volume, split_adjusted_dividend,
+				   adjusted_return, adjusted_log_return, is_partial, seam, rn, last_seam,
+				   paid_amount, cash, paid_1, paid_2, amount_1, shares_after, parts_after,
+				   split_numerator, split_denominator, observed_factor, other_factor,
+				   dividends_current, misfit_raw, misfit_current,
+				   adjusted_log_return::numeric AS ret,
 				   abs(adjusted_log_return)::numeric AS move,
-				   CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume END AS vol
+				   CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume END AS vol,
+				   CASE WHEN paid_amount > 0 THEN
+						CASE WHEN cash THEN 'dividend' ELSE 'distribution' END END AS distribution
+			  FROM (
+			-- the rows (rn) of the cash dividends before this week: the last (a running
+			-- maximum), the one before it (the last at its row), and its amount
+			SELECT f.*, CASE WHEN paid_1 IS NOT NULL THEN lag(paid_1, (rn - paid_1)::int) OVER run END AS paid_2,
+				   CASE WHEN paid_1 IS NOT NULL THEN lag(cash_adjusted, (rn - paid_1)::int) OVER run END AS amount_1,
+				   max(CASE WHEN seam THEN rn END) OVER run AS last_seam
+			  FROM (
+			SELECT f.*, CASE WHEN cash THEN split_adjusted_dividend END AS cash_adjusted,
+				   max(CASE WHEN cash THEN rn END) OVER before AS paid_1
+			  FROM (
+			-- What the week paid per share then, on the raw basis; a cash dividend is one
+			-- below the close before it whose factor jump 1 / (1 - paid / previous close)
+			-- is the observed one within 0.5 % and the rounding noise (the provider divides
+			-- by the close of the session before the ex-date, which a weekly bar does not
+			-- show).  A week whose jump cannot be seen (the first, or one after a seam)
+			-- is taken as paid in cash.
+			SELECT f.*,
+				   paid_amount > 0 AND (previous_close IS NULL OR paid_amount < previous_close)
+					 AND (q IS NULL OR misfit <= 0.005 + noise) AS cash,
+				   round(paid_amount * parts_after / shares_after, 12) AS split_adjusted_dividend,
+				   CASE WHEN paid_amount > 0 AND previous_close IS NOT NULL
+							 AND (paid_amount >= previous_close OR misfit > 0.005 + noise)
+						THEN q / split_ratio END AS observed_factor,
+				   CASE WHEN dividend_amount = 0 AND NOT rebased AND abs(ln(q / split_ratio)) > noise
+						THEN q / split_ratio END AS other_factor
+			  FROM (
+			SELECT f.*,
+				   CASE WHEN paid_amount > 0 AND paid_amount < previous_close AND q IS NOT NULL
+						THEN abs(ln(q / split_ratio) + ln(1 - paid_amount::float8 / previous_close::float8))
+				   END AS misfit
+			  FROM (
+			SELECT f.*, dividend_amount * CASE WHEN dividends_current THEN split_factor ELSE 1 END AS paid_amount
 			  FROM (
 		SELECT e.*,
 			   round(shares_after / parts_after, 10) AS split_factor,
 			   round(close * parts_after / shares_after, 6) AS split_adjusted_close,
 			   round(volume * shares_after / parts_after, 2) AS split_adjusted_volume,
-			   round(dividend_amount * parts_after / shares_after, 12) AS split_adjusted_dividend
+			   coalesce(split_numerator / split_denominator, 1)::float8 AS split_ratio,
+			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
+						 AND dividend_amount < previous_close
+					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
+							 + ln(1 - dividend_amount::float8 / previous_close::float8)) END AS misfit_raw,
+			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
+						 AND dividend_amount * shares_after / parts_after < previous_close
+					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
+							 + ln(1 - (dividend_amount * shares_after / parts_after)::float8
+									  / previous_close::float8)) END AS misfit_current
 		  FROM (
 			SELECT j.*,
 				   stockelt._product(split_numerator) OVER whole
@@ -676,43 +788,71 @@ BEGIN
 				   stockelt._product(split_denominator) OVER whole
 					   / stockelt._product(split_denominator) OVER run AS parts_after
 			  FROM (
-				SELECT b.*, r[1]::numeric AS split_numerator, r[2]::numeric AS split_denominator,
-					   CASE WHEN r IS NULL THEN b.x END AS jump
+				SELECT b.*, r[1]::numeric AS split_numerator, r[2]::numeric AS split_denominator
 				  FROM (
-					SELECT b.*, CASE WHEN abs(b.x - 1) > 0.05 THEN stockelt._split_ratio(b.x) END AS r
+					-- x: the jump over what a dividend below the previous close explains,
+					-- a split's ratio or 1
+					SELECT b.*,
+						   CASE WHEN abs(x - 1) > 0.05 THEN stockelt._split_ratio(x) END AS r
 					  FROM (
-						SELECT d.stock_key, d.from_week, d.first_adjusted, s.week_ending,
-							   s.open, s.high, s.low, s.close, s.adjusted_close, s.volume,
-							   s.dividend_amount,
-							   round(s.adjusted_close / nullif(s.close, 0), 10) AS adjustment_factor,
+					SELECT b.*,
+						   CASE WHEN dividend_amount > 0 AND dividend_amount < previous_close
+								THEN q * (1 - dividend_amount::float8 / previous_close::float8)
+								ELSE q END AS x
+					  FROM (
+						SELECT d.stock_key, d.from_week, d.first_week, d.first_adjusted,
+							   coalesce(d.dividends_current, false) AS dividends_current, s.week_ending,
+							   s.open, s.high, s.low, s.close,
+							   s.adjusted_close * s.basis_factor AS adjusted_close, s.volume,
+							   s.dividend_amount, s.basis_factor IS NULL AS seam,
+							   -- the week after a seam that silver rebased: its jump is the
+							   -- rebasing's rounding, not an event
+							   s.basis_factor IS DISTINCT FROM lag(s.basis_factor) OVER run AS rebased,
+							   row_number() OVER run AS rn,
+							   round(s.adjusted_close * s.basis_factor / nullif(s.close, 0), 10) AS adjustment_factor,
 							   s.week_ending = d.last_week AND d.last_partial AS is_partial,
+							   lag(s.close) OVER run AS previous_close,
 							   CASE WHEN NOT (s.week_ending = d.last_week AND d.last_partial)
-										 AND s.adjusted_close > 0 AND lag(s.adjusted_close) OVER run > 0
-									THEN s.adjusted_close::float8 / (lag(s.adjusted_close) OVER run)::float8 - 1
+										 AND s.adjusted_close * s.basis_factor > 0
+										 AND lag(s.adjusted_close * s.basis_factor) OVER run > 0
+									THEN (s.adjusted_close * s.basis_factor)::float8
+										 / (lag(s.adjusted_close * s.basis_factor) OVER run)::float8 - 1
 							   END AS adjusted_return,
 							   CASE WHEN NOT (s.week_ending = d.last_week AND d.last_partial)
-										 AND s.adjusted_close > 0 AND lag(s.adjusted_close) OVER run > 0
-									THEN ln(s.adjusted_close::float8 / (lag(s.adjusted_close) OVER run)::float8)
+										 AND s.adjusted_close * s.basis_factor > 0
+										 AND lag(s.adjusted_close * s.basis_factor) OVER run > 0
+									THEN ln((s.adjusted_close * s.basis_factor)::float8
+											/ (lag(s.adjusted_close * s.basis_factor) OVER run)::float8)
 							   END AS adjusted_log_return,
-							   -- The jump of adjusted_close/close that this week's events made,
-							   -- over what its dividend explains: a split's ratio, or 1.
-							   (1 - s.dividend_amount::float8 / nullif(lag(s.close) OVER run, 0)::float8)
-								 * (s.adjusted_close::float8 / nullif(s.close, 0)::float8)
-								 / nullif((lag(s.adjusted_close) OVER run)::float8
-										  / nullif(lag(s.close) OVER run, 0)::float8, 0) AS x
+							   -- q: the jump of adjusted_close/close that this week's events
+							   -- made to every earlier week
+							   (nullif(s.adjusted_close * s.basis_factor, 0)::float8 / s.close::float8)
+								 / (nullif(lag(s.adjusted_close * s.basis_factor) OVER run, 0)::float8
+									/ (lag(s.close) OVER run)::float8) AS q,
+							   -- how far four-decimal rounding of the four prices behind q can
+							   -- move it, as a log: each value v is within 0.00005 of the truth
+							   CASE WHEN s.adjusted_close > 0 AND lag(s.adjusted_close) OVER run > 0
+									THEN -ln(1 - 0.00005 / s.adjusted_close::float8)
+										 - ln(1 - 0.00005 / s.close::float8)
+										 - ln(1 - 0.00005 / (lag(s.adjusted_close) OVER run)::float8)
+										 - ln(1 - 0.00005 / (lag(s.close) OVER run)::float8) END AS noise
 						  FROM stockelt._gold_dirty d
 						  JOIN silver.weekly_adjusted_prices s
 							ON s.symbol = d.symbol AND s.week_ending >= d.ctx_from
 						 WHERE d.pass = _gold_compute.pass
-						WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)) b) b) j
+						WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)) b) b) b) j
 			WINDOW run AS (PARTITION BY j.stock_key ORDER BY j.week_ending),
-				   whole AS (PARTITION BY j.stock_key)) e) f) v
+				   whole AS (PARTITION BY j.stock_key)) e) f) f) f) f
+			WINDOW before AS (PARTITION BY f.stock_key ORDER BY f.week_ending
+							  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) f
+			WINDOW run AS (PARTITION BY f.stock_key ORDER BY f.week_ending)) f) v
 		WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)) w
 	WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)) measured) kept
 	 -- the weeks before from_week were read for the windows only
 	 WHERE week_ending >= from_week;
 END
 $$;
+
 REVOKE ALL ON FUNCTION stockelt._gold_compute(integer) FROM PUBLIC;
 
 -- JIT is off: the planner sizes the refresh by the whole of silver, and compiling its
@@ -723,6 +863,7 @@ RETURNS record
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off AS $$
 DECLARE
 	this_pass integer := 1;
+	revoted bigint;
 	dirty record;
 BEGIN
 	-- Ingests that already changed silver finish first and later ones wait, so no
@@ -781,8 +922,7 @@ BEGIN
 	-- was fetched before that session closed (16:00 in New York).
 	UPDATE stockelt._gold_dirty d
 	   SET stock_key = g.stock_key, first_week = g.first_week, last_week = g.last_week,
-		   first_adjusted = (SELECT s.adjusted_close FROM silver.weekly_adjusted_prices s
-							  WHERE s.symbol = d.symbol AND s.week_ending = g.first_week),
+		   dividends_current = g.dividends_on_current_basis,
 		   last_partial = coalesce(g.last_week < dd.week_last_trading_day
 								   OR s.fetched_at < (dd.week_last_trading_day + time '16:00')
 													 AT TIME ZONE 'America/New_York', true)
@@ -796,11 +936,37 @@ BEGIN
 		DELETE FROM gold.corporate_actions;
 	END IF;
 
+	-- The basis of the dividend field is voted over the weeks before a split: a change
+	-- at or before the stock's last split recomputes its whole history.
+	UPDATE stockelt._gold_dirty d SET from_week = '-infinity'
+	 WHERE d.from_week > d.first_week
+	   AND EXISTS (SELECT FROM gold.corporate_actions a
+				    WHERE a.stock_key = d.stock_key AND a.action = 'split'
+					  AND a.date_key >= to_char(d.from_week, 'YYYYMMDD')::int);
+
 	-- A split inferred anew, or no longer, changes the share basis of every earlier week:
 	-- such a stock is recomputed from its first week.  Found with one join of the new
 	-- splits and the stored ones, not a scan per stock.
 	LOOP
 		PERFORM stockelt._gold_compute(this_pass);
+		-- The basis of the dividend field, voted by the weeks before a split that paid:
+		-- today's basis when more of them fit their factor jump as the amount times the
+		-- split factor than as the amount itself.  A stock computed from its first week on
+		-- another basis than its vote is computed again on the voted one.
+		UPDATE stockelt._gold_dirty d SET dividends_current = v.vote, pass = pass + 1
+		  FROM (SELECT dd.stock_key, coalesce(c.vote, false) AS vote
+				  FROM stockelt._gold_dirty dd
+				  LEFT JOIN (SELECT n.stock_key,
+									count(*) FILTER (WHERE coalesce(n.misfit_current < n.misfit_raw, n.misfit_current IS NOT NULL))
+									  > count(*) FILTER (WHERE coalesce(n.misfit_raw < n.misfit_current, n.misfit_raw IS NOT NULL))
+									  AS vote
+							   FROM stockelt._gold_new n
+							  WHERE n.misfit_raw IS NOT NULL OR n.misfit_current IS NOT NULL
+							  GROUP BY n.stock_key) c USING (stock_key)
+				 WHERE dd.pass = this_pass AND dd.from_week <= dd.first_week) v
+		 WHERE d.stock_key = v.stock_key AND d.pass = this_pass
+		   AND v.vote IS DISTINCT FROM coalesce(d.dividends_current, false);
+		GET DIAGNOSTICS revoted = ROW_COUNT;
 		UPDATE stockelt._gold_dirty d SET from_week = '-infinity', pass = pass + 1
 		  FROM (SELECT DISTINCT coalesce(n.stock_key, a.stock_key) AS stock_key
 				  FROM (SELECT n.stock_key, n.date_key, n.split_numerator, n.split_denominator
@@ -819,7 +985,7 @@ BEGIN
 					OR n.split_numerator <> a.ratio_numerator
 					OR n.split_denominator <> a.ratio_denominator) changed
 		 WHERE d.stock_key = changed.stock_key AND d.pass = this_pass;
-		EXIT WHEN NOT FOUND;
+		EXIT WHEN NOT FOUND AND revoted = 0;
 		DELETE FROM stockelt._gold_new n USING stockelt._gold_dirty d
 		 WHERE n.stock_key = d.stock_key AND d.pass = this_pass + 1;
 		this_pass := this_pass + 1;
@@ -849,16 +1015,27 @@ BEGIN
 	  FROM stockelt._gold_new;
 	GET DIAGNOSTICS weeks_written = ROW_COUNT;
 	INSERT INTO gold.corporate_actions
-	SELECT stock_key, date_key, week_ending, 'dividend', dividend_amount, split_adjusted_dividend,
-		   NULL::integer, NULL::integer, NULL::double precision
-	  FROM stockelt._gold_new WHERE dividend_amount > 0
+	SELECT stock_key, date_key, week_ending, distribution, paid_amount - coalesce(special_paid, 0),
+		   split_adjusted_dividend - coalesce(special_adjusted, 0), NULL::integer, NULL::integer,
+		   observed_factor
+	  FROM stockelt._gold_new
+	 WHERE distribution IS NOT NULL AND paid_amount > coalesce(special_paid, 0)
+	UNION ALL
+	SELECT stock_key, date_key, week_ending, 'special dividend', special_paid, special_adjusted,
+		   NULL, NULL, NULL
+	  FROM stockelt._gold_new WHERE special_paid > 0
 	UNION ALL
 	SELECT stock_key, date_key, week_ending, 'split', NULL, NULL,
 		   split_numerator, split_denominator, NULL
 	  FROM stockelt._gold_new WHERE split_numerator IS NOT NULL
 	UNION ALL
-	SELECT stock_key, date_key, week_ending, 'other adjustment', NULL, NULL, NULL, NULL, jump
-	  FROM stockelt._gold_new WHERE jump IS NOT NULL AND abs(jump - 1) > 0.05;
+	SELECT stock_key, date_key, week_ending, 'other adjustment', NULL, NULL, NULL, NULL, other_factor
+	  FROM stockelt._gold_new WHERE other_factor IS NOT NULL;
+	-- what the stocks recomputed from their first week voted for their dividend field
+	UPDATE gold.dim_stock g SET dividends_on_current_basis = n.dividends_current
+	  FROM stockelt._gold_new n JOIN stockelt._gold_dirty d USING (stock_key)
+	 WHERE g.stock_key = n.stock_key AND n.week_ending = d.first_week
+	   AND g.dividends_on_current_basis IS DISTINCT FROM n.dividends_current;
 
 	SELECT count(*), count(*) FILTER (WHERE d.from_week <= g.first_week)
 	  INTO stocks, rebuilt_history
@@ -895,7 +1072,10 @@ COMMENT ON VIEW gold.volume_volatility_52w IS
 	'Pearson correlation of split-adjusted volume and |weekly adjusted log return| over the trailing 52 weeks.';
 
 -- A calendar year counts when the stock has weeks from the year's first session to its
--- last closed one; only such years have growth and streaks.
+-- last closed one; only such years have growth and streaks.  Regular cash dividends make
+-- the totals; special ones have their own column; other distributions are not dividends.
+-- A year is a base for the next one's growth only when it had at least as many regular
+-- payments (a first year of three payments against four is not a base).
 CREATE VIEW gold.dividend_growth AS
 WITH stocks AS (
 	SELECT g.stock_key, g.symbol, g.first_week,
@@ -903,7 +1083,7 @@ WITH stocks AS (
 			 WHERE f.stock_key = g.stock_key AND NOT f.is_partial
 			 ORDER BY f.date_key DESC LIMIT 1) AS last_closed_week,
 		   (SELECT min(extract(year FROM a.week_ending))::int FROM gold.corporate_actions a
-			 WHERE a.stock_key = g.stock_key AND a.action = 'dividend') AS first_year
+			 WHERE a.stock_key = g.stock_key AND a.action IN ('dividend', 'special dividend')) AS first_year
 	  FROM gold.dim_stock g
 ), calendar_years AS (
 	SELECT year, min(week_last_trading_day) FILTER (WHERE is_trading_day) AS first_week_end,
@@ -919,30 +1099,33 @@ WITH stocks AS (
 	 WHERE s.first_year IS NOT NULL
 ), paid AS (
 	SELECT y.stock_key, y.symbol, y.year, y.complete_year,
-		   coalesce(sum(a.split_adjusted_amount), 0) AS dividends_per_share,
-		   count(a.stock_key)::int AS payments
+		   coalesce(sum(a.split_adjusted_amount) FILTER (WHERE a.action = 'dividend'), 0) AS dividends_per_share,
+		   count(a.stock_key) FILTER (WHERE a.action = 'dividend')::int AS payments,
+		   coalesce(sum(a.split_adjusted_amount) FILTER (WHERE a.action = 'special dividend'), 0)
+			   AS special_dividends_per_share
 	  FROM years y
 	  LEFT JOIN gold.corporate_actions a
-		ON a.stock_key = y.stock_key AND a.action = 'dividend'
+		ON a.stock_key = y.stock_key AND a.action IN ('dividend', 'special dividend')
 	   AND a.week_ending >= make_date(y.year, 1, 1) AND a.week_ending < make_date(y.year + 1, 1, 1)
 	 GROUP BY y.stock_key, y.symbol, y.year, y.complete_year
 ), compared AS (
 	SELECT p.*,
 		   CASE WHEN p.complete_year AND lag(p.complete_year) OVER w AND lag(p.year) OVER w = p.year - 1
-				 AND lag(p.dividends_per_share) OVER w > 0
+				 AND lag(p.dividends_per_share) OVER w > 0 AND lag(p.payments) OVER w >= p.payments
 				THEN (p.dividends_per_share / lag(p.dividends_per_share) OVER w)::float8 - 1 END AS growth
 	  FROM paid p
 	WINDOW w AS (PARTITION BY p.stock_key ORDER BY p.year)
 )
 SELECT symbol, year, complete_year, payments, dividends_per_share, growth,
 	   CASE WHEN complete_year
-			THEN (count(*) OVER island - 1)::int END AS growth_streak
+			THEN (count(*) OVER island - 1)::int END AS growth_streak,
+	   special_dividends_per_share
   FROM (SELECT c.*, sum(CASE WHEN c.growth > 0 THEN 0 ELSE 1 END)
 						OVER (PARTITION BY c.stock_key ORDER BY c.year) AS island
 		  FROM compared c) i
 WINDOW island AS (PARTITION BY stock_key, island ORDER BY year);
 COMMENT ON VIEW gold.dividend_growth IS
-	'Split-adjusted dividends per share by calendar year, growth over the year before, and the streak of growth years.';
+	'Split-adjusted regular cash dividends per share by calendar year, growth over the year before, the streak of growth years, and special dividends apart.';
 
 CREATE FUNCTION gold.dividend_growers(min_years integer DEFAULT 5)
 RETURNS TABLE (symbol text, name text, growth_streak integer, through_year integer,
@@ -1017,6 +1200,18 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	  FROM facts f JOIN gold.dim_date d ON d.date = f.week_ending
 	 WHERE NOT f.is_partial
 	   AND f.week_ending IS DISTINCT FROM d.week_last_trading_day
+	UNION ALL
+	SELECT 'warning', 'seam that could not be rebased', symbol, week_ending,
+		   format('the adjusted closes up to this week are not on the basis of the newest object (from %s); returns and windows start again on %s',
+				  seam_from, next_week)
+	  FROM (SELECT symbol, week_ending, adjusted_close,
+				   lead(week_ending) OVER w AS next_week, lead(adjusted_close) OVER w AS next_adjusted,
+				   min(week_ending) FILTER (WHERE adjusted_close IS NULL)
+					   OVER (PARTITION BY stock_key, run) AS seam_from
+			  FROM (SELECT f.*, count(adjusted_close) OVER (PARTITION BY stock_key ORDER BY date_key) AS run
+					  FROM facts f) r
+			WINDOW w AS (PARTITION BY stock_key ORDER BY date_key)) s
+	 WHERE adjusted_close IS NULL AND next_adjusted IS NOT NULL
 	UNION ALL
 	SELECT 'warning', 'gap longer than a week', symbol, week_ending,
 		   format('no week between %s and %s', previous, week_ending)

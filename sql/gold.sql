@@ -36,7 +36,7 @@ CREATE TEMP TABLE truth_years (symbol text, year int, complete_year boolean, pay
 	dividends_per_share float8, growth float8, growth_streak int);
 COPY truth_years FROM :'yearsfile' (FORMAT csv);
 CREATE TEMP TABLE truth_actions (symbol text, week_ending date, action text, amount float8,
-	split_adjusted_amount float8, numerator int, denominator int);
+	split_adjusted_amount float8, numerator int, denominator int, observed_factor float8);
 COPY truth_actions FROM :'actionsfile' (FORMAT csv);
 
 -- Within: both NULL, or apart by at most tol, relative to the size of the value.
@@ -185,8 +185,21 @@ SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
 SELECT * FROM stockelt_refresh_gold();
 -- a late arrival: the older fetch of G08 adds its early weeks and changes no newer one;
 SELECT * FROM stockelt_ingest(:'late_key');
+-- (silver's basis_factor puts its early weeks on the newest object's basis: the ratio of
+-- the two objects' adjusted closes in their newest common week)
+UPDATE silver.weekly_adjusted_prices s SET basis_factor = r.factor
+  FROM (SELECT n.adjusted_close / (o.value->>'5. adjusted close')::numeric AS factor
+		  FROM silver.weekly_adjusted_prices n,
+			   jsonb_each(convert_from(stockelt_bronze_read(:'late_key'), 'UTF8')::jsonb
+						  -> 'Weekly Adjusted Time Series') o
+		 WHERE n.symbol = 'G08' AND n.week_ending = o.key::date AND n.bronze_key <> :'late_key'
+		 ORDER BY n.week_ending DESC LIMIT 1) r
+ WHERE s.symbol = 'G08' AND s.bronze_key = :'late_key';
 SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
 SELECT * FROM stockelt_refresh_gold();
+-- no factor jump is invented where the early weeks meet the newest object's
+SELECT a.action, a.week_ending FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+ WHERE s.symbol = 'G08' AND a.action NOT IN ('dividend', 'split') ORDER BY 2;
 -- a stock's newest week changed by SQL, and a week deleted by SQL;
 UPDATE silver.weekly_adjusted_prices SET volume = volume + 1
  WHERE symbol = 'G05' AND week_ending = '2024-04-19';
@@ -203,6 +216,95 @@ SELECT * FROM stockelt_ingest(stockelt_fetch('G100'));
 DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'G20';
 SELECT * FROM stockelt_refresh_gold();
 SELECT * FROM stockelt_refresh_gold();
+-- G13 fetched from a listing whose dividend field is on today's share basis (each amount
+-- divided by the splits after it) while its raw prices are not: the factor jumps show it,
+-- and every dividend is divided by its splits once, not twice.
+\! $STANDINCTL symbol 'symbol=G13&weeks=1101&end=2024-04-22&dividends=current'
+SELECT inserted, updated > 0 AS restated FROM stockelt_ingest(stockelt_fetch('G13'));
+SELECT stocks, rebuilt_history FROM stockelt_refresh_gold();
+SELECT symbol, dividends_on_current_basis FROM gold.dim_stock WHERE symbol IN ('G13', 'G44') ORDER BY 1;
+\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" years G13 --weeks 1101 --end 2024-04-22 > "$WORK/gold_years.csv"
+\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" actions G13 --weeks 1101 --end 2024-04-22 > "$WORK/gold_actions.csv"
+TRUNCATE truth_years, truth_actions;
+COPY truth_years FROM :'yearsfile' (FORMAT csv);
+COPY truth_actions FROM :'actionsfile' (FORMAT csv);
+-- (the field has four decimals on today's basis: each amount is within 0.00005 of the truth)
+SELECT count(*) AS dividends,
+	   count(*) FILTER (WHERE g.action IS DISTINCT FROM 'dividend') AS not_regular,
+	   count(*) FILTER (WHERE abs(g.split_adjusted_amount::float8 - t.split_adjusted_amount) > 0.00005 + 1e-9) AS adjusted_wrong
+  FROM (SELECT * FROM truth_actions WHERE action = 'dividend') t
+  FULL JOIN (SELECT s.symbol, a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+			  WHERE a.action IN ('dividend', 'special dividend', 'distribution') AND s.symbol = 'G13') g
+	USING (symbol, week_ending);
+SELECT count(*) AS years,
+	   count(*) FILTER (WHERE g.year IS NULL OR t.year IS NULL) AS missing,
+	   count(*) FILTER (WHERE g.payments IS DISTINCT FROM t.payments) AS payments_wrong,
+	   count(*) FILTER (WHERE abs(g.dividends_per_share::float8 - t.dividends_per_share) > 0.00005 * t.payments + 1e-9) AS dps_wrong,
+	   count(*) FILTER (WHERE g.growth_streak IS DISTINCT FROM t.growth_streak) AS streak_wrong
+  FROM truth_years t FULL JOIN gold.dividend_growth g USING (symbol, year)
+ WHERE coalesce(t.symbol, g.symbol) = 'G13';
+-- A new stock with what real listings show besides regular dividends and splits: a special
+-- dividend five weeks after a regular one (20 times its size), a spin-off that leaves
+-- only a factor jump of x1.03, and a distribution in kind stated as a dividend of 30.00
+-- whose factor jump (x1.35) is not the x1.331 a cash dividend of 30.00 would make.
+\! $STANDINCTL symbol "symbol=G202&weeks=600&end=2024-04-19&events=special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35"
+SELECT inserted FROM stockelt_ingest(stockelt_fetch('G202'));
+SELECT stocks, rebuilt_history FROM stockelt_refresh_gold();
+\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" years G202 --weeks 600 --end 2024-04-19 --events special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35 > "$WORK/gold_years.csv"
+\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" actions G202 --weeks 600 --end 2024-04-19 --events special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35 > "$WORK/gold_actions.csv"
+TRUNCATE truth_years, truth_actions;
+COPY truth_years FROM :'yearsfile' (FORMAT csv);
+COPY truth_actions FROM :'actionsfile' (FORMAT csv);
+-- every action as the generator made it (a factor within what four decimals allow)
+SELECT coalesce(t.action, g.action) AS action, count(*) AS weeks,
+	   count(*) FILTER (WHERE t.action IS NULL) AS only_gold, count(*) FILTER (WHERE g.action IS NULL) AS only_truth,
+	   count(*) FILTER (WHERE g.amount::float8 IS DISTINCT FROM t.amount
+						OR NOT within(g.split_adjusted_amount::float8, t.split_adjusted_amount, 1e-7)
+						OR g.ratio_numerator IS DISTINCT FROM t.numerator
+						OR NOT within(g.observed_factor, t.observed_factor, 1e-4)) AS wrong
+  FROM (SELECT * FROM truth_actions WHERE symbol = 'G202') t
+  FULL JOIN (SELECT s.symbol, a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+			  WHERE s.symbol = 'G202') g USING (symbol, week_ending, action)
+ GROUP BY 1 ORDER BY 1;
+SELECT week_ending, action, amount, round(observed_factor::numeric, 4) AS factor
+  FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+ WHERE s.symbol = 'G202' AND action NOT IN ('dividend', 'split') ORDER BY 1;
+-- growth and streaks from the regular dividends alone, the special one in its own column
+SELECT count(*) AS years,
+	   count(*) FILTER (WHERE g.year IS NULL OR t.year IS NULL) AS missing,
+	   count(*) FILTER (WHERE g.payments IS DISTINCT FROM t.payments) AS payments_wrong,
+	   count(*) FILTER (WHERE NOT within(g.dividends_per_share::float8, t.dividends_per_share, 1e-7)) AS dps_wrong,
+	   count(*) FILTER (WHERE NOT within(g.growth, t.growth, 1e-6)) AS growth_wrong,
+	   count(*) FILTER (WHERE g.growth_streak IS DISTINCT FROM t.growth_streak) AS streak_wrong,
+	   sum(g.special_dividends_per_share) AS special
+  FROM truth_years t FULL JOIN gold.dividend_growth g USING (symbol, year)
+ WHERE coalesce(t.symbol, g.symbol) = 'G202';
+-- A seam that silver could not rebase (basis_factor NULL): G05's weeks before 2010 are
+-- off the newest basis.  They get no adjusted close; no return, window or cumulative
+-- return crosses the seam, and the series starts again after it; the check warns.
+UPDATE silver.weekly_adjusted_prices SET basis_factor = NULL
+ WHERE symbol = 'G05' AND week_ending < '2010-01-01';
+SELECT stocks, rebuilt_history FROM stockelt_refresh_gold();
+SELECT week_ending, adjusted_close IS NULL AS off_basis, weekly_return IS NULL AS no_return,
+	   return_4w IS NULL AS no_4w, moving_average_13w IS NULL AS no_ma13w,
+	   round(cumulative_return::numeric, 10) AS cumulative_return
+  FROM gold.weekly_performance
+ WHERE symbol = 'G05' AND week_ending BETWEEN '2009-12-18' AND '2010-01-15' ORDER BY 1;
+SELECT count(*) AS weeks_after_seam,
+	   count(*) FILTER (WHERE p.cumulative_return IS DISTINCT FROM
+			CASE WHEN NOT p.is_partial THEN s.adjusted_close::float8 / b.adjusted_close::float8 - 1 END) AS cumulative_wrong,
+	   count(*) FILTER (WHERE p.return_52w IS NOT NULL AND p.week_ending < '2010-12-31') AS window_across_seam
+  FROM gold.weekly_performance p
+  JOIN silver.weekly_adjusted_prices s USING (symbol, week_ending)
+  CROSS JOIN (SELECT adjusted_close FROM silver.weekly_adjusted_prices
+			   WHERE symbol = 'G05' AND week_ending >= '2010-01-01' ORDER BY week_ending LIMIT 1) b
+ WHERE p.symbol = 'G05' AND p.week_ending >= '2010-01-01';
+SELECT severity, check_name, symbol, week_ending, detail FROM stockelt_check()
+ WHERE check_name = 'seam that could not be rebased';
+-- a later week of G05 changed by SQL: the refresh starts after the seam, from the base it kept
+UPDATE silver.weekly_adjusted_prices SET volume = volume + 1
+ WHERE symbol = 'G05' AND week_ending = '2015-06-05';
+SELECT stocks, rebuilt_history FROM stockelt_refresh_gold();
 
 -- ... gives the same gold tables as a full rebuild, row for row.
 CREATE TEMP TABLE inc_facts AS SELECT * FROM gold.fact_weekly_prices;
@@ -228,6 +330,10 @@ SELECT 'dim_date', (SELECT count(*) FROM gold.dim_date),
 -- A refresh with nothing to do changes nothing.
 SELECT * FROM stockelt_refresh_gold();
 SELECT count(*) AS changed FROM (TABLE inc_facts EXCEPT ALL TABLE gold.fact_weekly_prices) d;
+
+-- (G05 back on one basis for the checks below)
+UPDATE silver.weekly_adjusted_prices SET basis_factor = 1 WHERE symbol = 'G05' AND basis_factor IS NULL;
+SELECT stocks, rebuilt_history FROM stockelt_refresh_gold();
 
 -- Descriptive columns come from silver.symbols.
 SELECT * FROM stockelt_ingest(stockelt_fetch_overview('G02'));

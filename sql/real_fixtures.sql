@@ -106,22 +106,51 @@ SELECT coalesce(a.symbol, g.symbol) AS symbol, a.session AS announced_session, g
 			  WHERE c.action = 'split' AND s.symbol IN (SELECT symbol FROM fetched)) g
 	ON g.symbol = a.symbol AND date_trunc('week', g.week_ending) = date_trunc('week', a.session)
  ORDER BY 1, 3;
--- Jumps of the adjustment factor that no dividend or split ratio explains: the spin-offs
--- of Hewlett Packard Enterprise (November 2015) and VMware from Dell (November 2021).
+-- Jumps of the adjustment factor that no dividend or split ratio explains, above the
+-- rounding noise of four-decimal prices: the spin-offs of VMware from Dell (November 2021)
+-- and of Kyndryl from IBM (November 2021, x1.046); HPQ's of Hewlett Packard Enterprise
+-- came with a dividend field and is a distribution (below).
 SELECT s.symbol, c.week_ending, round(c.observed_factor::numeric, 4) AS factor
   FROM gold.corporate_actions c JOIN gold.dim_stock s USING (stock_key)
  WHERE c.action = 'other adjustment' AND s.symbol IN (SELECT symbol FROM fetched)
  ORDER BY 1, 2;
 
+-- Every week that paid something, told apart by its factor jump: a spin-off paid as a
+-- "dividend" (HPQ, November 2015) and the class C distribution (GOOGL, April 2014) are
+-- distributions, not cash; Microsoft's $3.00 on top of its regular $0.08 (November 2004),
+-- HPQ's $0.10 on top of its $0.08 (December 2000) and Oracle's prepaid dividend, nine
+-- weeks after its last one (December 2012), are special; every other payment is regular.
+SELECT s.symbol, c.week_ending, c.action, round(c.amount, 4) AS amount, round(c.observed_factor::numeric, 4) AS factor
+  FROM gold.corporate_actions c JOIN gold.dim_stock s USING (stock_key)
+ WHERE c.action IN ('special dividend', 'distribution') AND s.symbol IN (SELECT symbol FROM fetched)
+ ORDER BY 1, 2;
+SELECT c.action, count(*) AS weeks
+  FROM gold.corporate_actions c JOIN gold.dim_stock s USING (stock_key)
+ WHERE s.symbol IN (SELECT symbol FROM fetched) GROUP BY 1 ORDER BY 1;
+-- Every dividend field of these listings is on the raw basis of its week.
+SELECT symbol, dividends_on_current_basis FROM gold.dim_stock
+ WHERE symbol IN (SELECT symbol FROM fetched) AND dividends_on_current_basis IS DISTINCT FROM false;
+-- Growth and streaks count regular cash dividends only: no +1,217 % and −89.9 % for
+-- MSFT, no +2,356 % and −96.7 % for HPQ, no rows at all for GOOGL (which paid no cash);
+-- a year of a first payment or a skipped one (DELL 2022, AAPL 2012, ORCL 2013) is no base.
+SELECT symbol, year, complete_year, payments, round(dividends_per_share, 4) AS dividends_per_share,
+	   round(special_dividends_per_share, 4) AS special, round(growth::numeric, 4) AS growth, growth_streak
+  FROM gold.dividend_growth
+ WHERE (symbol = 'MSFT' AND year BETWEEN 2003 AND 2006) OR (symbol = 'ORCL' AND year BETWEEN 2011 AND 2015)
+	OR (symbol = 'HPQ' AND year BETWEEN 2014 AND 2017) OR (symbol = 'DELL') OR (symbol = 'GOOGL')
+ ORDER BY 1, 2;
+
 -- Dividend streaks agree with the split-adjusted dividend series, year by year: a year of
--- growth extends the streak, any other complete year ends it.
+-- growth over a base year (complete, with at least as many regular payments) extends the
+-- streak, any other complete year ends it.
 SELECT count(*) AS stock_years,
 	   count(*) FILTER (WHERE complete_year) AS complete_years,
 	   count(*) FILTER (WHERE growth_streak IS DISTINCT FROM CASE
 			WHEN NOT complete_year THEN NULL
-			WHEN previous_complete AND dividends_per_share > previous_dps THEN previous_streak + 1
+			WHEN previous_complete AND previous_payments >= payments AND dividends_per_share > previous_dps
+			THEN previous_streak + 1
 			ELSE 0 END) AS inconsistent
-  FROM (SELECT d.*, lag(complete_year) OVER w AS previous_complete,
+  FROM (SELECT d.*, lag(complete_year) OVER w AS previous_complete, lag(payments) OVER w AS previous_payments,
 			   lag(dividends_per_share) OVER w AS previous_dps, lag(growth_streak) OVER w AS previous_streak
 		  FROM gold.dividend_growth d WHERE symbol IN (SELECT symbol FROM fetched)
 		WINDOW w AS (PARTITION BY symbol ORDER BY year)) y;
@@ -131,7 +160,7 @@ SELECT count(*) AS dividends,
 						AND abs(c.split_adjusted_amount - c.amount / f.split_factor) > 1e-9) AS not_split_adjusted
   FROM gold.corporate_actions c JOIN gold.fact_weekly_prices f USING (stock_key, date_key)
   JOIN gold.dim_stock s USING (stock_key)
- WHERE c.action = 'dividend' AND s.symbol IN (SELECT symbol FROM fetched);
+ WHERE c.action IN ('dividend', 'special dividend', 'distribution') AND s.symbol IN (SELECT symbol FROM fetched);
 -- Apple's 7:1 split in 2014 and 4:1 split in 2020 are years of growth, not cuts.
 SELECT year, complete_year, payments, round(dividends_per_share, 4) AS dividends_per_share,
 	   round(growth::numeric, 4) AS growth, growth_streak

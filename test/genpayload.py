@@ -10,10 +10,12 @@ Usage:
                   [--format json|csv|api-csv] [--truth]
                   [--restate-factor F] [--as-symbol OTHER]
                   [--christmas-monday] [--function weekly_adjusted|weekly|monthly_adjusted|daily]
+                  [--dividends-on-current-basis] [--events KIND:DATE:VALUE[:FACTOR],...]
     genpayload.py --out-dir DIR (--symbols-file F | --count N [--prefix P]) [same options]
 """
 
 import argparse
+import dataclasses
 import datetime
 import functools
 import hashlib
@@ -182,6 +184,9 @@ class Bar:
     dividend: float = 0.0
     split: tuple = None     # (numerator, denominator) of a split in this week
     partial: bool = False
+    special: float = 0.0    # the part of `dividend` that is a special dividend (--events)
+    distribution: float = 0.0  # a distribution in kind stated as a dividend (--events)
+    jump: float = 1.0       # a factor jump no cash dividend explains (--events)
 
 
 @dataclass
@@ -310,6 +315,7 @@ class Series:
     adjusted: list        # unrounded adjusted closes, aligned with bars
     restate_factor: float = 1.0
     meta_symbol: str = None
+    dividend_fields: list = None  # the dividend as the payload states it, when not bar.dividend
 
     @property
     def partial_week(self):
@@ -323,7 +329,7 @@ def event_factor(bar, previous_close):
         factor *= bar.split[1] / bar.split[0]
     if bar.dividend:
         factor *= 1 - bar.dividend / previous_close
-    return factor
+    return factor / bar.jump
 
 
 def adjusted_closes(bars, before_close, restate_factor):
@@ -361,17 +367,65 @@ def with_christmas_mondays(bars):
     return result
 
 
+def dividends_on_current_basis(bars):
+    """Each week's dividend on today's share basis: divided by the splits after it, as
+    some listings state it while their raw prices stay on the basis of their week."""
+    fields = [b.dividend + b.distribution for b in bars]
+    factor = 1.0
+    for i in range(len(bars) - 1, -1, -1):
+        fields[i] = (bars[i].dividend + bars[i].distribution) / factor
+        if bars[i].split:
+            factor *= bars[i].split[0] / bars[i].split[1]
+    return fields
+
+
+def parse_events(text):
+    """--events: comma-separated KIND:DATE:VALUE[:FACTOR], each in the week of DATE:
+    special:D:A pays a special cash dividend A (on top of the week's own, if any);
+    spinoff:D:F scales every earlier adjusted close by 1/F with no dividend field;
+    distribution:D:A:F states a dividend A whose factor jump is F, not what A explains."""
+    events = []
+    for item in filter(None, (text or "").split(",")):
+        kind, day, *values = item.split(":")
+        if kind not in ("special", "spinoff", "distribution") \
+                or len(values) != (2 if kind == "distribution" else 1):
+            raise ValueError(f"bad event {item!r}")
+        events.append((kind, datetime.date.fromisoformat(day), *map(float, values)))
+    return tuple(events)
+
+
+def with_events(bars, events):
+    """The bars with the events applied, each to the bar of its week."""
+    by_friday = {friday_of(kind_day[1]): kind_day for kind_day in events}
+    result = []
+    for bar in bars:
+        event = by_friday.get(friday_of(bar.key))
+        if event and event[0] == "special":
+            bar = dataclasses.replace(bar, dividend=bar.dividend + event[2], special=event[2])
+        elif event and event[0] == "spinoff":
+            bar = dataclasses.replace(bar, jump=event[2])
+        elif event:
+            bar = dataclasses.replace(bar, distribution=event[2], jump=event[3])
+        result.append(bar)
+    return result
+
+
 @functools.lru_cache(maxsize=32)
 def series(symbol, weeks=DEFAULT_WEEKS, end=DEFAULT_END, seed=None,
-           restate_factor=1.0, as_symbol=None, christmas_monday=False):
+           restate_factor=1.0, as_symbol=None, christmas_monday=False, dividends_current=False,
+           events=()):
     end = as_date(end)
     bars = simulate(symbol, weeks, end, seed)
+    if events:
+        bars = with_events(bars, events)
     window = bars[-weeks:] if weeks > 0 else []
     if christmas_monday:
         window = with_christmas_mondays(window)
     before = bars[-weeks - 1].close if len(bars) > len(window) else window[0].open
     return Series(symbol, window, adjusted_closes(window, before, restate_factor),
-                  restate_factor, as_symbol or symbol)
+                  restate_factor, as_symbol or symbol,
+                  dividends_on_current_basis(window) if dividends_current
+                  else [b.dividend + b.distribution for b in window] if events else None)
 
 
 # ---------------------------------------------------------------- rendering
@@ -398,18 +452,20 @@ JSON_WEEK = """
 
 
 def newest_first(s):
-    return zip(reversed(s.bars), reversed(s.adjusted))
+    if s.dividend_fields is None:
+        return zip(reversed(s.bars), reversed(s.adjusted))
+    return zip(reversed(s.bars), reversed(s.adjusted), reversed(s.dividend_fields))
 
 
-def week_fields(bar, adjusted):
+def week_fields(bar, adjusted, dividend=None):
     return (bar.key.isoformat(), bar.open, bar.high, bar.low, bar.close,
-            adjusted, bar.volume, bar.dividend)
+            adjusted, bar.volume, bar.dividend if dividend is None else dividend)
 
 
 def render_json(s):
     """The exact layout of the API: 4-space indentation, no final newline."""
     head = JSON_HEAD % (json.dumps(s.meta_symbol), s.bars[-1].key.isoformat())
-    body = ",".join(JSON_WEEK % week_fields(b, a) for b, a in newest_first(s))
+    body = ",".join(JSON_WEEK % week_fields(*w) for w in newest_first(s))
     return (head + body + "\n    }\n}").encode()
 
 
@@ -424,7 +480,7 @@ def render_csv(s):
     symbol = csv_field(s.meta_symbol)
     row = symbol + ",%s,%.4f,%.4f,%.4f,%.4f,%.4f,%d,%.4f\n"
     lines = ["symbol,week_ending,open,high,low,close,adjusted_close,volume,dividend_amount\n"]
-    lines.extend(row % week_fields(b, a) for b, a in newest_first(s))
+    lines.extend(row % week_fields(*w) for w in newest_first(s))
     return "".join(lines).encode()
 
 
@@ -432,7 +488,7 @@ def render_api_csv(s, eol="\n"):
     """What the API sends for datatype=csv."""
     row = "%s,%.4f,%.4f,%.4f,%.4f,%.4f,%d,%.4f" + eol
     lines = ["timestamp,open,high,low,close,adjusted close,volume,dividend amount" + eol]
-    lines.extend(row % week_fields(b, a) for b, a in newest_first(s))
+    lines.extend(row % week_fields(*w) for w in newest_first(s))
     return "".join(lines).encode()
 
 
@@ -493,10 +549,11 @@ def render_other_function(s, function):
 
 def weekly_adjusted(symbol, weeks=DEFAULT_WEEKS, end=DEFAULT_END, seed=None,
                     restate_factor=1.0, as_symbol=None, fmt="json", christmas_monday=False,
-                    function="weekly_adjusted"):
+                    function="weekly_adjusted", dividends_current=False, events=()):
     """The payload body as bytes; fmt is json, csv (COPY rows) or api-csv; function other
     than weekly_adjusted renders the series as that function's answer (JSON)."""
-    s = series(symbol, weeks, as_date(end), seed, restate_factor, as_symbol, christmas_monday)
+    s = series(symbol, weeks, as_date(end), seed, restate_factor, as_symbol, christmas_monday,
+               dividends_current, events)
     if function != "weekly_adjusted":
         return render_other_function(s, function)
     return RENDERERS[fmt](s)
@@ -527,6 +584,11 @@ def parse_args(argv):
     p.add_argument("--function", choices=["weekly_adjusted"] + sorted(OTHER_FUNCTIONS),
                    default="weekly_adjusted",
                    help="render the series as another function's answer instead")
+    p.add_argument("--dividends-on-current-basis", action="store_true",
+                   help="state each dividend divided by the splits after it (raw prices unchanged)")
+    p.add_argument("--events", type=parse_events, default=(),
+                   help="special:DATE:AMOUNT, spinoff:DATE:FACTOR, distribution:DATE:AMOUNT:FACTOR, "
+                        "comma-separated")
     p.add_argument("--out-dir", help="write one SYMBOL.json (or .csv) per symbol")
     p.add_argument("--symbols-file", help="symbols for --out-dir, one a line")
     p.add_argument("--count", type=int, help="generate PREFIX1..PREFIXN for --out-dir")
@@ -569,7 +631,7 @@ def write_batch(args):
     suffix = ".json" if args.format == "json" else ".csv"
     for symbol in batch_symbols(args):
         s = series(symbol, args.weeks, args.end, args.seed, args.restate_factor, args.as_symbol,
-                   args.christmas_monday)
+                   args.christmas_monday, args.dividends_on_current_basis, args.events)
         base = os.path.join(args.out_dir, symbol)
         write_file(base + suffix, render(s, args))
         if args.truth:
@@ -583,7 +645,7 @@ def main(argv=None):
         write_batch(args)
         return 0
     s = series(args.symbol, args.weeks, args.end, args.seed, args.restate_factor, args.as_symbol,
-               args.christmas_monday)
+               args.christmas_monday, args.dividends_on_current_basis, args.events)
     out = render_truth(s) if args.truth else render(s, args)
     sys.stdout.buffer.write(out)
     sys.stdout.buffer.flush()

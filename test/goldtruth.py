@@ -7,7 +7,10 @@ for COPY, the answers the gold views must give, so that a test can compare every
 column with them.  Nothing here reads the payload or PostgreSQL.
 
 Usage:
-    goldtruth.py weeks|years|actions SYMBOL... [--weeks N] [--end YYYY-MM-DD]
+    goldtruth.py weeks|years|actions SYMBOL... [--weeks N] [--end YYYY-MM-DD] [--events E]
+
+Special dividends (--events special:...) count apart from the regular ones; distributions
+in kind and spin-offs are no dividends at all.
 """
 
 import argparse
@@ -93,8 +96,8 @@ def year_rows(symbol, s):
     factors = later_split_factors(bars)
     paid = {}
     for bar, factor in zip(bars, factors):
-        if bar.dividend:
-            amount = as_sent(bar.dividend) / factor
+        if bar.dividend > bar.special:
+            amount = (as_sent(bar.dividend) - as_sent(bar.special)) / factor
             total, count = paid.get(bar.key.year, (Fraction(0), 0))
             paid[bar.key.year] = (total + amount, count + 1)
     closed = [b.key for b in bars if not b.partial]
@@ -107,12 +110,14 @@ def year_rows(symbol, s):
         complete = first_week <= last_session_of_week(days[0]) and last_closed >= days[-1]
         total, count = paid.get(year, (Fraction(0), 0))
         growth = streak = None
-        if previous and complete and previous["complete"] and previous["total"] > 0:
+        # a base year paid its schedule all year: at least as many payments as this one
+        if previous and complete and previous["complete"] and previous["total"] > 0 \
+                and previous["count"] >= count:
             growth = float(total / previous["total"]) - 1
         if complete:
             streak = previous["streak"] + 1 if growth is not None and total > previous["total"] else 0
         rows.append([symbol, year, complete, count, float(total), growth, streak])
-        previous = {"complete": complete, "total": total, "streak": streak}
+        previous = {"complete": complete, "total": total, "streak": streak, "count": count}
     return rows
 
 
@@ -121,11 +126,23 @@ def action_rows(symbol, s):
     rows = []
     for bar, factor in zip(s.bars, factors):
         if bar.split:
-            rows.append([symbol, bar.key.isoformat(), "split", None, None, bar.split[0], bar.split[1]])
-        if bar.dividend:
-            amount = as_sent(bar.dividend)
+            rows.append([symbol, bar.key.isoformat(), "split", None, None, bar.split[0], bar.split[1],
+                         None])
+        if bar.dividend > bar.special:
+            amount = as_sent(bar.dividend) - as_sent(bar.special)
             rows.append([symbol, bar.key.isoformat(), "dividend", float(amount),
-                         float(amount / factor), None, None])
+                         float(amount / factor), None, None, None])
+        if bar.special:
+            amount = as_sent(bar.special)
+            rows.append([symbol, bar.key.isoformat(), "special dividend", float(amount),
+                         float(amount / factor), None, None, None])
+        if bar.distribution:
+            amount = as_sent(bar.distribution)
+            rows.append([symbol, bar.key.isoformat(), "distribution", float(amount),
+                         float(amount / factor), None, None, bar.jump])
+        elif bar.jump != 1:
+            rows.append([symbol, bar.key.isoformat(), "other adjustment", None, None, None, None,
+                         bar.jump])
     return rows
 
 
@@ -138,10 +155,11 @@ def main(argv=None):
     p.add_argument("symbols", nargs="+")
     p.add_argument("--weeks", type=int, default=genpayload.DEFAULT_WEEKS)
     p.add_argument("--end", type=datetime.date.fromisoformat, default=genpayload.DEFAULT_END)
+    p.add_argument("--events", type=genpayload.parse_events, default=())
     args = p.parse_args(argv)
     out = csv.writer(sys.stdout, lineterminator="\n")
     for symbol in args.symbols:
-        s = genpayload.series(symbol, args.weeks, args.end)
+        s = genpayload.series(symbol, args.weeks, args.end, events=args.events)
         for row in TABLES[args.table](symbol, s):
             out.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in row])
     return 0

@@ -21,7 +21,8 @@ what the server saw:
                 middle: 10 from the fifth, lower: lower-cased), after pad=N filler characters
                 with control characters among them
     symbol?symbol=S[&weeks=N][&end=DATE][&seed=X][&restate=F][&as_symbol=T][&file=REL]
-          [&unknown=1][&crlf=1][&christmas_monday=1][&function=F]     symbol?symbol=S&clear=1
+          [&unknown=1][&crlf=1][&christmas_monday=1][&function=F][&dividends=current][&events=E]
+          symbol?symbol=S&clear=1
     limits?[rps=N][&rpm=N][&rpd=N][&latency_ms=N]     (0 = none; resets the windows)
     counts    last    reset[?limits=1]    ping
 """
@@ -398,10 +399,10 @@ def search_csv(matches):
 
 @functools.lru_cache(maxsize=64)
 def weekly_payload(symbol, weeks, end, seed, restate, as_symbol, fmt, christmas_monday=False,
-                   function="weekly_adjusted"):
+                   function="weekly_adjusted", dividends_current=False, events=()):
     """Tests fetch the same few symbols again and again; simulating one takes ~20 ms."""
     return genpayload.weekly_adjusted(symbol, weeks, end, seed, restate, as_symbol, fmt,
-                                      christmas_monday, function)
+                                      christmas_monday, function, dividends_current, events)
 
 
 class Api:
@@ -448,7 +449,8 @@ class Api:
             symbol, mapping.get("weeks", self.config.weeks), mapping.get("end", self.config.end),
             mapping.get("seed"), mapping.get("restate", 1.0), mapping.get("as_symbol"),
             "api-csv" if csv else "json", mapping.get("christmas_monday", False),
-            mapping.get("function", "weekly_adjusted"))
+            mapping.get("function", "weekly_adjusted"), mapping.get("dividends") == "current",
+            genpayload.parse_events(mapping.get("events")))
         if csv and mapping.get("crlf"):
             body = body.replace(b"\n", b"\r\n")
         return Answer(body, content_type="text/csv" if csv else "application/json")
@@ -585,6 +587,16 @@ def parse_mapping(params, fixtures):
             raise ControlError("restate must be a number") from None
     if params.get("as_symbol"):
         mapping["as_symbol"] = params["as_symbol"]
+    if "events" in params:
+        try:
+            genpayload.parse_events(params["events"])
+        except ValueError as e:
+            raise ControlError(str(e)) from None
+        mapping["events"] = params["events"]
+    if "dividends" in params:
+        if params["dividends"] not in ("raw", "current"):
+            raise ControlError("dividends must be raw or current") from None
+        mapping["dividends"] = params["dividends"]
     if params.get("file"):
         fixture_path(fixtures, params["file"])
         mapping["file"] = params["file"]
