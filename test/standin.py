@@ -21,7 +21,7 @@ what the server saw:
                 middle: 10 from the fifth, lower: lower-cased), after pad=N filler characters
                 with control characters among them
     symbol?symbol=S[&weeks=N][&end=DATE][&seed=X][&restate=F][&as_symbol=T][&file=REL]
-          [&unknown=1][&crlf=1]         symbol?symbol=S&clear=1
+          [&unknown=1][&crlf=1][&exchange=TSX|LSE]         symbol?symbol=S&clear=1
     limits?[rps=N][&rpm=N][&rpd=N][&latency_ms=N]     (0 = none; resets the windows)
     counts    last    reset[?limits=1]    ping
 """
@@ -397,9 +397,9 @@ def search_csv(matches):
 # ---------------------------------------------------------------- the API functions
 
 @functools.lru_cache(maxsize=64)
-def weekly_payload(symbol, weeks, end, seed, restate, as_symbol, fmt):
+def weekly_payload(symbol, weeks, end, seed, restate, as_symbol, fmt, exchange=None):
     """Tests fetch the same few symbols again and again; simulating one takes ~20 ms."""
-    return genpayload.weekly_adjusted(symbol, weeks, end, seed, restate, as_symbol, fmt)
+    return genpayload.weekly_adjusted(symbol, weeks, end, seed, restate, as_symbol, fmt, exchange)
 
 
 class Api:
@@ -445,7 +445,7 @@ class Api:
         body = weekly_payload(
             symbol, mapping.get("weeks", self.config.weeks), mapping.get("end", self.config.end),
             mapping.get("seed"), mapping.get("restate", 1.0), mapping.get("as_symbol"),
-            "api-csv" if csv else "json")
+            "api-csv" if csv else "json", mapping.get("exchange"))
         if csv and mapping.get("crlf"):
             body = body.replace(b"\n", b"\r\n")
         return Answer(body, content_type="text/csv" if csv else "application/json")
@@ -582,6 +582,10 @@ def parse_mapping(params, fixtures):
             raise ControlError("restate must be a number") from None
     if params.get("as_symbol"):
         mapping["as_symbol"] = params["as_symbol"]
+    if params.get("exchange"):
+        if params["exchange"] not in genpayload.EXCHANGE_SUFFIXES:
+            raise ControlError("exchange is one of " + ", ".join(sorted(genpayload.EXCHANGE_SUFFIXES)))
+        mapping["exchange"] = params["exchange"]
     if params.get("file"):
         fixture_path(fixtures, params["file"])
         mapping["file"] = params["file"]
