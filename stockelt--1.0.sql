@@ -342,33 +342,61 @@ CREATE TRIGGER gold_pending_truncate
 	AFTER TRUNCATE ON silver.weekly_adjusted_prices
 	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_changed();
 
--- ---------------------------------------------------------------- the trading calendar
+-- ---------------------------------------------------------------- the trading calendars
 
--- Unscheduled full-day closures of the New York Stock Exchange.  Rows a user adds
--- (builtin = false) survive pg_dump.
-CREATE TABLE stockelt.market_closures (
-	day			date PRIMARY KEY,
-	reason		text NOT NULL,
-	builtin		boolean NOT NULL DEFAULT false
+-- The exchanges whose sessions stockelt knows.  Their holiday rules are in
+-- stockelt.market_holidays(calendar, year); a listing gets one by stockelt.listing_calendar().
+CREATE TABLE stockelt.calendars (
+	calendar		text PRIMARY KEY,
+	exchange_name	text NOT NULL,
+	region			text NOT NULL,
+	timezone		text NOT NULL,		-- an IANA zone: the session close is local time there
+	currency		text NOT NULL,		-- what the exchange's listings are quoted in
+	session_close	time NOT NULL
 );
-INSERT INTO stockelt.market_closures (day, reason, builtin) VALUES
-	('1994-04-27', 'national day of mourning', true),
-	('2001-09-11', 'September 11 attacks', true),
-	('2001-09-12', 'September 11 attacks', true),
-	('2001-09-13', 'September 11 attacks', true),
-	('2001-09-14', 'September 11 attacks', true),
-	('2004-06-11', 'national day of mourning', true),
-	('2007-01-02', 'national day of mourning', true),
-	('2012-10-29', 'Hurricane Sandy', true),
-	('2012-10-30', 'Hurricane Sandy', true),
-	('2018-12-05', 'national day of mourning', true),
-	('2025-01-09', 'national day of mourning', true);
+INSERT INTO stockelt.calendars VALUES
+	('NYSE', 'New York Stock Exchange and Nasdaq', 'United States', 'America/New_York', 'USD', '16:00'),
+	('TSX', 'Toronto Stock Exchange', 'Toronto', 'America/Toronto', 'CAD', '16:00'),
+	('LSE', 'London Stock Exchange', 'United Kingdom', 'Europe/London', 'GBX', '16:30');
+COMMENT ON TABLE stockelt.calendars IS
+	'Exchanges with a known trading calendar: region, time zone, currency and session close of their listings.';
+
+-- Unscheduled full-day closures of an exchange, and one-off extra holidays.  Rows a user
+-- adds (builtin = false) survive pg_dump.
+CREATE TABLE stockelt.market_closures (
+	calendar	text NOT NULL DEFAULT 'NYSE' REFERENCES stockelt.calendars,
+	day			date NOT NULL,
+	reason		text NOT NULL,
+	builtin		boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (calendar, day)
+);
+INSERT INTO stockelt.market_closures (calendar, day, reason, builtin) VALUES
+	('NYSE', '1994-04-27', 'national day of mourning', true),
+	('NYSE', '2001-09-11', 'September 11 attacks', true),
+	('NYSE', '2001-09-12', 'September 11 attacks', true),
+	('NYSE', '2001-09-13', 'September 11 attacks', true),
+	('NYSE', '2001-09-14', 'September 11 attacks', true),
+	('NYSE', '2004-06-11', 'national day of mourning', true),
+	('NYSE', '2007-01-02', 'national day of mourning', true),
+	('NYSE', '2012-10-29', 'Hurricane Sandy', true),
+	('NYSE', '2012-10-30', 'Hurricane Sandy', true),
+	('NYSE', '2018-12-05', 'national day of mourning', true),
+	('NYSE', '2025-01-09', 'national day of mourning', true),
+	('LSE', '1977-06-07', 'Silver Jubilee', true),
+	('LSE', '1981-07-29', 'royal wedding', true),
+	('LSE', '1999-12-31', 'millennium', true),
+	('LSE', '2002-06-03', 'Golden Jubilee', true),
+	('LSE', '2011-04-29', 'royal wedding', true),
+	('LSE', '2012-06-05', 'Diamond Jubilee', true),
+	('LSE', '2022-06-03', 'Platinum Jubilee', true),
+	('LSE', '2022-09-19', 'state funeral of Queen Elizabeth II', true),
+	('LSE', '2023-05-08', 'coronation of King Charles III', true);
 SELECT pg_catalog.pg_extension_config_dump('stockelt.market_closures', 'WHERE NOT builtin');
 COMMENT ON TABLE stockelt.market_closures IS
-	'Unscheduled NYSE closures; add a row for a new one.  Scheduled holidays follow stockelt.market_holidays().';
--- The calendar is public knowledge: any role that may use the schema may read it, and call
--- stockelt.market_holidays() and the pure date helpers it is built from.
-GRANT SELECT ON stockelt.market_closures TO PUBLIC;
+	'Unscheduled closures and one-off holidays per calendar; add a row for a new one.  Scheduled holidays follow stockelt.market_holidays().';
+-- The calendars are public knowledge: any role that may use the schema may read them, and
+-- call stockelt.market_holidays(), stockelt.listing_calendar() and the pure date helpers.
+GRANT SELECT ON stockelt.calendars, stockelt.market_closures TO PUBLIC;
 
 -- The n-th ISO weekday (1 = Monday) of a month; n = -1 is the last one.
 CREATE FUNCTION stockelt._nth_weekday(year int, month int, isodow int, n int) RETURNS date
@@ -382,10 +410,16 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 				   (make_date(year, month, 1) + interval '1 month')::date - 1 AS last) m
 $$;
 
--- Saturday holidays are observed on Friday, Sunday ones on Monday.
+-- Saturday holidays are observed on Friday, Sunday ones on Monday (New York).
 CREATE FUNCTION stockelt._observed(day date) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT CASE extract(isodow FROM day) WHEN 6 THEN day - 1 WHEN 7 THEN day + 1 ELSE day END
+$$;
+
+-- Weekend holidays are observed on the next Monday (Toronto, London).
+CREATE FUNCTION stockelt._next_monday(day date) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE extract(isodow FROM day) WHEN 6 THEN day + 2 WHEN 7 THEN day + 1 ELSE day END
 $$;
 
 -- Gregorian Easter Sunday (the anonymous Gregorian algorithm).
@@ -400,8 +434,20 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 										   year % 100 / 4 AS i, year % 100 % 4 AS k) s1) s2) s3) s4
 $$;
 
--- Days the New York Stock Exchange is closed on a weekday, for one year.
-CREATE FUNCTION stockelt.market_holidays(year int)
+-- Christmas and Boxing Day where both are kept on weekdays (Toronto, London): a Saturday or
+-- Sunday one moves to the first weekday after December 26 that is not already a holiday.
+CREATE FUNCTION stockelt._christmas(year int) RETURNS TABLE (day date, name text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT x.day, x.name
+	  FROM (SELECT extract(isodow FROM make_date(year, 12, 25))::int AS dow) d,
+		   LATERAL (VALUES
+			(make_date(year, 12, CASE WHEN d.dow >= 6 THEN 27 ELSE 25 END), 'Christmas Day'),
+			(make_date(year, 12, CASE WHEN d.dow IN (5, 6) THEN 28 ELSE 26 END), 'Boxing Day')) x (day, name)
+$$;
+
+-- Days an exchange is closed on a weekday, for one year: its scheduled holidays and the
+-- rows of stockelt.market_closures.  No rows for a calendar stockelt does not know.
+CREATE FUNCTION stockelt.market_holidays(calendar text, year int)
 RETURNS TABLE (day date, name text)
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT h.day, h.name FROM (VALUES
@@ -416,14 +462,79 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 		(stockelt._nth_weekday(year, 9, 1, 1), 'Labor Day'),
 		(stockelt._nth_weekday(year, 11, 4, 4), 'Thanksgiving Day'),
 		(stockelt._observed(make_date(year, 12, 25)), 'Christmas Day')) h (day, name)
-	 WHERE h.day IS NOT NULL
+	 WHERE market_holidays.calendar = 'NYSE' AND h.day IS NOT NULL
+	UNION ALL
+	SELECT h.day, h.name FROM (VALUES
+		(stockelt._next_monday(make_date(year, 1, 1)), 'New Year''s Day'),
+		(CASE WHEN year >= 2008 THEN stockelt._nth_weekday(year, 2, 1, 3) END, 'Family Day'),
+		(stockelt._easter(year) - 2, 'Good Friday'),
+		-- the Monday before May 25
+		(make_date(year, 5, 24) - (extract(isodow FROM make_date(year, 5, 24))::int - 1), 'Victoria Day'),
+		(stockelt._next_monday(make_date(year, 7, 1)), 'Canada Day'),
+		(stockelt._nth_weekday(year, 8, 1, 1), 'Civic Holiday'),
+		(stockelt._nth_weekday(year, 9, 1, 1), 'Labour Day'),
+		(stockelt._nth_weekday(year, 10, 1, 2), 'Thanksgiving Day')) h (day, name)
+	 WHERE market_holidays.calendar = 'TSX' AND h.day IS NOT NULL
+	UNION ALL
+	SELECT h.day, h.name FROM (VALUES
+		(stockelt._next_monday(make_date(year, 1, 1)), 'New Year''s Day'),
+		(stockelt._easter(year) - 2, 'Good Friday'),
+		(stockelt._easter(year) + 1, 'Easter Monday'),
+		-- moved for the anniversaries of VE Day in 1995 and 2020
+		(CASE WHEN year IN (1995, 2020) THEN make_date(year, 5, 8)
+			  WHEN year >= 1978 THEN stockelt._nth_weekday(year, 5, 1, 1) END, 'Early May bank holiday'),
+		-- moved for the Golden, Diamond and Platinum Jubilees
+		(CASE year WHEN 2002 THEN make_date(2002, 6, 4) WHEN 2012 THEN make_date(2012, 6, 4)
+				   WHEN 2022 THEN make_date(2022, 6, 2)
+				   ELSE stockelt._nth_weekday(year, 5, 1, -1) END, 'Spring bank holiday'),
+		(stockelt._nth_weekday(year, 8, 1, -1), 'Summer bank holiday')) h (day, name)
+	 WHERE market_holidays.calendar = 'LSE' AND h.day IS NOT NULL
+	UNION ALL
+	SELECT x.day, x.name FROM stockelt._christmas(year) x
+	 WHERE market_holidays.calendar IN ('TSX', 'LSE')
 	UNION ALL
 	SELECT c.day, c.reason FROM stockelt.market_closures c
-	 WHERE c.day >= make_date(year, 1, 1) AND c.day < make_date(year + 1, 1, 1)
+	 WHERE c.calendar = market_holidays.calendar
+	   AND c.day >= make_date(year, 1, 1) AND c.day < make_date(year + 1, 1, 1)
 	   AND extract(isodow FROM c.day) < 6
+$$;
+COMMENT ON FUNCTION stockelt.market_holidays(text, int) IS
+	'Weekdays of a year on which an exchange (a calendar of stockelt.calendars) is closed.';
+
+CREATE FUNCTION stockelt.market_holidays(year int)
+RETURNS TABLE (day date, name text)
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT day, name FROM stockelt.market_holidays('NYSE', year)
 $$;
 COMMENT ON FUNCTION stockelt.market_holidays(int) IS
 	'Weekdays of a year on which the New York Stock Exchange is closed.';
+
+-- The calendar of a listing, from what silver.symbols knows of it: the symbol's exchange
+-- suffix first (it names the listing), then the exchange OVERVIEW gives, then the region
+-- SYMBOL_SEARCH gives.  A bare symbol that nothing else places is a US listing (the
+-- provider writes US symbols without a suffix).  NULL: an exchange stockelt has no
+-- calendar for.  The time zone SYMBOL_SEARCH gives ("UTC-04") is an offset of one season,
+-- which names no exchange: it is not used.
+CREATE FUNCTION stockelt.listing_calendar(symbol text, exchange text, region text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE
+		WHEN upper(symbol) ~ '\.(TO|TRT)$' THEN 'TSX'
+		WHEN upper(symbol) ~ '\.(LON|L)$' THEN 'LSE'
+		WHEN upper(symbol) ~ '\.' THEN NULL
+		WHEN upper(exchange) IN ('NYSE', 'NASDAQ', 'NYSE ARCA', 'NYSEARCA', 'NYSE MKT', 'NYSE AMERICAN',
+								 'AMEX', 'BATS') THEN 'NYSE'
+		WHEN upper(exchange) IN ('TSX', 'TORONTO') THEN 'TSX'
+		WHEN upper(exchange) IN ('LSE', 'LON', 'LONDON') THEN 'LSE'
+		WHEN exchange IS NOT NULL THEN NULL
+		WHEN region = 'United States' THEN 'NYSE'
+		WHEN region IN ('Toronto', 'Canada') THEN 'TSX'
+		WHEN region IN ('United Kingdom', 'London') THEN 'LSE'
+		WHEN region IS NOT NULL THEN NULL
+		ELSE 'NYSE'
+	END
+$$;
+COMMENT ON FUNCTION stockelt.listing_calendar(text, text, text) IS
+	'The trading calendar of a listing from its symbol suffix, exchange and region; NULL when stockelt knows none.';
 
 -- ---------------------------------------------------------------- the star schema
 
@@ -436,14 +547,24 @@ CREATE TABLE gold.dim_date (
 	day_of_month			integer NOT NULL,
 	day_of_week				integer NOT NULL,		-- ISO: 1 = Monday … 7 = Sunday
 	iso_year				integer NOT NULL,
-	iso_week				integer NOT NULL,
+	iso_week				integer NOT NULL
+);
+COMMENT ON TABLE gold.dim_date IS
+	'Calendar days from January 1 of the first year with prices to December 31 of the last.';
+
+-- The sessions of each calendar some stock of gold.dim_stock has, over the days of dim_date.
+CREATE TABLE gold.dim_trading_day (
+	calendar				text NOT NULL,
+	date_key				integer NOT NULL,		-- gold.dim_date's
+	date					date NOT NULL,
 	is_trading_day			boolean NOT NULL,
 	holiday					text,
 	week_last_trading_day	date,					-- NULL for a week without trading
-	week_closed_early		boolean NOT NULL		-- its week's last session was before Friday
+	week_closed_early		boolean NOT NULL,		-- its week's last session was before Friday
+	PRIMARY KEY (calendar, date_key)
 );
-COMMENT ON TABLE gold.dim_date IS
-	'Calendar days from January 1 of the first year with prices to December 31 of the last, NYSE sessions marked.';
+COMMENT ON TABLE gold.dim_trading_day IS
+	'One row per calendar of the stocks and day of gold.dim_date: sessions, holidays, each week''s last session.';
 
 CREATE TABLE gold.dim_stock (
 	stock_key		integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -456,6 +577,7 @@ CREATE TABLE gold.dim_stock (
 	timezone		text,
 	sector			text,
 	industry		text,
+	calendar		text,			-- stockelt.calendars; NULL when the listing's is unknown
 	first_week		date,
 	last_week		date,
 	dividends_on_current_basis boolean	-- the provider's dividend field is on today's share basis
@@ -534,40 +656,99 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_tem
 	 LIMIT 1
 $$;
 
--- Fills gold.dim_date for the years of the stocks' weeks, and nothing else.
+-- Fills gold.dim_date for the years of the stocks' weeks, and gold.dim_trading_day for
+-- those days and the calendars of the stocks, and nothing else.
 CREATE FUNCTION stockelt._refresh_dim_date() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	first_day date;
 	last_day date;
+	calendars text[];
 BEGIN
 	SELECT make_date(extract(year FROM min(first_week))::int, 1, 1),
-		   make_date(extract(year FROM max(last_week))::int, 12, 31)
-	  INTO first_day, last_day
+		   make_date(extract(year FROM max(last_week))::int, 12, 31),
+		   coalesce(array_agg(DISTINCT calendar) FILTER (WHERE calendar IS NOT NULL), '{}')
+	  INTO first_day, last_day, calendars
 	  FROM gold.dim_stock;
 	DELETE FROM gold.dim_date
 	 WHERE first_day IS NULL OR date < first_day OR date > last_day;
-	IF first_day IS NULL OR (SELECT count(*) FROM gold.dim_date) = last_day - first_day + 1 THEN
+	DELETE FROM gold.dim_trading_day
+	 WHERE first_day IS NULL OR date < first_day OR date > last_day OR calendar <> ALL (calendars);
+	IF first_day IS NULL THEN
 		RETURN;
 	END IF;
-	INSERT INTO gold.dim_date
-	SELECT to_char(d, 'YYYYMMDD')::int, d,
-		   extract(year FROM d), extract(quarter FROM d), extract(month FROM d), extract(day FROM d),
-		   extract(isodow FROM d), extract(isoyear FROM d), extract(week FROM d),
-		   trading, holiday,
+	IF (SELECT count(*) FROM gold.dim_date) < last_day - first_day + 1 THEN
+		INSERT INTO gold.dim_date
+		SELECT to_char(d, 'YYYYMMDD')::int, d,
+			   extract(year FROM d), extract(quarter FROM d), extract(month FROM d), extract(day FROM d),
+			   extract(isodow FROM d), extract(isoyear FROM d), extract(week FROM d)
+		  FROM generate_series(first_day, last_day, interval '1 day') d
+		ON CONFLICT (date_key) DO NOTHING;
+	END IF;
+	IF (SELECT count(*) FROM gold.dim_trading_day)
+	   = (last_day - first_day + 1) * cardinality(calendars) THEN
+		RETURN;
+	END IF;
+	INSERT INTO gold.dim_trading_day
+	SELECT calendar, to_char(d, 'YYYYMMDD')::int, d, trading, holiday,
 		   max(d) FILTER (WHERE trading) OVER week,
 		   coalesce(extract(isodow FROM max(d) FILTER (WHERE trading) OVER week) < 5, false)
-	  FROM (SELECT d::date AS d, h.name AS holiday,
+	  FROM (SELECT c.calendar, d::date AS d, h.name AS holiday,
 				   extract(isodow FROM d) < 6 AND h.day IS NULL AS trading
-			  FROM generate_series(first_day, last_day, interval '1 day') d
-			  LEFT JOIN (SELECT y.day, string_agg(y.name, ', ') AS name
-						   FROM generate_series(extract(year FROM first_day)::int,
+			  FROM unnest(calendars) c (calendar)
+			 CROSS JOIN generate_series(first_day, last_day, interval '1 day') d
+			  LEFT JOIN (SELECT c.calendar, y.day, string_agg(y.name, ', ' ORDER BY y.name) AS name
+						   FROM unnest(calendars) c (calendar),
+								generate_series(extract(year FROM first_day)::int,
 												extract(year FROM last_day)::int) yr,
-								stockelt.market_holidays(yr) y
-						  GROUP BY y.day) h ON h.day = d::date) days
-	WINDOW week AS (PARTITION BY date_trunc('week', d))
-	ON CONFLICT (date_key) DO NOTHING;
+								stockelt.market_holidays(c.calendar, yr) y
+						  GROUP BY c.calendar, y.day) h ON h.calendar = c.calendar AND h.day = d::date) days
+	WINDOW week AS (PARTITION BY calendar, date_trunc('week', d))
+	ON CONFLICT (calendar, date_key) DO NOTHING;
 END
+$$;
+
+-- The keys of one stock from p_from on, one bar per calendar week (Monday to Sunday): a
+-- week with one key is that row; the keys of a week with more make one bar, keyed by the
+-- last: open of the first, high the highest, low the lowest, volume and dividend summed,
+-- every other column (close, adjusted close, lineage) of the last.
+CREATE FUNCTION stockelt._week_bars(p_symbol text, p_from date)
+RETURNS SETOF silver.weekly_adjusted_prices
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	WITH k AS (
+		SELECT s AS bar, date_trunc('week', s.week_ending) AS week,
+			   date_trunc('week', lag(s.week_ending) OVER w) AS week_before,
+			   date_trunc('week', lead(s.week_ending) OVER w) AS week_after
+		  FROM silver.weekly_adjusted_prices s
+		 WHERE s.symbol = p_symbol AND s.week_ending >= p_from
+		WINDOW w AS (ORDER BY s.week_ending)
+	)
+	SELECT (k.bar).* FROM k
+	 WHERE week IS DISTINCT FROM week_before AND week IS DISTINCT FROM week_after
+	UNION ALL
+	SELECT r.*
+	  FROM (SELECT (array_agg(k.bar ORDER BY (k.bar).week_ending DESC))[1] AS last_key,
+				   jsonb_build_object(
+					   'open', (array_agg((k.bar).open ORDER BY (k.bar).week_ending))[1],
+					   'high', max((k.bar).high), 'low', min((k.bar).low),
+					   'volume', sum((k.bar).volume),
+					   'dividend_amount', sum((k.bar).dividend_amount)) AS merged
+			  FROM k WHERE week = week_before OR week = week_after
+			 GROUP BY week) c,
+		   jsonb_populate_record(c.last_key, c.merged) r
+$$;
+
+-- The Monday of the 53rd calendar week with keys before p_from: the trailing windows (and
+-- the week before them) of the weeks from p_from on read from there.  '-infinity' when there are fewer
+-- such weeks among the 106 keys before p_from (then the whole history is read).
+CREATE FUNCTION stockelt._context_start(p_symbol text, p_from date) RETURNS date
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN count(*) < 53 THEN '-infinity' ELSE min(week) END
+	  FROM (SELECT DISTINCT date_trunc('week', week_ending)::date AS week
+			  FROM (SELECT week_ending FROM silver.weekly_adjusted_prices
+					 WHERE symbol = p_symbol AND week_ending < p_from
+					 ORDER BY week_ending DESC LIMIT 106) k
+			 ORDER BY week DESC LIMIT 53) w
 $$;
 
 -- Scratch tables of the refresh.  They belong to the extension and live in its schema, so
@@ -618,9 +799,7 @@ BEGIN
 	-- before it for its own factor jump).  The base of the cumulative return is the first
 	-- week after the last seam before that context (the stock's first week if none).
 	UPDATE stockelt._gold_dirty d
-	   SET ctx_from = coalesce((SELECT s.week_ending FROM silver.weekly_adjusted_prices s
-								 WHERE s.symbol = d.symbol AND s.week_ending < d.from_week
-								 ORDER BY s.week_ending DESC OFFSET 52 LIMIT 1), '-infinity')
+	   SET ctx_from = stockelt._context_start(d.symbol, d.from_week)
 	 WHERE d.pass = _gold_compute.pass;
 	UPDATE stockelt._gold_dirty d
 	   SET first_adjusted =
@@ -837,8 +1016,7 @@ BEGIN
 										 - ln(1 - 0.00005 / (lag(s.adjusted_close) OVER run)::float8)
 										 - ln(1 - 0.00005 / (lag(s.close) OVER run)::float8) END AS noise
 						  FROM stockelt._gold_dirty d
-						  JOIN silver.weekly_adjusted_prices s
-							ON s.symbol = d.symbol AND s.week_ending >= d.ctx_from
+						 CROSS JOIN LATERAL stockelt._week_bars(d.symbol, d.ctx_from) s
 						 WHERE d.pass = _gold_compute.pass
 						WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)) b) b) b) j
 			WINDOW run AS (PARTITION BY j.stock_key ORDER BY j.week_ending),
@@ -883,8 +1061,10 @@ BEGIN
 		UNION
 		SELECT DISTINCT symbol, '-infinity'::date, 1 FROM silver.weekly_adjusted_prices;
 	ELSE
+		-- from the Monday of the oldest changed week: gold's grain is the calendar week
 		WITH taken AS (DELETE FROM stockelt.gold_pending RETURNING symbol, from_week)
-		INSERT INTO stockelt._gold_dirty (symbol, from_week, pass) SELECT symbol, from_week, 1 FROM taken;
+		INSERT INTO stockelt._gold_dirty (symbol, from_week, pass)
+		SELECT symbol, date_trunc('week', from_week)::date, 1 FROM taken;
 	END IF;
 	ANALYZE stockelt._gold_dirty;
 
@@ -908,27 +1088,56 @@ BEGIN
 	  FROM stockelt._gold_dirty d
 	ON CONFLICT (symbol) DO UPDATE SET first_week = excluded.first_week, last_week = excluded.last_week
 	 WHERE (g.first_week, g.last_week) IS DISTINCT FROM (excluded.first_week, excluded.last_week);
+	-- Descriptive columns from silver.symbols, the calendar from what it says of the listing;
+	-- region, currency where the provider gave none, and the time zone are the calendar's.
+	-- A stock whose calendar changed has its newest week judged again.
+	WITH described AS (
 	UPDATE gold.dim_stock g
-	   SET name = s.name, asset_type = s.asset_type, exchange = s.exchange, region = s.region,
-		   currency = s.currency, timezone = s.timezone, sector = s.sector, industry = s.industry
-	  FROM silver.symbols s
-	 WHERE s.symbol = g.symbol
-	   AND (g.name, g.asset_type, g.exchange, g.region, g.currency, g.timezone, g.sector, g.industry)
+	   SET name = x.name, asset_type = x.asset_type, exchange = x.exchange, region = x.region,
+		   currency = x.currency, timezone = x.timezone, sector = x.sector, industry = x.industry,
+		   calendar = x.calendar
+	  FROM (SELECT g.stock_key, g.calendar AS old_calendar, s.name, s.asset_type, s.exchange,
+				   coalesce(s.region, c.region) AS region, coalesce(s.currency, c.currency) AS currency,
+				   coalesce(c.timezone, s.timezone) AS timezone, s.sector, s.industry, c.calendar
+			  FROM gold.dim_stock g
+			  LEFT JOIN silver.symbols s ON s.symbol = g.symbol
+			  LEFT JOIN stockelt.calendars c
+				ON c.calendar = stockelt.listing_calendar(g.symbol, s.exchange, s.region)) x
+	 WHERE x.stock_key = g.stock_key
+	   AND (g.name, g.asset_type, g.exchange, g.region, g.currency, g.timezone, g.sector, g.industry,
+			g.calendar)
 		   IS DISTINCT FROM
-		   (s.name, s.asset_type, s.exchange, s.region, s.currency, s.timezone, s.sector, s.industry);
+		   (x.name, x.asset_type, x.exchange, x.region, x.currency, x.timezone, x.sector, x.industry,
+			x.calendar)
+	RETURNING g.symbol, g.last_week, x.old_calendar IS DISTINCT FROM x.calendar AS recalendared
+	)
+	INSERT INTO stockelt._gold_dirty AS d (symbol, from_week, pass)
+	SELECT symbol, date_trunc('week', last_week)::date, 1 FROM described WHERE recalendared
+	ON CONFLICT (symbol) DO UPDATE SET from_week = least(d.from_week, excluded.from_week);
 	PERFORM stockelt._refresh_dim_date();
 
 	-- The newest week is partial when its key is not its week's last session, or when it
-	-- was fetched before that session closed (16:00 in New York).
+	-- was fetched before that session closed (the exchange's close, in its time zone).  A
+	-- listing without a known calendar: before the week's Friday, or fetched before
+	-- Saturday 12:00 UTC (when Friday has ended everywhere).  The cumulative return starts
+	-- from the first week's bar: the adjusted close of its last key.
 	UPDATE stockelt._gold_dirty d
 	   SET stock_key = g.stock_key, first_week = g.first_week, last_week = g.last_week,
 		   dividends_current = g.dividends_on_current_basis,
-		   last_partial = coalesce(g.last_week < dd.week_last_trading_day
-								   OR s.fetched_at < (dd.week_last_trading_day + time '16:00')
-													 AT TIME ZONE 'America/New_York', true)
+		   last_partial = CASE WHEN c.calendar IS NULL THEN
+								coalesce(extract(isodow FROM g.last_week) < 5
+										 OR s.fetched_at < (date_trunc('week', g.last_week)::date + 5
+															+ time '12:00') AT TIME ZONE 'UTC', true)
+							ELSE
+								coalesce(g.last_week < dd.week_last_trading_day
+										 OR s.fetched_at < (dd.week_last_trading_day + c.session_close)
+														   AT TIME ZONE c.timezone, true)
+							END
 	  FROM gold.dim_stock g
 	  JOIN silver.weekly_adjusted_prices s ON s.symbol = g.symbol AND s.week_ending = g.last_week
-	  LEFT JOIN gold.dim_date dd ON dd.date = g.last_week
+	  LEFT JOIN stockelt.calendars c ON c.calendar = g.calendar
+	  LEFT JOIN gold.dim_trading_day dd
+		ON dd.calendar = g.calendar AND dd.date_key = to_char(g.last_week, 'YYYYMMDD')::int
 	 WHERE g.symbol = d.symbol;
 
 	IF full_rebuild THEN
@@ -1078,7 +1287,7 @@ COMMENT ON VIEW gold.volume_volatility_52w IS
 -- payments (a first year of three payments against four is not a base).
 CREATE VIEW gold.dividend_growth AS
 WITH stocks AS (
-	SELECT g.stock_key, g.symbol, g.first_week,
+	SELECT g.stock_key, g.symbol, g.calendar, g.first_week,
 		   (SELECT f.week_ending FROM gold.fact_weekly_prices f
 			 WHERE f.stock_key = g.stock_key AND NOT f.is_partial
 			 ORDER BY f.date_key DESC LIMIT 1) AS last_closed_week,
@@ -1086,8 +1295,12 @@ WITH stocks AS (
 			 WHERE a.stock_key = g.stock_key AND a.action IN ('dividend', 'special dividend')) AS first_year
 	  FROM gold.dim_stock g
 ), calendar_years AS (
-	SELECT year, min(week_last_trading_day) FILTER (WHERE is_trading_day) AS first_week_end,
+	SELECT calendar, extract(year FROM date)::int AS year,
+		   min(week_last_trading_day) FILTER (WHERE is_trading_day) AS first_week_end,
 		   max(date) FILTER (WHERE is_trading_day) AS last_session
+	  FROM gold.dim_trading_day GROUP BY 1, 2
+	UNION ALL	-- a listing without a known calendar: weeks of Monday to Friday
+	SELECT NULL, year, min(date) FILTER (WHERE day_of_week = 5), max(date) FILTER (WHERE day_of_week < 6)
 	  FROM gold.dim_date GROUP BY year
 ), years AS (
 	SELECT s.stock_key, s.symbol, y AS year,
@@ -1095,7 +1308,7 @@ WITH stocks AS (
 					false) AS complete_year
 	  FROM stocks s
 	 CROSS JOIN generate_series(s.first_year, extract(year FROM s.last_closed_week)::int) y
-	  LEFT JOIN calendar_years c ON c.year = y
+	  LEFT JOIN calendar_years c ON c.calendar IS NOT DISTINCT FROM s.calendar AND c.year = y
 	 WHERE s.first_year IS NOT NULL
 ), paid AS (
 	SELECT y.stock_key, y.symbol, y.year, y.complete_year,
@@ -1195,9 +1408,11 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 		   format('today is %s', current_date)
 	  FROM facts WHERE week_ending > current_date
 	UNION ALL
-	SELECT 'warning', 'week key is not the last session of its week', symbol, week_ending,
-		   format('the week''s last session is %s', coalesce(d.week_last_trading_day::text, 'none'))
-	  FROM facts f JOIN gold.dim_date d ON d.date = f.week_ending
+	SELECT 'warning', 'week key is not the last session of its week', f.symbol, f.week_ending,
+		   format('the week''s last session is %s (%s calendar)',
+				  coalesce(d.week_last_trading_day::text, 'none'), g.calendar)
+	  FROM facts f JOIN gold.dim_stock g USING (stock_key)
+	  JOIN gold.dim_trading_day d ON d.calendar = g.calendar AND d.date_key = f.date_key
 	 WHERE NOT f.is_partial
 	   AND f.week_ending IS DISTINCT FROM d.week_last_trading_day
 	UNION ALL
@@ -1215,14 +1430,28 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	UNION ALL
 	SELECT 'warning', 'gap longer than a week', symbol, week_ending,
 		   format('no week between %s and %s', previous, week_ending)
-	  FROM (SELECT symbol, week_ending,
-				   lag(week_ending) OVER (PARTITION BY stock_key ORDER BY date_key) AS previous
-			  FROM facts) g
+	  FROM (SELECT f.symbol, f.week_ending, g.calendar,
+				   lag(f.week_ending) OVER (PARTITION BY f.stock_key ORDER BY f.date_key) AS previous
+			  FROM facts f JOIN gold.dim_stock g USING (stock_key)) g
 	 WHERE date_trunc('week', week_ending) - date_trunc('week', previous) > interval '7 days'
-	   AND EXISTS (SELECT FROM gold.dim_date d
-					WHERE d.date > previous AND d.date < week_ending AND d.is_trading_day
+	   AND EXISTS (SELECT FROM gold.dim_trading_day d
+					WHERE d.calendar = g.calendar
+					  AND d.date > previous AND d.date < week_ending AND d.is_trading_day
 					  AND date_trunc('week', d.date) <> date_trunc('week', previous)
 					  AND date_trunc('week', d.date) <> date_trunc('week', week_ending))
+	UNION ALL
+	SELECT 'warning', 'listing has no known calendar', g.symbol, NULL,
+		   format('exchange %s, region %s: weeks are taken as Monday to Friday; sessions, holidays and gaps are not checked',
+				  coalesce(g.exchange, 'unknown'), coalesce(g.region, 'unknown'))
+	  FROM gold.dim_stock g WHERE g.calendar IS NULL
+	UNION ALL
+	SELECT 'warning', 'mid-week key', k.symbol, k.week_ending,
+		   format('another key, %s, is in the same week: gold combined the week''s keys into one bar keyed %s (open of the first, high and low over all, close and adjusted close of the last, volume and dividend summed)',
+				  k.last_key, k.last_key)
+	  FROM (SELECT s.symbol, s.week_ending,
+				   max(s.week_ending) OVER (PARTITION BY s.symbol, date_trunc('week', s.week_ending)) AS last_key
+			  FROM silver.weekly_adjusted_prices s) k
+	 WHERE k.week_ending < k.last_key
 	ORDER BY 1, 2, 3, 4
 $$;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_check() FROM PUBLIC;
@@ -1233,6 +1462,8 @@ COMMENT ON FUNCTION @extschema@.stockelt_check() IS
 REVOKE ALL ON ROUTINE stockelt._product(numeric) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stockelt._split_ratio(double precision) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stockelt._refresh_dim_date() FROM PUBLIC;
+REVOKE ALL ON FUNCTION stockelt._week_bars(text, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stockelt._context_start(text, date) FROM PUBLIC;
 
 -- ==========================================================================================
 -- The background worker: a queue of pipeline jobs, a watchlist, the shared limiter's usage.

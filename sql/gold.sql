@@ -150,9 +150,9 @@ SELECT symbol, growth_streak, year AS through_year
 -- The calendar: every date of the years with prices, one row each, sessions marked.
 SELECT min(date), max(date), count(*), count(*) = max(date) - min(date) + 1 AS one_row_a_day
   FROM gold.dim_date;
-SELECT date, date_key, iso_year, iso_week, quarter, day_of_week, is_trading_day, holiday,
+SELECT date, date_key, iso_year, iso_week, quarter, day_of_week, calendar, is_trading_day, holiday,
 	   week_last_trading_day, week_closed_early
-  FROM gold.dim_date
+  FROM gold.dim_date JOIN gold.dim_trading_day USING (date_key, date)
  WHERE date IN ('2001-09-10', '2001-09-14', '2004-12-31', '2009-12-31', '2012-10-29', '2015-04-03',
 				'2020-07-02', '2021-01-01', '2022-06-20', '2024-03-29')
  ORDER BY date;
@@ -160,7 +160,8 @@ SELECT date, date_key, iso_year, iso_week, quarter, day_of_week, is_trading_day,
 SELECT count(*) AS closed_weeks,
 	   count(*) FILTER (WHERE f.week_ending <> d.week_last_trading_day) AS not_last_session,
 	   count(*) FILTER (WHERE d.week_closed_early) AS closed_early
-  FROM gold.fact_weekly_prices f JOIN gold.dim_date d USING (date_key)
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key)
+  JOIN gold.dim_trading_day d USING (calendar, date_key)
  WHERE NOT f.is_partial;
 
 -- A clean generated load passes every check.
@@ -415,3 +416,173 @@ DELETE FROM gold.fact_weekly_prices f USING gold.dim_stock s
 SELECT severity, check_name, symbol, week_ending, detail FROM stockelt_check();
 ROLLBACK;
 SELECT count(*) AS failed_checks_after FROM stockelt_check();
+
+-- Listings on other exchanges, each on its own calendar: a Toronto listing (XTO.TO, to a
+-- Thursday before a Canada Day Friday) with two keys in seven Christmas weeks, as the
+-- provider sends them, and a London one (XLN.LON, to a Friday).  Silver holds them as the
+-- generator rendered them for COPY.
+\! $PYTHON "$(dirname "$STANDINCTL")/genpayload.py" XTO --exchange TSX --weeks 1300 --end 2022-07-01 --format csv > "$WORK/gold_tsx.csv"
+\! $PYTHON "$(dirname "$STANDINCTL")/genpayload.py" XLN --exchange LSE --weeks 1300 --end 2024-04-12 --format csv > "$WORK/gold_lse.csv"
+\set tsxfile :work/gold_tsx.csv
+\set lsefile :work/gold_lse.csv
+CREATE TEMP TABLE listed (symbol text, week_ending date, open numeric, high numeric, low numeric,
+	close numeric, adjusted_close numeric, volume bigint, dividend_amount numeric);
+COPY listed FROM :'tsxfile' (FORMAT csv, HEADER);
+COPY listed FROM :'lsefile' (FORMAT csv, HEADER);
+SELECT symbol, count(*) AS keys, min(week_ending), max(week_ending),
+	   count(*) - count(DISTINCT date_trunc('week', week_ending)) AS second_keys_in_a_week
+  FROM listed GROUP BY 1 ORDER BY 1;
+CREATE FUNCTION load_listed(where_clause text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	EXECUTE 'INSERT INTO silver.weekly_adjusted_prices (symbol, week_ending, open, high, low, close,
+				adjusted_close, volume, dividend_amount, bronze_key, fetched_at)
+			 SELECT l.*, ''generated/'' || symbol, week_ending + time ''23:00''
+			   FROM listed l WHERE ' || where_clause;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+
+-- Their calendars, as the exchanges published them for 2022, and the years the rules change.
+SELECT c.calendar, h.day, h.name FROM (VALUES ('TSX'), ('LSE')) c (calendar),
+	   stockelt.market_holidays(c.calendar, 2022) h ORDER BY 1, 2;
+SELECT c.calendar, y, string_agg(to_char(h.day, 'MM-DD') || ' ' || h.name, ', ' ORDER BY h.day) AS moved_or_new
+  FROM (VALUES ('TSX', 2007), ('TSX', 2008), ('TSX', 2021), ('LSE', 1995), ('LSE', 1999),
+			   ('LSE', 2002), ('LSE', 2020), ('LSE', 2021)) c (calendar, y),
+	   stockelt.market_holidays(c.calendar, c.y) h
+ WHERE h.name ~ 'Family|Early May|Spring|millennium|Jubilee|Christmas|Boxing|New Year'
+ GROUP BY 1, 2 ORDER BY 1, 2;
+-- Every weekday of 1990 to 2030 is a session or not on both the generator's and stockelt's
+-- calendar (the generator implements the same published rules on its own).
+\! $PYTHON -c "import sys, datetime; sys.path.insert(0, '$(dirname "$STANDINCTL")'); import genpayload as g; [print(e, d) for e in ('TSX', 'LSE') for y in range(1990, 2031) for d in sorted(g.HOLIDAYS[e](y)) if d.weekday() < 5]" > "$WORK/gold_holidays.txt"
+\set holidaysfile :work/gold_holidays.txt
+CREATE TEMP TABLE generator_holidays (calendar text, day date);
+COPY generator_holidays FROM :'holidaysfile' (FORMAT text, DELIMITER ' ');
+SELECT calendar, count(*) AS holidays,
+	   count(*) FILTER (WHERE g.day IS NULL) AS only_stockelt,
+	   count(*) FILTER (WHERE s.day IS NULL) AS only_generator
+  FROM (SELECT c.calendar, h.day FROM (VALUES ('TSX'), ('LSE')) c (calendar),
+			   generate_series(1990, 2030) y, stockelt.market_holidays(c.calendar, y) h) s
+  FULL JOIN generator_holidays g USING (calendar, day)
+ GROUP BY 1 ORDER BY 1;
+
+-- Toronto up to its Christmas Monday of 2018, the newest key; London whole.
+SELECT load_listed($$symbol = 'XTO.TO' AND week_ending <= '2018-12-24' OR symbol = 'XLN.LON'$$) AS loaded;
+SELECT * FROM stockelt_refresh_gold();
+SELECT symbol, exchange, region, timezone, currency, calendar FROM gold.dim_stock
+ WHERE symbol IN ('XTO.TO', 'XLN.LON') ORDER BY 1;
+-- A mid-week newest key is partial: its week's last session is the Friday.
+SELECT symbol, week_ending, is_partial FROM gold.weekly_performance
+ WHERE symbol = 'XTO.TO' AND week_ending >= '2018-12-14' ORDER BY 2;
+-- The rest of Toronto but its key before Christmas 2019, which comes late, after its Friday.
+SELECT load_listed($$symbol = 'XTO.TO' AND week_ending > '2018-12-24' AND week_ending <> '2019-12-24'$$) AS loaded;
+SELECT * FROM stockelt_refresh_gold();
+SELECT load_listed($$symbol = 'XTO.TO' AND week_ending = '2019-12-24'$$) AS loaded;
+SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
+SELECT * FROM stockelt_refresh_gold();
+
+-- One bar a calendar week: the keys of a week combined (open of the first, high and low
+-- over all, close and adjusted close of the last, volume and dividend summed), keyed by
+-- the last; weekly returns run from bar to bar.
+CREATE TEMP TABLE listed_weeks AS
+SELECT symbol, max(week_ending) AS week_ending, count(*) AS keys,
+	   (array_agg(open ORDER BY week_ending))[1] AS open, max(high) AS high, min(low) AS low,
+	   (array_agg(close ORDER BY week_ending DESC))[1] AS close,
+	   (array_agg(adjusted_close ORDER BY week_ending DESC))[1] AS adjusted_close,
+	   sum(volume) AS volume, sum(dividend_amount) AS dividend_amount
+  FROM listed GROUP BY symbol, date_trunc('week', week_ending);
+SELECT w.symbol, count(*) AS weeks, count(*) FILTER (WHERE w.keys > 1) AS combined,
+	   count(*) FILTER (WHERE f.stock_key IS NULL) AS missing,
+	   count(*) FILTER (WHERE (f.open, f.high, f.low, f.close, f.adjusted_close, f.volume, f.dividend_amount)
+							  IS DISTINCT FROM
+							  (w.open, w.high, w.low, w.close, w.adjusted_close, w.volume, w.dividend_amount)) AS bar_wrong,
+	   count(*) FILTER (WHERE f.adjusted_return IS DISTINCT FROM
+							  CASE WHEN NOT f.is_partial THEN w.adjusted_close::float8 / w.previous::float8 - 1 END) AS return_wrong,
+	   (SELECT count(*) FROM gold.fact_weekly_prices x JOIN gold.dim_stock s USING (stock_key)
+		 WHERE s.symbol = w.symbol) AS gold_weeks
+  FROM (SELECT w.*, lag(adjusted_close) OVER (PARTITION BY symbol ORDER BY week_ending) AS previous
+		  FROM listed_weeks w) w
+  LEFT JOIN gold.dim_stock s USING (symbol)
+  LEFT JOIN gold.fact_weekly_prices f ON f.stock_key = s.stock_key AND f.week_ending = w.week_ending
+ GROUP BY 1 ORDER BY 1;
+SELECT week_ending, open, high, low, close, volume, round(weekly_return::numeric, 6) AS weekly_return
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key)
+  JOIN gold.weekly_performance p USING (symbol, week_ending)
+ WHERE symbol = 'XTO.TO' AND week_ending BETWEEN '2018-12-21' AND '2019-01-04' ORDER BY 1;
+
+-- Each on its own calendar: no false warnings; one for each mid-week key, saying how gold
+-- used it.
+SELECT severity, check_name, symbol, week_ending, detail FROM stockelt_check();
+SELECT count(*) AS closed_weeks,
+	   count(*) FILTER (WHERE f.week_ending <> d.week_last_trading_day) AS not_last_session
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key)
+  JOIN gold.dim_trading_day d USING (calendar, date_key)
+ WHERE NOT f.is_partial AND s.symbol IN ('XTO.TO', 'XLN.LON');
+
+-- The newest week is closed once the exchange's session has closed, in its time zone:
+-- Toronto's Thursday before Canada Day at 16:00 America/Toronto (New York trades that
+-- Friday), London's Friday at 16:30 Europe/London.
+CREATE TEMP TABLE fetch_times (symbol text, fetched_at timestamptz);
+INSERT INTO fetch_times VALUES
+	('XTO.TO', '2022-06-30 15:59 America/Toronto'), ('XTO.TO', '2022-06-30 16:01 America/Toronto'),
+	('XLN.LON', '2024-04-12 16:29 Europe/London'), ('XLN.LON', '2024-04-12 16:31 Europe/London');
+CREATE TEMP TABLE partial_seen (symbol text, fetched_at timestamptz, week_ending date, is_partial boolean);
+DO $$
+DECLARE
+	t record;
+BEGIN
+	FOR t IN SELECT * FROM fetch_times ORDER BY 1, 2 LOOP
+		UPDATE silver.weekly_adjusted_prices SET fetched_at = t.fetched_at
+		 WHERE symbol = t.symbol AND week_ending = (SELECT max(week_ending) FROM listed WHERE symbol = t.symbol);
+		PERFORM stockelt_refresh_gold();
+		INSERT INTO partial_seen
+		SELECT symbol, t.fetched_at, week_ending, is_partial FROM gold.weekly_performance
+		 WHERE symbol = t.symbol ORDER BY week_ending DESC LIMIT 1;
+	END LOOP;
+END
+$$;
+SELECT symbol, to_char(fetched_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS fetched_utc, week_ending, is_partial
+  FROM partial_seen ORDER BY 1, 2;
+
+-- A listing on an exchange stockelt has no calendar for: one warning, no session checks.
+INSERT INTO silver.weekly_adjusted_prices (symbol, week_ending, open, high, low, close,
+	adjusted_close, volume, dividend_amount, bronze_key, fetched_at)
+SELECT 'XDE.DEX', week_ending, open, high, low, close, adjusted_close, volume, dividend_amount,
+	   'generated/XDE.DEX', '2024-04-13 12:00+00'
+  FROM listed WHERE symbol = 'XLN.LON' AND week_ending >= '2022-01-01';
+SELECT * FROM stockelt_refresh_gold();
+SELECT symbol, calendar, region, timezone, currency FROM gold.dim_stock WHERE symbol = 'XDE.DEX';
+SELECT severity, check_name, symbol, week_ending, detail FROM stockelt_check() WHERE symbol <> 'XTO.TO';
+SELECT count(*) AS weeks, count(*) FILTER (WHERE is_partial) AS partial,
+	   count(*) FILTER (WHERE weekly_return IS NULL) AS without_return
+  FROM gold.weekly_performance WHERE symbol = 'XDE.DEX';
+
+-- After all of it, the incremental refresh equals a full rebuild, row for row.
+CREATE TEMP TABLE listed_facts AS SELECT * FROM gold.fact_weekly_prices;
+CREATE TEMP TABLE listed_actions AS SELECT * FROM gold.corporate_actions;
+CREATE TEMP TABLE listed_stocks AS SELECT * FROM gold.dim_stock;
+CREATE TEMP TABLE listed_days AS SELECT * FROM gold.dim_trading_day;
+SELECT stocks FROM stockelt_refresh_gold(true);
+SELECT 'fact_weekly_prices' AS "table", (SELECT count(*) FROM gold.fact_weekly_prices) AS rows,
+	   (SELECT count(*) FROM (TABLE listed_facts EXCEPT ALL TABLE gold.fact_weekly_prices) d) AS only_incremental,
+	   (SELECT count(*) FROM (TABLE gold.fact_weekly_prices EXCEPT ALL TABLE listed_facts) d) AS only_rebuild
+UNION ALL
+SELECT 'corporate_actions', (SELECT count(*) FROM gold.corporate_actions),
+	   (SELECT count(*) FROM (TABLE listed_actions EXCEPT ALL TABLE gold.corporate_actions) d),
+	   (SELECT count(*) FROM (TABLE gold.corporate_actions EXCEPT ALL TABLE listed_actions) d)
+UNION ALL
+SELECT 'dim_stock', (SELECT count(*) FROM gold.dim_stock),
+	   (SELECT count(*) FROM (TABLE listed_stocks EXCEPT ALL TABLE gold.dim_stock) d),
+	   (SELECT count(*) FROM (TABLE gold.dim_stock EXCEPT ALL TABLE listed_stocks) d)
+UNION ALL
+SELECT 'dim_trading_day', (SELECT count(*) FROM gold.dim_trading_day),
+	   (SELECT count(*) FROM (TABLE listed_days EXCEPT ALL TABLE gold.dim_trading_day) d),
+	   (SELECT count(*) FROM (TABLE gold.dim_trading_day EXCEPT ALL TABLE listed_days) d);
+SELECT calendar, count(*) AS days FROM gold.dim_trading_day GROUP BY 1 ORDER BY 1;
+-- The listings leave silver and gold again.
+DELETE FROM silver.weekly_adjusted_prices WHERE symbol IN ('XTO.TO', 'XLN.LON', 'XDE.DEX');
+SELECT stocks, weeks_written FROM stockelt_refresh_gold();
+SELECT calendar, count(*) AS stocks FROM gold.dim_stock GROUP BY 1 ORDER BY 1;

@@ -168,3 +168,26 @@ SELECT year, complete_year, payments, round(dividends_per_share, 4) AS dividends
 SELECT * FROM gold.dividend_growers(10) WHERE symbol IN (SELECT symbol FROM fetched);
 SELECT severity, check_name, count(*) FROM stockelt_check()
  WHERE symbol IN (SELECT symbol FROM fetched) GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- Listings and their calendars.  OVERVIEW gives an exchange, a currency and a country, but
+-- no region or time zone (silver.symbols keeps them NULL): gold.dim_stock takes those of
+-- the exchange's calendar.  Every fixture series is a New York listing.
+SELECT symbol, exchange, region, timezone, currency, calendar
+  FROM gold.dim_stock WHERE symbol IN ('IBM', 'TSLA') ORDER BY 1;
+SELECT calendar, count(*) AS listings FROM gold.dim_stock
+ WHERE symbol IN (SELECT symbol FROM fetched) GROUP BY 1 ORDER BY 1;
+-- SYMBOL_SEARCH gives a region, an offset of one season as time zone, and a currency; the
+-- provider's region and currency win, the time zone stays the exchange's.
+SELECT count(*) AS matches FROM stockelt_search('tesla');
+SELECT stocks FROM stockelt_refresh_gold();
+SELECT symbol, region, timezone, currency FROM silver.symbols WHERE symbol = 'TSLA';
+SELECT symbol, exchange, region, timezone, currency, calendar FROM gold.dim_stock WHERE symbol = 'TSLA';
+-- The calendar each listing of the two recorded searches would get, from its suffix or its
+-- region.
+SELECT symbol, region, stockelt.listing_calendar(symbol, exchange, region) AS calendar
+  FROM silver.symbols
+ WHERE symbol IN ('TSCO.LON', 'TSCDF', 'TSCDY', 'TCO2.FRK', 'TCO0.FRK', 'TL0.DEX', 'TL0.FRK',
+				  'TSLA34.SAO', 'TSLA', 'TXLZF')
+ ORDER BY 1;
+SELECT severity, check_name, count(*) FROM stockelt_check()
+ WHERE symbol IN (SELECT symbol FROM fetched) GROUP BY 1, 2 ORDER BY 1, 2;

@@ -8,7 +8,7 @@ exactly as a later fetch from the real API would, while older raw bars stay the 
 Usage:
     genpayload.py SYMBOL [--weeks N] [--end YYYY-MM-DD] [--seed S]
                   [--format json|csv|api-csv] [--truth]
-                  [--restate-factor F] [--as-symbol OTHER]
+                  [--restate-factor F] [--as-symbol OTHER] [--exchange TSX|LSE]
                   [--christmas-monday] [--function weekly_adjusted|weekly|monthly_adjusted|daily]
                   [--dividends-on-current-basis] [--events KIND:DATE:VALUE[:FACTOR],...]
     genpayload.py --out-dir DIR (--symbols-file F | --count N [--prefix P]) [same options]
@@ -114,6 +114,100 @@ def trading_days(friday):
     monday = friday - 4 * ONE_DAY
     days = (monday + n * ONE_DAY for n in range(5))
     return [d for d in days if is_trading_day(d)]
+
+
+# ---------------------------------------------------------------- other exchanges
+# With exchange="TSX" or "LSE" (--exchange) a series is simulated on that exchange's
+# calendar (stockelt's own rules, written again here); without, on New York's, as before.
+# Toronto listings have, as the provider sends them, two keys in a week whose Christmas
+# or Boxing Day falls between sessions: the last session before the holiday, and the week's
+# last session.
+
+EXCHANGE_SUFFIXES = {"TSX": ".TO", "LSE": ".LON"}
+
+LSE_EXTRA_CLOSURES = frozenset(datetime.date.fromisoformat(d) for d in (
+    "1977-06-07", "1981-07-29", "1999-12-31", "2002-06-03", "2011-04-29", "2012-06-05",
+    "2022-06-03", "2022-09-19", "2023-05-08",
+))
+
+
+def next_monday(day):
+    """Weekend holidays are observed on the next Monday."""
+    return day + datetime.timedelta(days={5: 2, 6: 1}.get(day.weekday(), 0))
+
+
+def christmas_days(year):
+    """Christmas and Boxing Day, a weekend one moved past December 26."""
+    dow = datetime.date(year, 12, 25).weekday()
+    return {datetime.date(year, 12, 27 if dow >= 5 else 25),
+            datetime.date(year, 12, 28 if dow in (4, 5) else 26)}
+
+
+@functools.lru_cache(maxsize=None)
+def tsx_holidays(year):
+    may24 = datetime.date(year, 5, 24)
+    days = {
+        next_monday(datetime.date(year, 1, 1)),
+        easter_sunday(year) - 2 * ONE_DAY,              # Good Friday
+        may24 - datetime.timedelta(days=may24.weekday()),  # Victoria Day
+        next_monday(datetime.date(year, 7, 1)),         # Canada Day
+        nth_weekday(year, 8, 0, 1),                     # Civic Holiday
+        nth_weekday(year, 9, 0, 1),                     # Labour Day
+        nth_weekday(year, 10, 0, 2),                    # Thanksgiving
+    } | christmas_days(year)
+    if year >= 2008:
+        days.add(nth_weekday(year, 2, 0, 3))            # Family Day
+    return frozenset(days)
+
+
+@functools.lru_cache(maxsize=None)
+def lse_holidays(year):
+    easter = easter_sunday(year)
+    days = {next_monday(datetime.date(year, 1, 1)), easter - 2 * ONE_DAY, easter + ONE_DAY,
+            nth_weekday(year, 8, 0, -1)} | christmas_days(year)
+    if year in (1995, 2020):
+        days.add(datetime.date(year, 5, 8))             # early May, moved for VE Day
+    elif year >= 1978:
+        days.add(nth_weekday(year, 5, 0, 1))
+    spring = {2002: datetime.date(2002, 6, 4), 2012: datetime.date(2012, 6, 4),
+              2022: datetime.date(2022, 6, 2)}
+    days.add(spring.get(year) or nth_weekday(year, 5, 0, -1))
+    days.update(d for d in LSE_EXTRA_CLOSURES if d.year == year)
+    return frozenset(days)
+
+
+HOLIDAYS = {"NYSE": nyse_holidays, "TSX": tsx_holidays, "LSE": lse_holidays}
+
+
+def sessions(friday, exchange):
+    """Sessions of the Monday-to-Friday week that ends on `friday` on an exchange."""
+    monday = friday - 4 * ONE_DAY
+    days = (monday + n * ONE_DAY for n in range(5))
+    return [d for d in days if d.weekday() < 5 and d not in HOLIDAYS[exchange](d.year)]
+
+
+def split_session(friday, exchange):
+    """Toronto: the last session before a Christmas holiday with sessions after it."""
+    if exchange != "TSX":
+        return None
+    days = sessions(friday, exchange)
+    holidays = christmas_days(friday.year)
+    for before, after in zip(days, days[1:]):
+        if any(before < h < after for h in holidays):
+            return before
+    return None
+
+
+def split_keys(bar, day, before):
+    """Two bars for one week: the sessions up to `day`, then the rest (same totals)."""
+    n = len(before)
+    share = before.index(day) + 1
+    mid = rounded_price(bar.open + (bar.close - bar.open) * share / n)
+    volume = max(int(bar.volume * share / n), 1)
+    first = Bar(day, bar.open, max(bar.open, mid), min(bar.open, mid), mid, volume)
+    second = Bar(bar.key, mid, bar.high, bar.low, bar.close, max(bar.volume - volume, 1),
+                 bar.dividend, bar.split, bar.partial)
+    return [first, second]
 
 
 def friday_of(day):
@@ -243,9 +337,9 @@ def drift(prof, price):
     return prof.drift - 0.004 * max(0.0, math.log(price / 3000))
 
 
-def simulate_week(rng, prof, state, friday, end):
+def simulate_week(rng, prof, state, friday, end, exchange="NYSE"):
     """One weekly bar, or None for a week without trading days up to `end`."""
-    days = trading_days(friday)
+    days = trading_days(friday) if exchange == "NYSE" else sessions(friday, exchange)
     traded = [d for d in days if d <= end]
     z, gap, vol_noise = rng.gauss(0, 1), rng.gauss(0, 1), rng.gauss(0, 1)
     up, down = rng.expovariate(1), rng.expovariate(1)
@@ -289,19 +383,25 @@ def simulate_week(rng, prof, state, friday, end):
     return bar
 
 
-def simulate(symbol, weeks, end, seed=None):
+def simulate(symbol, weeks, end, seed=None, exchange=None):
     """Bars oldest first, from before the window to the week of `end`."""
     rng = random.Random(seed_int(symbol, seed))
     prof = draw_profile(rng)
     last_friday = friday_of(end)
     first_friday = min(EPOCH, last_friday - ONE_WEEK * (weeks + 2))
     state = State(close=prof.price, volume=prof.volume)
+    exchange = exchange or "NYSE"
     bars = []
     friday = first_friday
     while friday <= last_friday:
-        bar = simulate_week(rng, prof, state, friday, end)
+        bar = simulate_week(rng, prof, state, friday, end, exchange)
         if bar is not None:
-            bars.append(bar)
+            day = split_session(friday, exchange)
+            if day is not None and day < bar.key and not bar.split:
+                traded = [d for d in sessions(friday, exchange) if d <= bar.key]
+                bars.extend(split_keys(bar, day, traded))
+            else:
+                bars.append(bar)
         friday += ONE_WEEK
     return bars
 
@@ -413,9 +513,9 @@ def with_events(bars, events):
 @functools.lru_cache(maxsize=32)
 def series(symbol, weeks=DEFAULT_WEEKS, end=DEFAULT_END, seed=None,
            restate_factor=1.0, as_symbol=None, christmas_monday=False, dividends_current=False,
-           events=()):
+           events=(), exchange=None):
     end = as_date(end)
-    bars = simulate(symbol, weeks, end, seed)
+    bars = simulate(symbol, weeks, end, seed, exchange)
     if events:
         bars = with_events(bars, events)
     window = bars[-weeks:] if weeks > 0 else []
@@ -549,19 +649,20 @@ def render_other_function(s, function):
 
 def weekly_adjusted(symbol, weeks=DEFAULT_WEEKS, end=DEFAULT_END, seed=None,
                     restate_factor=1.0, as_symbol=None, fmt="json", christmas_monday=False,
-                    function="weekly_adjusted", dividends_current=False, events=()):
+                    function="weekly_adjusted", dividends_current=False, events=(), exchange=None):
     """The payload body as bytes; fmt is json, csv (COPY rows) or api-csv; function other
     than weekly_adjusted renders the series as that function's answer (JSON)."""
     s = series(symbol, weeks, as_date(end), seed, restate_factor, as_symbol, christmas_monday,
-               dividends_current, events)
+               dividends_current, events, exchange)
     if function != "weekly_adjusted":
         return render_other_function(s, function)
     return RENDERERS[fmt](s)
 
 
 def weekly_truth(symbol, weeks=DEFAULT_WEEKS, end=DEFAULT_END, seed=None,
-                 restate_factor=1.0, as_symbol=None):
-    return truth(series(symbol, weeks, as_date(end), seed, restate_factor, as_symbol))
+                 restate_factor=1.0, as_symbol=None, exchange=None):
+    return truth(series(symbol, weeks, as_date(end), seed, restate_factor, as_symbol,
+                        exchange=exchange))
 
 
 # ---------------------------------------------------------------- command line
@@ -593,6 +694,8 @@ def parse_args(argv):
     p.add_argument("--symbols-file", help="symbols for --out-dir, one a line")
     p.add_argument("--count", type=int, help="generate PREFIX1..PREFIXN for --out-dir")
     p.add_argument("--prefix", default="SYM")
+    p.add_argument("--exchange", choices=sorted(EXCHANGE_SUFFIXES),
+                   help="simulate on this exchange's calendar, and add its suffix to the symbols")
     args = p.parse_args(argv)
     if args.weeks < 1:
         p.error("--weeks must be at least 1")
@@ -603,14 +706,22 @@ def parse_args(argv):
     return args
 
 
+def listed(args, symbol):
+    suffix = EXCHANGE_SUFFIXES.get(args.exchange)
+    if suffix and not symbol.upper().endswith(suffix):
+        return symbol + suffix
+    return symbol
+
+
 def batch_symbols(args):
     if args.symbols_file:
         with open(args.symbols_file) as f:
-            return [line.strip() for line in f if line.strip() and not line.startswith("#")]
+            return [listed(args, line.strip()) for line in f
+                    if line.strip() and not line.startswith("#")]
     if args.count:
         width = len(str(args.count))
-        return [f"{args.prefix}{i:0{width}d}" for i in range(1, args.count + 1)]
-    return [args.symbol]
+        return [listed(args, f"{args.prefix}{i:0{width}d}") for i in range(1, args.count + 1)]
+    return [listed(args, args.symbol)]
 
 
 def render(s, args):
@@ -631,7 +742,8 @@ def write_batch(args):
     suffix = ".json" if args.format == "json" else ".csv"
     for symbol in batch_symbols(args):
         s = series(symbol, args.weeks, args.end, args.seed, args.restate_factor, args.as_symbol,
-                   args.christmas_monday, args.dividends_on_current_basis, args.events)
+                   args.christmas_monday, args.dividends_on_current_basis, args.events,
+                   args.exchange)
         base = os.path.join(args.out_dir, symbol)
         write_file(base + suffix, render(s, args))
         if args.truth:
@@ -644,8 +756,9 @@ def main(argv=None):
     if args.out_dir is not None:
         write_batch(args)
         return 0
-    s = series(args.symbol, args.weeks, args.end, args.seed, args.restate_factor, args.as_symbol,
-               args.christmas_monday, args.dividends_on_current_basis, args.events)
+    s = series(listed(args, args.symbol), args.weeks, args.end, args.seed, args.restate_factor,
+               args.as_symbol, args.christmas_monday, args.dividends_on_current_basis, args.events,
+               args.exchange)
     out = render_truth(s) if args.truth else render(s, args)
     sys.stdout.buffer.write(out)
     sys.stdout.buffer.flush()

@@ -22,7 +22,7 @@ what the server saw:
                 with control characters among them
     symbol?symbol=S[&weeks=N][&end=DATE][&seed=X][&restate=F][&as_symbol=T][&file=REL]
           [&unknown=1][&crlf=1][&christmas_monday=1][&function=F][&dividends=current][&events=E]
-          symbol?symbol=S&clear=1
+          [&exchange=TSX|LSE]         symbol?symbol=S&clear=1
     limits?[rps=N][&rpm=N][&rpd=N][&latency_ms=N]     (0 = none; resets the windows)
     counts    last    reset[?limits=1]    ping
 """
@@ -399,10 +399,11 @@ def search_csv(matches):
 
 @functools.lru_cache(maxsize=64)
 def weekly_payload(symbol, weeks, end, seed, restate, as_symbol, fmt, christmas_monday=False,
-                   function="weekly_adjusted", dividends_current=False, events=()):
+                   function="weekly_adjusted", dividends_current=False, events=(), exchange=None):
     """Tests fetch the same few symbols again and again; simulating one takes ~20 ms."""
     return genpayload.weekly_adjusted(symbol, weeks, end, seed, restate, as_symbol, fmt,
-                                      christmas_monday, function, dividends_current, events)
+                                      christmas_monday, function, dividends_current, events,
+                                      exchange)
 
 
 class Api:
@@ -450,7 +451,7 @@ class Api:
             mapping.get("seed"), mapping.get("restate", 1.0), mapping.get("as_symbol"),
             "api-csv" if csv else "json", mapping.get("christmas_monday", False),
             mapping.get("function", "weekly_adjusted"), mapping.get("dividends") == "current",
-            genpayload.parse_events(mapping.get("events")))
+            genpayload.parse_events(mapping.get("events")), mapping.get("exchange"))
         if csv and mapping.get("crlf"):
             body = body.replace(b"\n", b"\r\n")
         return Answer(body, content_type="text/csv" if csv else "application/json")
@@ -597,6 +598,10 @@ def parse_mapping(params, fixtures):
         if params["dividends"] not in ("raw", "current"):
             raise ControlError("dividends must be raw or current") from None
         mapping["dividends"] = params["dividends"]
+    if params.get("exchange"):
+        if params["exchange"] not in genpayload.EXCHANGE_SUFFIXES:
+            raise ControlError("exchange is one of " + ", ".join(sorted(genpayload.EXCHANGE_SUFFIXES)))
+        mapping["exchange"] = params["exchange"]
     if params.get("file"):
         fixture_path(fixtures, params["file"])
         mapping["file"] = params["file"]
