@@ -586,3 +586,21 @@ SELECT calendar, count(*) AS days FROM gold.dim_trading_day GROUP BY 1 ORDER BY 
 DELETE FROM silver.weekly_adjusted_prices WHERE symbol IN ('XTO.TO', 'XLN.LON', 'XDE.DEX');
 SELECT stocks, weeks_written FROM stockelt_refresh_gold();
 SELECT calendar, count(*) AS stocks FROM gold.dim_stock GROUP BY 1 ORDER BY 1;
+
+-- End to end: a Toronto payload with two keys in some Christmas weeks, fetched through the
+-- stand-in, ingested whole, and combined into one bar a week in gold with a warning a key.
+\! $STANDINCTL symbol 'symbol=XEE.TO&exchange=TSX&weeks=300&end=2022-07-01'
+SELECT inserted > 0 AS ingested FROM stockelt_ingest(stockelt_fetch('XEE.TO'));
+SELECT stocks FROM stockelt_refresh_gold();
+WITH s AS (SELECT count(*) AS keys, count(DISTINCT date_trunc('week', week_ending)) AS weeks
+			 FROM silver.weekly_adjusted_prices WHERE symbol = 'XEE.TO'),
+	 c AS (SELECT count(*) FILTER (WHERE check_name = 'mid-week key') AS mid_week,
+				  count(*) FILTER (WHERE check_name <> 'mid-week key') AS other
+			 FROM stockelt_check() WHERE symbol = 'XEE.TO')
+SELECT s.keys > s.weeks AS two_keys_in_some_weeks,
+	   (SELECT count(*) FROM gold.weekly_performance WHERE symbol = 'XEE.TO') = s.weeks AS one_bar_a_week,
+	   c.mid_week = s.keys - s.weeks AS a_warning_a_mid_week_key, c.other AS other_findings,
+	   (SELECT calendar FROM gold.dim_stock WHERE symbol = 'XEE.TO') AS calendar
+  FROM s, c;
+DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'XEE.TO';
+SELECT stocks FROM stockelt_refresh_gold();
