@@ -708,6 +708,36 @@ BEGIN
 END
 $$;
 
+-- The keys of one stock from p_from on, one bar per calendar week (Monday to Sunday): a
+-- week with one key is that row; the keys of a week with more make one bar, keyed by the
+-- last: open of the first, high the highest, low the lowest, volume and dividend summed,
+-- every other column (close, adjusted close, lineage) of the last.
+CREATE FUNCTION stockelt._week_bars(p_symbol text, p_from date)
+RETURNS SETOF silver.weekly_adjusted_prices
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	WITH k AS (
+		SELECT s AS bar, date_trunc('week', s.week_ending) AS week,
+			   date_trunc('week', lag(s.week_ending) OVER w) AS week_before,
+			   date_trunc('week', lead(s.week_ending) OVER w) AS week_after
+		  FROM silver.weekly_adjusted_prices s
+		 WHERE s.symbol = p_symbol AND s.week_ending >= p_from
+		WINDOW w AS (ORDER BY s.week_ending)
+	)
+	SELECT (k.bar).* FROM k
+	 WHERE week IS DISTINCT FROM week_before AND week IS DISTINCT FROM week_after
+	UNION ALL
+	SELECT r.*
+	  FROM (SELECT (array_agg(k.bar ORDER BY (k.bar).week_ending DESC))[1] AS last_key,
+				   jsonb_build_object(
+					   'open', (array_agg((k.bar).open ORDER BY (k.bar).week_ending))[1],
+					   'high', max((k.bar).high), 'low', min((k.bar).low),
+					   'volume', sum((k.bar).volume),
+					   'dividend_amount', sum((k.bar).dividend_amount)) AS merged
+			  FROM k WHERE week = week_before OR week = week_after
+			 GROUP BY week) c,
+		   jsonb_populate_record(c.last_key, c.merged) r
+$$;
+
 -- The Monday of the 53rd calendar week with keys before p_from: the trailing windows (and
 -- the week before them) of the weeks from p_from on read from there.  '-infinity' when there are fewer
 -- such weeks among the 106 keys before p_from (then the whole history is read).
@@ -994,26 +1024,7 @@ BEGIN
 										 - ln(1 - 0.00005 / (lag(s.adjusted_close) OVER run)::float8)
 										 - ln(1 - 0.00005 / (lag(s.close) OVER run)::float8) END AS noise
 						  FROM stockelt._gold_dirty d
-						  -- One bar a calendar week (Monday to Sunday): a week with one key is that
-						  -- row; the keys of a week with more make one bar keyed by the last: open
-						  -- of the first, high the highest, low the lowest, volume and dividend
-						  -- summed, close, adjusted close and basis factor of the last.
-						  JOIN (SELECT k.symbol, k.week_ending, k.open, k.high, k.low, k.close,
-									   k.adjusted_close, k.volume, k.dividend_amount, k.basis_factor
-								  FROM (SELECT s.symbol, s.week_ending, s.close, s.adjusted_close,
-											   s.basis_factor, first_value(s.open) OVER wk AS open,
-											   max(s.high) OVER wk AS high, min(s.low) OVER wk AS low,
-											   (sum(s.volume) OVER wk)::bigint AS volume,
-											   sum(s.dividend_amount) OVER wk AS dividend_amount,
-											   last_value(s.week_ending) OVER wk AS last_key
-										  FROM stockelt._gold_dirty d2
-										  JOIN silver.weekly_adjusted_prices s
-											ON s.symbol = d2.symbol AND s.week_ending >= d2.ctx_from
-										 WHERE d2.pass = _gold_compute.pass
-										WINDOW wk AS (PARTITION BY s.symbol, date_trunc('week', s.week_ending)
-													  ORDER BY s.week_ending ROWS BETWEEN UNBOUNDED
-													  PRECEDING AND UNBOUNDED FOLLOWING)) k
-								 WHERE k.week_ending = k.last_key) s ON s.symbol = d.symbol
+						 CROSS JOIN LATERAL stockelt._week_bars(d.symbol, d.ctx_from) s
 						 WHERE d.pass = _gold_compute.pass
 						WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)) b) b) b) j
 			WINDOW run AS (PARTITION BY j.stock_key ORDER BY j.week_ending),
@@ -1459,6 +1470,7 @@ COMMENT ON FUNCTION @extschema@.stockelt_check() IS
 REVOKE ALL ON ROUTINE stockelt._product(numeric) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stockelt._split_ratio(double precision) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stockelt._refresh_dim_date() FROM PUBLIC;
+REVOKE ALL ON FUNCTION stockelt._week_bars(text, date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stockelt._context_start(text, date) FROM PUBLIC;
 
 -- ==========================================================================================
