@@ -36,8 +36,13 @@ stockelt.api_key_file = '$work/api_key'"
 	psql_demo -c "CREATE EXTENSION stockelt"
 	# Twenty-odd years of weekly history each, so that the 52-week windows and the
 	# dividend streaks have something to say.
+	# A London listing trades on the London calendar.
 	for symbol in "${symbols[@]}"; do
-		"$top/test/standinctl" symbol "symbol=$symbol&weeks=1100"
+		case $symbol in
+		*.LON) exchange='&exchange=LSE' ;;
+		*) exchange='' ;;
+		esac
+		"$top/test/standinctl" symbol "symbol=$symbol&weeks=1100$exchange"
 	done
 	# The limits are the defaults of a free key: one call a second, 25 a day.
 	echo "Company overviews (synchronous calls, through the same limiter)…"
