@@ -3,15 +3,22 @@
 # stockelt preloaded and its background worker, the stand-in API server, a
 # handful of symbols queued for the worker (fetch into bronze, a table of the
 # database; ingest into silver; gold refreshed once the batch is done), and the
-# answers to the three business questions printed.
+# answers to the three business questions printed. The prices are generated: the
+# stand-in answers like the API with deterministic made-up histories, no real data.
+# STOCKELT_KEEP=1 leaves the cluster and the stand-in running for exploring with psql.
 set -euo pipefail
 source "$(dirname "$0")/../test/lib.sh"
 
 symbols=(IBM AAPL MSFT TSCO.LON BRK-B)
 work=$(mktemp -d /tmp/stockelt-demo.XXXXXX)
+finished=	# set once the demo has run to its end: only then is there a cluster worth keeping
 
 cleanup() {
 	set +e
+	if [ -n "${STOCKELT_KEEP:-}" ] && [ -n "$finished" ]; then
+		print_how_to_explore
+		return
+	fi
 	stop_cluster "$work"
 	stop_standin "$work"
 	rm -rf "$work"
@@ -23,8 +30,27 @@ psql_demo() {
 	as_run_user "$pg_bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work/socket" -U postgres -d postgres "$@"
 }
 
+# With STOCKELT_KEEP set: how to connect to the cluster left running, and how to stop it.
+print_how_to_explore() {
+	local as_user=''
+	[ "$(id -u)" -eq 0 ] && as_user="runuser -u $run_user -- "
+	cat <<EXPLORE
+
+The demo's cluster is still running (STOCKELT_KEEP is set), with the stand-in API on $STANDIN.
+Its data is generated, as above. Explore it with psql:
+
+  $pg_bindir/psql -h $work/socket -U postgres -d postgres
+
+The worker keeps serving the database postgres; the free key's limits still hold
+(SELECT * FROM stockelt_usage() shows what is left of the day's 25 calls), and the stand-in
+answers any symbol with a generated history. When done, stop both and remove the directory:
+
+  ${as_user}$pg_bindir/pg_ctl -D $work/data -m fast stop; kill $(cat "$work/standin.pid"); rm -rf $work
+EXPLORE
+}
+
 main() {
-	bash "$top/test/install-deps.sh"
+	bash "$top/test/install-deps.sh" --demo
 	build_and_install
 	ensure_run_user
 	apikey=demo$(random_token)
@@ -33,6 +59,9 @@ main() {
 	start_cluster "$work" "stockelt.api_base_url = '$STANDIN/query'
 stockelt.api_key_file = '$work/api_key'"
 
+	echo "The data below is generated: the stand-in API server on 127.0.0.1 answers like Alpha"
+	echo "Vantage with made-up, deterministic price histories. No real market data is fetched."
+	echo
 	psql_demo -c "CREATE EXTENSION stockelt"
 	# Twenty-odd years of weekly history each, so that the 52-week windows and the
 	# dividend streaks have something to say.
@@ -71,6 +100,7 @@ stockelt.api_key_file = '$work/api_key'"
 	                LEFT JOIN silver.symbols s USING (symbol)
 	               WHERE p.n <= 3 ORDER BY p.symbol, p.week_ending DESC"
 	show_answers
+	finished=1
 }
 
 # Prints the queue until every job has finished and gold has been refreshed after them.

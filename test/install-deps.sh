@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything stockelt needs to build, run its demo and run its tests on Debian 12.
 # Idempotent; uses sudo when not run as root. Debian packages only.
+# Usage: install-deps.sh [--demo]
+#   (no option)  everything the tests need, Ceph, clang and libFuzzer included
+#   --demo       only what the demo needs: the build, PostgreSQL 15 and the stand-in API server
 set -euo pipefail
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -9,13 +12,19 @@ else
 	as_root=(sudo)
 fi
 
-packages=(
+demo_packages=(
 	# build
 	make gcc pkg-config
-	postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+	postgresql-15 postgresql-server-dev-15
 	libcurl4-openssl-dev libjansson-dev libssl-dev liblz4-dev
-	# stand-in API server, payload generator, test driver
+	# stand-in API server, payload generator, its control client, running as another user
 	python3 ca-certificates curl util-linux
+)
+
+test_packages=(
+	"${demo_packages[@]}"
+	# the pg_cron recipe
+	postgresql-15-cron
 	# TAP tests (PostgreSQL::Test::Cluster)
 	libipc-run-perl
 	# S3 interoperability client
@@ -24,17 +33,36 @@ packages=(
 	clang libfuzzer-14-dev libclang-rt-14-dev
 )
 
-ceph_packages=(radosgw ceph-mon ceph-osd)
+# Ceph's RADOS Gateway for a throwaway S3 server; recommends would pull in a whole cluster stack.
+test_ceph_packages=(radosgw ceph-mon ceph-osd)
+
+case "${1:-}" in
+--demo)
+	packages=("${demo_packages[@]}")
+	ceph_packages=()
+	what="the demo's dependencies"
+	;;
+'')
+	packages=("${test_packages[@]}")
+	ceph_packages=("${test_ceph_packages[@]}")
+	what="all dependencies"
+	;;
+*)
+	echo "usage: $0 [--demo]" >&2
+	exit 2
+	;;
+esac
 
 installed=$(dpkg-query -W -f='${Status}\n' "${packages[@]}" "${ceph_packages[@]}" 2>/dev/null |
 	grep -c '^install ok installed$' || true)
 if [ "$installed" -eq $((${#packages[@]} + ${#ceph_packages[@]})) ]; then
-	echo "stockelt: all dependencies are installed"
+	echo "stockelt: $what are installed"
 	exit 0
 fi
 
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -q
 "${as_root[@]}" apt-get install -y -q "${packages[@]}"
-# Ceph's RADOS Gateway for a throwaway S3 server; recommends would pull in a whole cluster stack.
-"${as_root[@]}" apt-get install -y -q --no-install-recommends "${ceph_packages[@]}"
+if [ "${#ceph_packages[@]}" -gt 0 ]; then
+	"${as_root[@]}" apt-get install -y -q --no-install-recommends "${ceph_packages[@]}"
+fi
