@@ -112,10 +112,9 @@ EOF
 
 gen IBM --format csv >"$work/ibm.csv"
 check "COPY csv header and rows" bash -c "head -1 '$work/ibm.csv' | grep -qx 'symbol,week_ending,open,high,low,close,adjusted_close,volume,dividend_amount' && [ \$(wc -l <'$work/ibm.csv') -eq 261 ]"
-start=$(date +%s)
+# How fast the generator writes a corpus is the benchmarks' business (bench/); here only that it does.
 gen --out-dir "$work/batch" --count 500 --prefix BM --weeks 1300
-check "500 payloads of 1,300 weeks in under a minute ($(($(date +%s) - start)) s)" \
-	bash -c "[ \$(ls '$work/batch' | wc -l) -eq 500 ] && [ $(($(date +%s) - start)) -lt 60 ]"
+check "500 payloads of 1,300 weeks written" bash -c "[ \$(ls '$work/batch' | wc -l) -eq 500 ]"
 
 # ------------------------------------------------------------ server
 
