@@ -42,6 +42,11 @@ include $(PGXS)
 
 # Every object depends on every header: the modules share structs.
 $(OBJS): $(wildcard $(srcdir)/src/*.h)
+# A build outside the source tree makes the objects' directory first (named absolutely:
+# VPATH would find the source tree's).
+$(OBJS): | $(CURDIR)/src
+$(CURDIR)/src:
+	mkdir -p $@
 
 ifeq ($(EXTVERSION),)
 $(error $(EXTENSION).control names no default_version)
