@@ -15,7 +15,21 @@ OBJS = \
 	src/worker.o
 
 EXTENSION = stockelt
-DATA = stockelt--1.0.sql
+# The install script is built from one SQL file per layer, concatenated in this order
+# (sql/README.md says what each holds); its name follows default_version in the control file.
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(srcdir)/$(EXTENSION).control)
+SQL_SOURCES = \
+	sql/00_guard.sql \
+	sql/10_bronze.sql \
+	sql/20_silver.sql \
+	sql/30_calendar.sql \
+	sql/40_gold_tables.sql \
+	sql/50_gold_refresh.sql \
+	sql/60_answers.sql \
+	sql/70_checks.sql \
+	sql/80_worker.sql
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+EXTRA_CLEAN = $(DATA_built).tmp
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson libcrypto liblz4)
@@ -28,3 +42,19 @@ include $(PGXS)
 
 # Every object depends on every header: the modules share structs.
 $(OBJS): $(wildcard $(srcdir)/src/*.h)
+# A build outside the source tree makes the objects' directory first (named absolutely:
+# VPATH would find the source tree's).
+$(OBJS): | $(CURDIR)/src
+$(CURDIR)/src:
+	mkdir -p $@
+
+ifeq ($(EXTVERSION),)
+$(error $(EXTENSION).control names no default_version)
+endif
+
+# In a build outside the source tree, VPATH finds the sources; a change to the list (this
+# Makefile) builds the script again.
+$(DATA_built): $(SQL_SOURCES) $(firstword $(MAKEFILE_LIST))
+	{ echo '/* $@, built by make from sql/: edit the files listed in SQL_SOURCES. */'; \
+	  cat $(filter %.sql,$^); } >$@.tmp
+	mv $@.tmp $@

@@ -1,0 +1,744 @@
+-- The gold refresh: what changed in silver since the last one, its helpers and scratch
+-- tables, the computation of the gold rows, stockelt_refresh_gold() and its history.
+
+-- Which stocks changed in silver since the last gold refresh, and from which week on.
+-- stockelt's own ingest writes it below SQL; triggers write it for changes made by SQL.
+CREATE TABLE stockelt.gold_pending (
+	symbol		text PRIMARY KEY,
+	from_week	date NOT NULL		-- '-infinity': the whole history
+);
+COMMENT ON TABLE stockelt.gold_pending IS
+	'Stocks whose silver rows changed since the last gold refresh, with the oldest changed week.';
+-- Not dumped: restoring silver marks every symbol here again through the triggers below.
+
+CREATE FUNCTION stockelt._silver_changed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	changed record;
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		INSERT INTO stockelt.gold_pending (symbol, from_week)
+		SELECT symbol, '-infinity' FROM gold.dim_stock
+		ON CONFLICT (symbol) DO UPDATE SET from_week = '-infinity';
+		RETURN NULL;
+	END IF;
+	-- A transition table belongs to one event (so each event has its trigger): read only
+	-- the ones this event has.
+	FOR changed IN EXECUTE 'SELECT symbol, min(week_ending) AS week FROM ('
+		|| CASE TG_OP WHEN 'INSERT' THEN 'TABLE changed_new'
+					  WHEN 'DELETE' THEN 'TABLE changed_old'
+					  ELSE 'TABLE changed_new UNION ALL TABLE changed_old' END
+		|| ') c GROUP BY symbol'
+	LOOP
+		INSERT INTO stockelt.gold_pending AS p (symbol, from_week)
+		VALUES (changed.symbol, changed.week)
+		ON CONFLICT (symbol) DO UPDATE SET from_week = least(p.from_week, excluded.from_week);
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION stockelt._silver_changed() FROM PUBLIC;
+CREATE TRIGGER gold_pending_insert
+	AFTER INSERT ON silver.weekly_adjusted_prices REFERENCING NEW TABLE AS changed_new
+	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_changed();
+CREATE TRIGGER gold_pending_update
+	AFTER UPDATE ON silver.weekly_adjusted_prices
+	REFERENCING NEW TABLE AS changed_new OLD TABLE AS changed_old
+	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_changed();
+CREATE TRIGGER gold_pending_delete
+	AFTER DELETE ON silver.weekly_adjusted_prices REFERENCING OLD TABLE AS changed_old
+	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_changed();
+CREATE TRIGGER gold_pending_truncate
+	AFTER TRUNCATE ON silver.weekly_adjusted_prices
+	FOR EACH STATEMENT EXECUTE FUNCTION stockelt._silver_changed();
+
+-- The history of the refresh, kept across pg_dump with the counter of its ids.
+CREATE TABLE stockelt.gold_refreshes (
+	id				bigserial PRIMARY KEY,
+	started_at		timestamptz NOT NULL,
+	finished_at		timestamptz NOT NULL,
+	full_rebuild	boolean NOT NULL,
+	stocks			integer NOT NULL,
+	weeks_written	bigint NOT NULL
+);
+COMMENT ON TABLE stockelt.gold_refreshes IS 'Every gold refresh that changed something, newest last.';
+SELECT pg_catalog.pg_extension_config_dump('stockelt.gold_refreshes', '');
+SELECT pg_catalog.pg_extension_config_dump('stockelt.gold_refreshes_id_seq', '');
+
+CREATE AGGREGATE stockelt._product(numeric) (sfunc = pg_catalog.numeric_mul, stype = numeric, initcond = '1');
+REVOKE ALL ON ROUTINE stockelt._product(numeric) FROM PUBLIC;
+
+-- The split that explains a jump x of the adjustment factor: the simplest ratio p:q
+-- within 1 % of x, with one side at most 4 (2:1, 3:2, 4:1, 7:1, 20:1, 1:10 …).
+-- NULL when x is within 5 % of 1 or no such ratio fits.  x is clamped to [0, 100] first
+-- (no ratio fits outside [1/50, 50]), so that a jump of any size cannot overflow p.
+CREATE FUNCTION stockelt._split_ratio(x double precision) RETURNS int[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT ARRAY[p, q]
+	  FROM (SELECT q, round(least(greatest(x, 0), 100) * q)::int AS p FROM generate_series(1, 50) q) c
+	 WHERE abs(x - 1) > 0.05 AND p BETWEEN 1 AND 50 AND least(p, q) <= 4
+	   AND gcd(p, q) = 1 AND abs(p / (x * q) - 1) < 0.01
+	 ORDER BY q, p
+	 LIMIT 1
+$$;
+REVOKE ALL ON FUNCTION stockelt._split_ratio(double precision) FROM PUBLIC;
+
+-- Fills gold.dim_date for the years of the stocks' weeks, and gold.dim_trading_day for
+-- those days and the calendars of the stocks, and nothing else.
+CREATE FUNCTION stockelt._refresh_dim_date() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	first_day date;
+	last_day date;
+	calendars text[];
+BEGIN
+	SELECT make_date(extract(year FROM min(first_week))::int, 1, 1),
+		   make_date(extract(year FROM max(last_week))::int, 12, 31),
+		   coalesce(array_agg(DISTINCT calendar) FILTER (WHERE calendar IS NOT NULL), '{}')
+	  INTO first_day, last_day, calendars
+	  FROM gold.dim_stock;
+	DELETE FROM gold.dim_date
+	 WHERE first_day IS NULL OR date < first_day OR date > last_day;
+	DELETE FROM gold.dim_trading_day
+	 WHERE first_day IS NULL OR date < first_day OR date > last_day OR calendar <> ALL (calendars);
+	IF first_day IS NULL THEN
+		RETURN;
+	END IF;
+	IF (SELECT count(*) FROM gold.dim_date) < last_day - first_day + 1 THEN
+		INSERT INTO gold.dim_date
+		SELECT to_char(d, 'YYYYMMDD')::int, d,
+			   extract(year FROM d), extract(quarter FROM d), extract(month FROM d), extract(day FROM d),
+			   extract(isodow FROM d), extract(isoyear FROM d), extract(week FROM d)
+		  FROM generate_series(first_day, last_day, interval '1 day') d
+		ON CONFLICT (date_key) DO NOTHING;
+	END IF;
+	IF (SELECT count(*) FROM gold.dim_trading_day)
+	   = (last_day - first_day + 1) * cardinality(calendars) THEN
+		RETURN;
+	END IF;
+	INSERT INTO gold.dim_trading_day
+	SELECT calendar, to_char(d, 'YYYYMMDD')::int, d, trading, holiday,
+		   max(d) FILTER (WHERE trading) OVER week,
+		   coalesce(extract(isodow FROM max(d) FILTER (WHERE trading) OVER week) < 5, false)
+	  FROM (SELECT c.calendar, d::date AS d, h.name AS holiday,
+				   extract(isodow FROM d) < 6 AND h.day IS NULL AS trading
+			  FROM unnest(calendars) c (calendar)
+			 CROSS JOIN generate_series(first_day, last_day, interval '1 day') d
+			  LEFT JOIN (SELECT c.calendar, y.day, string_agg(y.name, ', ' ORDER BY y.name) AS name
+						   FROM unnest(calendars) c (calendar),
+								generate_series(extract(year FROM first_day)::int,
+												extract(year FROM last_day)::int) yr,
+								stockelt.market_holidays(c.calendar, yr) y
+						  GROUP BY c.calendar, y.day) h ON h.calendar = c.calendar AND h.day = d::date) days
+	WINDOW week AS (PARTITION BY calendar, date_trunc('week', d))
+	ON CONFLICT (calendar, date_key) DO NOTHING;
+END
+$$;
+REVOKE ALL ON FUNCTION stockelt._refresh_dim_date() FROM PUBLIC;
+
+-- The keys of one stock from p_from on, one bar per calendar week (Monday to Sunday): a
+-- week with one key is that row; the keys of a week with more make one bar, keyed by the
+-- last: open of the first, high the highest, low the lowest, volume and dividend summed,
+-- every other column (close, adjusted close, lineage) of the last.
+CREATE FUNCTION stockelt._week_bars(p_symbol text, p_from date)
+RETURNS SETOF silver.weekly_adjusted_prices
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	WITH k AS (
+		SELECT s AS bar, date_trunc('week', s.week_ending) AS week,
+			   date_trunc('week', lag(s.week_ending) OVER w) AS week_before,
+			   date_trunc('week', lead(s.week_ending) OVER w) AS week_after
+		  FROM silver.weekly_adjusted_prices s
+		 WHERE s.symbol = p_symbol AND s.week_ending >= p_from
+		WINDOW w AS (ORDER BY s.week_ending)
+	)
+	SELECT (k.bar).* FROM k
+	 WHERE week IS DISTINCT FROM week_before AND week IS DISTINCT FROM week_after
+	UNION ALL
+	SELECT r.*
+	  FROM (SELECT (array_agg(k.bar ORDER BY (k.bar).week_ending DESC))[1] AS last_key,
+				   jsonb_build_object(
+					   'open', (array_agg((k.bar).open ORDER BY (k.bar).week_ending))[1],
+					   'high', max((k.bar).high), 'low', min((k.bar).low),
+					   'volume', sum((k.bar).volume),
+					   'dividend_amount', sum((k.bar).dividend_amount)) AS merged
+			  FROM k WHERE week = week_before OR week = week_after
+			 GROUP BY week) c,
+		   jsonb_populate_record(c.last_key, c.merged) r
+$$;
+REVOKE ALL ON FUNCTION stockelt._week_bars(text, date) FROM PUBLIC;
+
+-- The Monday of the 53rd calendar week with keys before p_from: the trailing windows (and
+-- the week before them) of the weeks from p_from on read from there.  '-infinity' when there are fewer
+-- such weeks among the 106 keys before p_from (then the whole history is read).
+CREATE FUNCTION stockelt._context_start(p_symbol text, p_from date) RETURNS date
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN count(*) < 53 THEN '-infinity' ELSE min(week) END
+	  FROM (SELECT DISTINCT date_trunc('week', week_ending)::date AS week
+			  FROM (SELECT week_ending FROM silver.weekly_adjusted_prices
+					 WHERE symbol = p_symbol AND week_ending < p_from
+					 ORDER BY week_ending DESC LIMIT 106) k
+			 ORDER BY week DESC LIMIT 53) w
+$$;
+REVOKE ALL ON FUNCTION stockelt._context_start(text, date) FROM PUBLIC;
+
+-- Scratch tables of the refresh.  They belong to the extension and live in its schema, so
+-- that the refresh, which runs as the extension's owner, never touches a table its caller
+-- could have made (a temporary table created first, with a trigger, would run as the owner).
+-- Refreshes take turns on the lock of stockelt.gold_pending, so one refresh at a time uses
+-- them; each empties them when it starts and when it ends.  Unlogged and never vacuumed:
+-- their rows never outlive a refresh.
+CREATE UNLOGGED TABLE stockelt._gold_dirty (
+	symbol			text PRIMARY KEY,
+	from_week		date,
+	stock_key		integer,
+	pass			integer,
+	ctx_from		date,
+	first_week		date,
+	first_adjusted	numeric,
+	last_week		date,
+	last_partial	boolean,
+	dividends_current boolean
+) WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+COMMENT ON TABLE stockelt._gold_dirty IS
+	'Scratch of stockelt_refresh_gold: the stocks it recomputes; empty outside a refresh.';
+CREATE UNLOGGED TABLE stockelt._gold_new (
+	LIKE gold.fact_weekly_prices,
+	split_numerator		numeric,
+	split_denominator	numeric,
+	distribution		text,
+	paid_amount			numeric,
+	observed_factor		double precision,
+	other_factor		double precision,
+	dividends_current	boolean,
+	special_paid		numeric,
+	special_adjusted	numeric,
+	misfit_raw			double precision,
+	misfit_current		double precision
+) WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+COMMENT ON TABLE stockelt._gold_new IS
+	'Scratch of stockelt_refresh_gold: the gold rows it computed; empty outside a refresh.';
+-- Neither scratch table is dumped: both are empty outside a refresh.
+
+-- Recomputes gold rows from each dirty stock's from_week on, reading 53 weeks before it
+-- for the trailing windows and the dividends' classes.  Fills stockelt._gold_new for the
+-- stocks of one pass.  The rows are computed by one WITH chain, read top to bottom: each
+-- step adds its columns to the rows of the step before.  Each step is read once, so
+-- PostgreSQL folds the chain into one query (never MATERIALIZED: that would keep every
+-- step's rows).
+CREATE FUNCTION stockelt._gold_compute(pass integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	-- 53 weeks of context: 52 for the trailing windows, and the year before a dividend
+	-- that tells a special one from a regular one (each of those weeks needs the week
+	-- before it for its own factor jump).  The base of the cumulative return is the first
+	-- week after the last seam before that context (the stock's first week if none).
+	UPDATE stockelt._gold_dirty d
+	   SET ctx_from = stockelt._context_start(d.symbol, d.from_week)
+	 WHERE d.pass = _gold_compute.pass;
+	-- The base of cumulative returns: the first week after the last seam, as its bar (the
+	-- week's last key).
+	UPDATE stockelt._gold_dirty d
+	   SET first_adjusted =
+			(SELECT s.adjusted_close * s.basis_factor FROM silver.weekly_adjusted_prices s
+			  WHERE s.symbol = d.symbol AND s.week_ending > f.seam
+				AND s.week_ending < date_trunc('week', f.first_key) + interval '7 days'
+			  ORDER BY s.week_ending DESC LIMIT 1)
+	  FROM (SELECT x.symbol, x.seam,
+				   (SELECT min(s.week_ending) FROM silver.weekly_adjusted_prices s
+					 WHERE s.symbol = x.symbol AND s.week_ending > x.seam) AS first_key
+			  FROM (SELECT d2.symbol,
+						   coalesce((SELECT max(u.week_ending) FROM silver.weekly_adjusted_prices u
+									  WHERE u.symbol = d2.symbol AND u.week_ending < d2.ctx_from
+										AND u.basis_factor IS NULL), '-infinity') AS seam
+					  FROM stockelt._gold_dirty d2 WHERE d2.pass = _gold_compute.pass) x) f
+	 WHERE f.symbol = d.symbol AND d.pass = _gold_compute.pass;
+
+	-- The stocks' week bars from their context on, with what the week before tells of each:
+	-- the previous close, the returns, the factor jump q and its rounding noise.
+	WITH bars AS (
+		SELECT d.stock_key, d.from_week, d.first_week, d.first_adjusted,
+			   coalesce(d.dividends_current, false) AS dividends_current, s.week_ending,
+			   s.open, s.high, s.low, s.close,
+			   s.adjusted_close * s.basis_factor AS adjusted_close, s.volume,
+			   s.dividend_amount, s.basis_factor IS NULL AS seam,
+			   -- the week after a seam that silver rebased: its jump is the
+			   -- rebasing's rounding, not an event
+			   s.basis_factor IS DISTINCT FROM lag(s.basis_factor) OVER run AS rebased,
+			   row_number() OVER run AS rn,
+			   round(s.adjusted_close * s.basis_factor / nullif(s.close, 0), 10) AS adjustment_factor,
+			   s.week_ending = d.last_week AND d.last_partial AS is_partial,
+			   lag(s.close) OVER run AS previous_close,
+			   CASE WHEN NOT (s.week_ending = d.last_week AND d.last_partial)
+						 AND s.adjusted_close * s.basis_factor > 0
+						 AND lag(s.adjusted_close * s.basis_factor) OVER run > 0
+					THEN (s.adjusted_close * s.basis_factor)::float8
+						 / (lag(s.adjusted_close * s.basis_factor) OVER run)::float8 - 1
+			   END AS adjusted_return,
+			   CASE WHEN NOT (s.week_ending = d.last_week AND d.last_partial)
+						 AND s.adjusted_close * s.basis_factor > 0
+						 AND lag(s.adjusted_close * s.basis_factor) OVER run > 0
+					THEN ln((s.adjusted_close * s.basis_factor)::float8
+							/ (lag(s.adjusted_close * s.basis_factor) OVER run)::float8)
+			   END AS adjusted_log_return,
+			   -- q: the jump of adjusted_close/close that this week's events
+			   -- made to every earlier week
+			   (nullif(s.adjusted_close * s.basis_factor, 0)::float8 / s.close::float8)
+				 / (nullif(lag(s.adjusted_close * s.basis_factor) OVER run, 0)::float8
+					/ (lag(s.close) OVER run)::float8) AS q,
+			   -- how far four-decimal rounding of the four prices behind q can
+			   -- move it, as a log: each value v is within 0.00005 of the truth
+			   CASE WHEN s.adjusted_close > 0 AND lag(s.adjusted_close) OVER run > 0
+					THEN -ln(1 - 0.00005 / s.adjusted_close::float8)
+						 - ln(1 - 0.00005 / s.close::float8)
+						 - ln(1 - 0.00005 / (lag(s.adjusted_close) OVER run)::float8)
+						 - ln(1 - 0.00005 / (lag(s.close) OVER run)::float8) END AS noise
+		  FROM stockelt._gold_dirty d
+		 CROSS JOIN LATERAL stockelt._week_bars(d.symbol, d.ctx_from) s
+		 WHERE d.pass = _gold_compute.pass
+		WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)
+	),
+	-- x: the jump over what a dividend below the previous close explains, a split's ratio or 1
+	jumps AS (
+		SELECT b.*,
+			   CASE WHEN dividend_amount > 0 AND dividend_amount < previous_close
+					THEN q * (1 - dividend_amount::float8 / previous_close::float8)
+					ELSE q END AS x
+		  FROM bars b
+	),
+	-- the split ratio that explains x, if one does
+	split_ratios AS (
+		SELECT b.*,
+			   CASE WHEN abs(x - 1) > 0.05 THEN stockelt._split_ratio(x) END AS r
+		  FROM jumps b
+	),
+	-- the split as numerator and denominator
+	splits AS (
+		SELECT b.*, r[1]::numeric AS split_numerator, r[2]::numeric AS split_denominator
+		  FROM split_ratios b
+	),
+	-- the splits after each week: shares_after shares today for parts_after of the week's
+	share_basis AS (
+		SELECT j.*,
+			   stockelt._product(split_numerator) OVER whole
+				   / stockelt._product(split_numerator) OVER run AS shares_after,
+			   stockelt._product(split_denominator) OVER whole
+				   / stockelt._product(split_denominator) OVER run AS parts_after
+		  FROM splits j
+		WINDOW run AS (PARTITION BY j.stock_key ORDER BY j.week_ending),
+			   whole AS (PARTITION BY j.stock_key)
+	),
+	-- prices and volume on today's share basis, and how far the jump is from what the
+	-- dividend explains on either basis of the dividend field (what the basis vote counts)
+	split_adjusted AS (
+		SELECT e.*,
+			   round(shares_after / parts_after, 10) AS split_factor,
+			   round(close * parts_after / shares_after, 6) AS split_adjusted_close,
+			   round(volume * shares_after / parts_after, 2) AS split_adjusted_volume,
+			   coalesce(split_numerator / split_denominator, 1)::float8 AS split_ratio,
+			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
+						 AND dividend_amount < previous_close
+					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
+							 + ln(1 - dividend_amount::float8 / previous_close::float8)) END AS misfit_raw,
+			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
+						 AND dividend_amount * shares_after / parts_after < previous_close
+					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
+							 + ln(1 - (dividend_amount * shares_after / parts_after)::float8
+									  / previous_close::float8)) END AS misfit_current
+		  FROM share_basis e
+	),
+	-- what the week paid per share then, on the raw basis
+	paid AS (
+		SELECT f.*, dividend_amount * CASE WHEN dividends_current THEN split_factor ELSE 1 END AS paid_amount
+		  FROM split_adjusted f
+	),
+	-- how far the factor jump is from what the payment explains
+	misfits AS (
+		SELECT f.*,
+			   CASE WHEN paid_amount > 0 AND paid_amount < previous_close AND q IS NOT NULL
+					THEN abs(ln(q / split_ratio) + ln(1 - paid_amount::float8 / previous_close::float8))
+			   END AS misfit
+		  FROM paid f
+	),
+	-- Which payments are cash dividends, and the jumps no payment or split explains.  A cash
+	-- dividend is one below the close before it whose factor jump 1 / (1 - paid / previous
+	-- close) is the observed one within 0.5 % and the rounding noise (the provider divides by
+	-- the close of the session before the ex-date, which a weekly bar does not show).  A week
+	-- whose jump cannot be seen (the first, or one after a seam) is taken as paid in cash.
+	cash_dividends AS (
+		SELECT f.*,
+			   paid_amount > 0 AND (previous_close IS NULL OR paid_amount < previous_close)
+				 AND (q IS NULL OR misfit <= 0.005 + noise) AS cash,
+			   round(paid_amount * parts_after / shares_after, 12) AS split_adjusted_dividend,
+			   CASE WHEN paid_amount > 0 AND previous_close IS NOT NULL
+						 AND (paid_amount >= previous_close OR misfit > 0.005 + noise)
+					THEN q / split_ratio END AS observed_factor,
+			   CASE WHEN dividend_amount = 0 AND NOT rebased AND abs(ln(q / split_ratio)) > noise
+					THEN q / split_ratio END AS other_factor
+		  FROM misfits f
+	),
+	-- the row (rn) of the last cash dividend before this week (a running maximum)
+	last_payment AS (
+		SELECT f.*, CASE WHEN cash THEN split_adjusted_dividend END AS cash_adjusted,
+			   max(CASE WHEN cash THEN rn END) OVER before AS paid_1
+		  FROM cash_dividends f
+		WINDOW before AS (PARTITION BY f.stock_key ORDER BY f.week_ending
+						  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+	),
+	-- the rows (rn) of the cash dividends before this week: the one before the last (the
+	-- last at its row) and the last one's amount; and the last seam
+	payments_before AS (
+		SELECT f.*, CASE WHEN paid_1 IS NOT NULL THEN lag(paid_1, (rn - paid_1)::int) OVER run END AS paid_2,
+			   CASE WHEN paid_1 IS NOT NULL THEN lag(cash_adjusted, (rn - paid_1)::int) OVER run END AS amount_1,
+			   max(CASE WHEN seam THEN rn END) OVER run AS last_seam
+		  FROM last_payment f
+		WINDOW run AS (PARTITION BY f.stock_key ORDER BY f.week_ending)
+	),
+	-- volume and volatility (|log return|) pair up where a return exists; only what the
+	-- windows and the rows need goes on (narrow rows are cheaper to window)
+	window_inputs AS (
+		SELECT stock_key, from_week, first_adjusted, week_ending, open, high, low, close,
+			   adjusted_close, volume, dividend_amount, adjustment_factor, split_factor,
+			   split_adjusted_close, split_adjusted_volume, split_adjusted_dividend,
+			   adjusted_return, adjusted_log_return, is_partial, seam, rn, last_seam,
+			   paid_amount, cash, paid_1, paid_2, amount_1, shares_after, parts_after,
+			   split_numerator, split_denominator, observed_factor, other_factor,
+			   dividends_current, misfit_raw, misfit_current,
+			   adjusted_log_return::numeric AS ret,
+			   abs(adjusted_log_return)::numeric AS move,
+			   CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume END AS vol,
+			   CASE WHEN paid_amount > 0 THEN
+					CASE WHEN cash THEN 'dividend' ELSE 'distribution' END END AS distribution
+		  FROM payments_before f
+	),
+	-- running sums and counts for the windows, the base of the cumulative return, and the
+	-- third cash dividend before this week
+	running_sums AS (
+		SELECT v.*,
+			   count(adjusted_close) OVER run AS s_rows, sum(adjusted_close) OVER run AS s_adj,
+			   count(ret) OVER run AS s_n,
+			   coalesce(sum(vol) OVER run, 0) AS s_x, coalesce(sum(move) OVER run, 0) AS s_y,
+			   coalesce(sum(vol * move) OVER run, 0) AS s_xy,
+			   coalesce(sum(vol * vol) OVER run, 0) AS s_xx,
+			   coalesce(sum(move * move) OVER run, 0) AS s_yy,
+			   coalesce(sum(ret) OVER run, 0) AS s_r, coalesce(sum(ret * ret) OVER run, 0) AS s_rr,
+			   -- the first week after the last seam up to this one, else the context's base
+			   CASE WHEN seam THEN NULL WHEN last_seam IS NULL THEN first_adjusted
+					ELSE lag(adjusted_close, (rn - last_seam - 1)::int) OVER run END AS base_adjusted,
+			   -- the third cash dividend before this week is the second before the first,
+			   -- and the amounts of the second and third are the first's at their rows
+			   CASE WHEN paid_2 IS NOT NULL THEN lag(paid_2, (rn - paid_1)::int) OVER run END AS paid_3,
+			   CASE WHEN paid_2 IS NOT NULL THEN lag(amount_1, (rn - paid_1)::int) OVER run END AS amount_2,
+			   CASE WHEN paid_2 IS NOT NULL THEN lag(amount_1, (rn - paid_2)::int) OVER run END AS amount_3
+		  FROM window_inputs v
+		WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)
+	),
+	-- Trailing windows as differences of running sums (exact numeric, one step a row): the
+	-- sum over the 52 weeks up to t is S(t) - S(t - 52).  A week off the newest basis (a
+	-- seam) has no adjusted close: a window that holds one is incomplete.  Returns, and the
+	-- special part of each cash dividend.
+	trailing_windows AS (
+		SELECT w.*, to_char(week_ending, 'YYYYMMDD')::int AS date_key,
+			   CASE WHEN NOT is_partial AND base_adjusted > 0
+					THEN adjusted_close::float8 / base_adjusted::float8 - 1 END AS cumulative_return,
+			   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 4) OVER run = 4
+					THEN adjusted_close::float8 / nullif(lag(adjusted_close, 4) OVER run, 0)::float8 - 1 END AS return_4w,
+			   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 13) OVER run = 13
+					THEN adjusted_close::float8 / nullif(lag(adjusted_close, 13) OVER run, 0)::float8 - 1 END AS return_13w,
+			   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 52) OVER run = 52
+					THEN adjusted_close::float8 / nullif(lag(adjusted_close, 52) OVER run, 0)::float8 - 1 END AS return_52w,
+			   s_rows - coalesce(lag(s_rows, 13) OVER run, 0) AS n13,
+			   s_adj - coalesce(lag(s_adj, 13) OVER run, 0) AS adj13,
+			   s_rows - coalesce(lag(s_rows, 52) OVER run, 0) AS n52,
+			   s_adj - coalesce(lag(s_adj, 52) OVER run, 0) AS adj52,
+			   s_n - coalesce(lag(s_n, 52) OVER run, 0) AS r52,
+			   s_x - coalesce(lag(s_x, 52) OVER run, 0) AS sum_v,
+			   s_y - coalesce(lag(s_y, 52) OVER run, 0) AS sum_m,
+			   s_xy - coalesce(lag(s_xy, 52) OVER run, 0) AS sum_vm,
+			   s_xx - coalesce(lag(s_xx, 52) OVER run, 0) AS sum_vv,
+			   s_yy - coalesce(lag(s_yy, 52) OVER run, 0) AS sum_mm,
+			   s_r - coalesce(lag(s_r, 52) OVER run, 0) AS sum_r,
+			   s_rr - coalesce(lag(s_rr, 52) OVER run, 0) AS sum_rr,
+			   -- A cash dividend is special, all of it, when it comes sooner than 3/4 of the
+			   -- shorter of the two intervals between the three cash dividends before it (all
+			   -- three within the 52 weeks before it); on schedule, what it pays above twice
+			   -- the largest of those three (within the 52 weeks) is special beyond a regular
+			   -- payment of that largest amount.
+			   CASE WHEN NOT cash THEN NULL
+					WHEN paid_3 >= rn - 52
+						 AND rn - paid_1 < 0.75 * least(paid_1 - paid_2, paid_2 - paid_3)
+					THEN paid_amount
+					WHEN split_adjusted_dividend > 2 * greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
+																CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
+																CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
+					THEN round(paid_amount - greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
+													  CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
+													  CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
+											 * shares_after / parts_after, 12) END AS special_paid
+		  FROM running_sums w
+		WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)
+	),
+	-- the measures of the trailing windows, the special dividend on today's share basis
+	measures AS (
+		SELECT stock_key, date_key, week_ending, from_week, open, high, low, close, adjusted_close,
+			   volume, dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
+			   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
+			   is_partial, cumulative_return, return_4w, return_13w, return_52w,
+			   CASE WHEN NOT is_partial AND n13 = 13 THEN round(adj13 / 13, 6) END AS moving_average_13w,
+			   CASE WHEN NOT is_partial AND n52 = 52 THEN round(adj52 / 52, 6) END AS moving_average_52w,
+			   CASE WHEN NOT is_partial AND r52 = 52
+					THEN ((52 * sum_vm - sum_v * sum_m)::float8
+						  / nullif(sqrt((52 * sum_vv - sum_v * sum_v)::float8
+									   * (52 * sum_mm - sum_m * sum_m)::float8), 0)) END
+					AS volume_volatility_correlation_52w,
+			   CASE WHEN NOT is_partial AND r52 = 52
+					THEN sqrt(greatest((52 * sum_rr - sum_r * sum_r)::float8, 0) / (52 * 51)) * sqrt(52) END
+					AS annualised_volatility_52w,
+			   CASE WHEN NOT is_partial AND r52 = 52 THEN round(sum_v / 52, 2) END AS mean_volume_52w,
+			   split_numerator, split_denominator, distribution, paid_amount, observed_factor,
+			   other_factor, dividends_current, special_paid,
+			   round(special_paid * parts_after / shares_after, 12) AS special_adjusted,
+			   misfit_raw, misfit_current
+		  FROM trailing_windows
+	)
+	INSERT INTO stockelt._gold_new
+	SELECT stock_key, date_key, week_ending, open, high, low, close, adjusted_close, volume,
+		   dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
+		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
+		   is_partial, cumulative_return, return_4w, return_13w, return_52w, moving_average_13w,
+		   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
+		   mean_volume_52w, split_numerator, split_denominator, distribution, paid_amount,
+		   observed_factor, other_factor, dividends_current, special_paid, special_adjusted,
+		   misfit_raw, misfit_current
+	  FROM measures
+	 -- the weeks before from_week were read for the windows only
+	 WHERE week_ending >= from_week;
+END
+$$;
+REVOKE ALL ON FUNCTION stockelt._gold_compute(integer) FROM PUBLIC;
+
+-- JIT is off: the planner sizes the refresh by the whole of silver, and compiling its
+-- queries cost more than an incremental refresh itself (measured 2–3 s of 5).
+CREATE FUNCTION @extschema@.stockelt_refresh_gold(full_rebuild boolean DEFAULT false,
+	OUT stocks integer, OUT weeks_written bigint, OUT rebuilt_history integer)
+RETURNS record
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off AS $$
+DECLARE
+	this_pass integer := 1;
+	revoted bigint;
+	dirty record;
+BEGIN
+	-- Ingests that already changed silver finish first and later ones wait, so no
+	-- change is consumed before it is visible; one refresh runs at a time.  Readers
+	-- are never blocked and see gold as it was until this transaction commits.
+	LOCK TABLE stockelt.gold_pending IN SHARE ROW EXCLUSIVE MODE;
+	LOCK TABLE gold.dim_stock, gold.dim_date, gold.fact_weekly_prices, gold.corporate_actions
+		IN EXCLUSIVE MODE;
+
+	-- The extension's own scratch tables, this refresh's alone while it holds the lock above.
+	TRUNCATE stockelt._gold_dirty, stockelt._gold_new;
+
+	IF full_rebuild THEN
+		DELETE FROM stockelt.gold_pending;
+		INSERT INTO stockelt._gold_dirty (symbol, from_week, pass)
+		SELECT symbol, '-infinity', 1 FROM gold.dim_stock
+		UNION
+		SELECT DISTINCT symbol, '-infinity'::date, 1 FROM silver.weekly_adjusted_prices;
+	ELSE
+		-- from the Monday of the oldest changed week: gold's grain is the calendar week
+		WITH taken AS (DELETE FROM stockelt.gold_pending RETURNING symbol, from_week)
+		INSERT INTO stockelt._gold_dirty (symbol, from_week, pass)
+		SELECT symbol, date_trunc('week', from_week)::date, 1 FROM taken;
+	END IF;
+	ANALYZE stockelt._gold_dirty;
+
+	-- Stocks no longer in silver leave gold, each looked up in silver once.
+	WITH gone AS (
+		DELETE FROM stockelt._gold_dirty d
+		 WHERE NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol)
+		RETURNING d.symbol
+	), stocks_gone AS (
+		DELETE FROM gold.dim_stock g USING gone WHERE g.symbol = gone.symbol RETURNING g.stock_key
+	), facts_gone AS (
+		DELETE FROM gold.fact_weekly_prices f USING stocks_gone x WHERE f.stock_key = x.stock_key
+	)
+	DELETE FROM gold.corporate_actions a USING stocks_gone x WHERE a.stock_key = x.stock_key;
+
+	-- Dimensions first: the stocks' week ranges, then the calendar they span.
+	INSERT INTO gold.dim_stock AS g (symbol, first_week, last_week)
+	SELECT d.symbol,
+		   (SELECT min(week_ending) FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol),
+		   (SELECT max(week_ending) FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol)
+	  FROM stockelt._gold_dirty d
+	ON CONFLICT (symbol) DO UPDATE SET first_week = excluded.first_week, last_week = excluded.last_week
+	 WHERE (g.first_week, g.last_week) IS DISTINCT FROM (excluded.first_week, excluded.last_week);
+	-- Descriptive columns from silver.symbols, the calendar from what it says of the listing;
+	-- region, currency where the provider gave none, and the time zone are the calendar's.
+	-- A stock whose calendar changed has its newest week judged again.
+	WITH described AS (
+	UPDATE gold.dim_stock g
+	   SET name = x.name, asset_type = x.asset_type, exchange = x.exchange, region = x.region,
+		   currency = x.currency, timezone = x.timezone, sector = x.sector, industry = x.industry,
+		   calendar = x.calendar
+	  FROM (SELECT g.stock_key, g.calendar AS old_calendar, s.name, s.asset_type, s.exchange,
+				   coalesce(s.region, c.region) AS region, coalesce(s.currency, c.currency) AS currency,
+				   coalesce(c.timezone, s.timezone) AS timezone, s.sector, s.industry, c.calendar
+			  FROM gold.dim_stock g
+			  LEFT JOIN silver.symbols s ON s.symbol = g.symbol
+			  LEFT JOIN stockelt.calendars c
+				ON c.calendar = stockelt.listing_calendar(g.symbol, s.exchange, s.region)) x
+	 WHERE x.stock_key = g.stock_key
+	   AND (g.name, g.asset_type, g.exchange, g.region, g.currency, g.timezone, g.sector, g.industry,
+			g.calendar)
+		   IS DISTINCT FROM
+		   (x.name, x.asset_type, x.exchange, x.region, x.currency, x.timezone, x.sector, x.industry,
+			x.calendar)
+	RETURNING g.symbol, g.last_week, x.old_calendar IS DISTINCT FROM x.calendar AS recalendared
+	)
+	INSERT INTO stockelt._gold_dirty AS d (symbol, from_week, pass)
+	SELECT symbol, date_trunc('week', last_week)::date, 1 FROM described WHERE recalendared
+	ON CONFLICT (symbol) DO UPDATE SET from_week = least(d.from_week, excluded.from_week);
+	PERFORM stockelt._refresh_dim_date();
+
+	-- The newest week is partial when its key is not its week's last session, or when it
+	-- was fetched before that session closed (the exchange's close, in its time zone).  A
+	-- listing without a known calendar: before the week's Friday, or fetched before
+	-- Saturday 12:00 UTC (when Friday has ended everywhere).  The cumulative return starts
+	-- from the first week's bar: the adjusted close of its last key.
+	UPDATE stockelt._gold_dirty d
+	   SET stock_key = g.stock_key, first_week = g.first_week, last_week = g.last_week,
+		   dividends_current = g.dividends_on_current_basis,
+		   last_partial = CASE WHEN c.calendar IS NULL THEN
+								coalesce(extract(isodow FROM g.last_week) < 5
+										 OR s.fetched_at < (date_trunc('week', g.last_week)::date + 5
+															+ time '12:00') AT TIME ZONE 'UTC', true)
+							ELSE
+								coalesce(g.last_week < dd.week_last_trading_day
+										 OR s.fetched_at < (dd.week_last_trading_day + c.session_close)
+														   AT TIME ZONE c.timezone, true)
+							END
+	  FROM gold.dim_stock g
+	  JOIN silver.weekly_adjusted_prices s ON s.symbol = g.symbol AND s.week_ending = g.last_week
+	  LEFT JOIN stockelt.calendars c ON c.calendar = g.calendar
+	  LEFT JOIN gold.dim_trading_day dd
+		ON dd.calendar = g.calendar AND dd.date_key = to_char(g.last_week, 'YYYYMMDD')::int
+	 WHERE g.symbol = d.symbol;
+
+	IF full_rebuild THEN
+		DELETE FROM gold.fact_weekly_prices;
+		DELETE FROM gold.corporate_actions;
+	END IF;
+
+	-- The basis of the dividend field is voted over the weeks before a split: a change
+	-- at or before the stock's last split recomputes its whole history.
+	UPDATE stockelt._gold_dirty d SET from_week = '-infinity'
+	 WHERE d.from_week > d.first_week
+	   AND EXISTS (SELECT FROM gold.corporate_actions a
+				    WHERE a.stock_key = d.stock_key AND a.action = 'split'
+					  AND a.date_key >= to_char(d.from_week, 'YYYYMMDD')::int);
+
+	-- A split inferred anew, or no longer, changes the share basis of every earlier week:
+	-- such a stock is recomputed from its first week.  Found with one join of the new
+	-- splits and the stored ones, not a scan per stock.
+	LOOP
+		PERFORM stockelt._gold_compute(this_pass);
+		-- The basis of the dividend field, voted by the weeks before a split that paid:
+		-- today's basis when more of them fit their factor jump as the amount times the
+		-- split factor than as the amount itself.  A stock computed from its first week on
+		-- another basis than its vote is computed again on the voted one.
+		UPDATE stockelt._gold_dirty d SET dividends_current = v.vote, pass = pass + 1
+		  FROM (SELECT dd.stock_key, coalesce(c.vote, false) AS vote
+				  FROM stockelt._gold_dirty dd
+				  LEFT JOIN (SELECT n.stock_key,
+									count(*) FILTER (WHERE coalesce(n.misfit_current < n.misfit_raw, n.misfit_current IS NOT NULL))
+									  > count(*) FILTER (WHERE coalesce(n.misfit_raw < n.misfit_current, n.misfit_raw IS NOT NULL))
+									  AS vote
+							   FROM stockelt._gold_new n
+							  WHERE n.misfit_raw IS NOT NULL OR n.misfit_current IS NOT NULL
+							  GROUP BY n.stock_key) c USING (stock_key)
+				 WHERE dd.pass = this_pass AND dd.from_week <= dd.first_week) v
+		 WHERE d.stock_key = v.stock_key AND d.pass = this_pass
+		   AND v.vote IS DISTINCT FROM coalesce(d.dividends_current, false);
+		GET DIAGNOSTICS revoted = ROW_COUNT;
+		UPDATE stockelt._gold_dirty d SET from_week = '-infinity', pass = pass + 1
+		  FROM (SELECT DISTINCT coalesce(n.stock_key, a.stock_key) AS stock_key
+				  FROM (SELECT n.stock_key, n.date_key, n.split_numerator, n.split_denominator
+						  FROM stockelt._gold_new n
+						  JOIN stockelt._gold_dirty dd ON dd.stock_key = n.stock_key
+						 WHERE dd.pass = this_pass AND dd.from_week > dd.first_week
+						   AND n.split_numerator IS NOT NULL) n
+				  FULL JOIN
+					   (SELECT a.stock_key, a.date_key, a.ratio_numerator, a.ratio_denominator
+						  FROM gold.corporate_actions a
+						  JOIN stockelt._gold_dirty dd ON dd.stock_key = a.stock_key
+						 WHERE dd.pass = this_pass AND dd.from_week > dd.first_week
+						   AND a.action = 'split' AND a.week_ending >= dd.from_week) a
+					ON a.stock_key = n.stock_key AND a.date_key = n.date_key
+				 WHERE n.stock_key IS NULL OR a.stock_key IS NULL
+					OR n.split_numerator <> a.ratio_numerator
+					OR n.split_denominator <> a.ratio_denominator) changed
+		 WHERE d.stock_key = changed.stock_key AND d.pass = this_pass;
+		EXIT WHEN NOT FOUND AND revoted = 0;
+		DELETE FROM stockelt._gold_new n USING stockelt._gold_dirty d
+		 WHERE n.stock_key = d.stock_key AND d.pass = this_pass + 1;
+		this_pass := this_pass + 1;
+	END LOOP;
+
+	IF NOT full_rebuild THEN
+		-- A key range of the primary keys per stock: a join would scan the whole fact table
+		-- to delete one week of each stock.
+		FOR dirty IN SELECT stock_key,
+							CASE WHEN from_week = '-infinity' THEN 0
+								 ELSE to_char(from_week, 'YYYYMMDD')::int END AS from_key
+					   FROM stockelt._gold_dirty
+		LOOP
+			DELETE FROM gold.fact_weekly_prices
+			 WHERE stock_key = dirty.stock_key AND date_key >= dirty.from_key;
+			DELETE FROM gold.corporate_actions
+			 WHERE stock_key = dirty.stock_key AND date_key >= dirty.from_key;
+		END LOOP;
+	END IF;
+	INSERT INTO gold.fact_weekly_prices
+	SELECT stock_key, date_key, week_ending, open, high, low, close, adjusted_close, volume,
+		   dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
+		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
+		   is_partial, cumulative_return, return_4w, return_13w, return_52w, moving_average_13w,
+		   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
+		   mean_volume_52w
+	  FROM stockelt._gold_new;
+	GET DIAGNOSTICS weeks_written = ROW_COUNT;
+	INSERT INTO gold.corporate_actions
+	SELECT stock_key, date_key, week_ending, distribution, paid_amount - coalesce(special_paid, 0),
+		   split_adjusted_dividend - coalesce(special_adjusted, 0), NULL::integer, NULL::integer,
+		   observed_factor
+	  FROM stockelt._gold_new
+	 WHERE distribution IS NOT NULL AND paid_amount > coalesce(special_paid, 0)
+	UNION ALL
+	SELECT stock_key, date_key, week_ending, 'special dividend', special_paid, special_adjusted,
+		   NULL, NULL, NULL
+	  FROM stockelt._gold_new WHERE special_paid > 0
+	UNION ALL
+	SELECT stock_key, date_key, week_ending, 'split', NULL, NULL,
+		   split_numerator, split_denominator, NULL
+	  FROM stockelt._gold_new WHERE split_numerator IS NOT NULL
+	UNION ALL
+	SELECT stock_key, date_key, week_ending, 'other adjustment', NULL, NULL, NULL, NULL, other_factor
+	  FROM stockelt._gold_new WHERE other_factor IS NOT NULL;
+	-- what the stocks recomputed from their first week voted for their dividend field
+	UPDATE gold.dim_stock g SET dividends_on_current_basis = n.dividends_current
+	  FROM stockelt._gold_new n JOIN stockelt._gold_dirty d USING (stock_key)
+	 WHERE g.stock_key = n.stock_key AND n.week_ending = d.first_week
+	   AND g.dividends_on_current_basis IS DISTINCT FROM n.dividends_current;
+
+	SELECT count(*), count(*) FILTER (WHERE d.from_week <= g.first_week)
+	  INTO stocks, rebuilt_history
+	  FROM stockelt._gold_dirty d JOIN gold.dim_stock g USING (stock_key);
+	IF stocks > 0 OR full_rebuild THEN
+		INSERT INTO stockelt.gold_refreshes (started_at, finished_at, full_rebuild, stocks, weeks_written)
+		VALUES (now(), clock_timestamp(), full_rebuild, stocks, weeks_written);
+	END IF;
+	TRUNCATE stockelt._gold_dirty, stockelt._gold_new;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.stockelt_refresh_gold(boolean) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.stockelt_refresh_gold(boolean) IS
+	'Brings gold up to date with silver: only stocks changed since the last refresh, or everything with full_rebuild.';

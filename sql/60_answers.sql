@@ -1,0 +1,96 @@
+-- The business answers: views and functions over the star schema, for the questions
+-- the README's Gold section answers.
+
+CREATE VIEW gold.weekly_performance AS
+SELECT s.symbol, f.week_ending, f.adjusted_close,
+	   f.adjusted_return AS weekly_return, f.cumulative_return,
+	   f.return_4w, f.return_13w, f.return_52w,
+	   f.moving_average_13w, f.moving_average_52w, f.is_partial
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key);
+COMMENT ON VIEW gold.weekly_performance IS
+	'Weekly adjusted performance: weekly, cumulative and trailing 4/13/52-week returns, 13/52-week moving averages.';
+
+CREATE VIEW gold.volume_volatility_52w AS
+SELECT s.symbol, f.week_ending, f.split_adjusted_volume, abs(f.adjusted_log_return) AS volatility,
+	   f.volume_volatility_correlation_52w AS correlation,
+	   f.annualised_volatility_52w AS annualised_volatility,
+	   f.mean_volume_52w AS mean_volume, f.is_partial
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key);
+COMMENT ON VIEW gold.volume_volatility_52w IS
+	'Pearson correlation of split-adjusted volume and |weekly adjusted log return| over the trailing 52 weeks.';
+
+-- A calendar year counts when the stock has weeks from the year's first session to its
+-- last closed one; only such years have growth and streaks.  Regular cash dividends make
+-- the totals; special ones have their own column; other distributions are not dividends.
+-- A year is a base for the next one's growth only when it had at least as many regular
+-- payments (a first year of three payments against four is not a base).
+CREATE VIEW gold.dividend_growth AS
+WITH stocks AS (
+	SELECT g.stock_key, g.symbol, g.calendar, g.first_week,
+		   (SELECT f.week_ending FROM gold.fact_weekly_prices f
+			 WHERE f.stock_key = g.stock_key AND NOT f.is_partial
+			 ORDER BY f.date_key DESC LIMIT 1) AS last_closed_week,
+		   (SELECT min(extract(year FROM a.week_ending))::int FROM gold.corporate_actions a
+			 WHERE a.stock_key = g.stock_key AND a.action IN ('dividend', 'special dividend')) AS first_year
+	  FROM gold.dim_stock g
+), calendar_years AS (
+	SELECT calendar, extract(year FROM date)::int AS year,
+		   min(week_last_trading_day) FILTER (WHERE is_trading_day) AS first_week_end,
+		   max(date) FILTER (WHERE is_trading_day) AS last_session
+	  FROM gold.dim_trading_day GROUP BY 1, 2
+	UNION ALL	-- a listing without a known calendar: weeks of Monday to Friday
+	SELECT NULL, year, min(date) FILTER (WHERE day_of_week = 5), max(date) FILTER (WHERE day_of_week < 6)
+	  FROM gold.dim_date GROUP BY year
+), years AS (
+	SELECT s.stock_key, s.symbol, y AS year,
+		   coalesce(s.first_week <= c.first_week_end AND s.last_closed_week >= c.last_session,
+					false) AS complete_year
+	  FROM stocks s
+	 CROSS JOIN generate_series(s.first_year, extract(year FROM s.last_closed_week)::int) y
+	  LEFT JOIN calendar_years c ON c.calendar IS NOT DISTINCT FROM s.calendar AND c.year = y
+	 WHERE s.first_year IS NOT NULL
+), paid AS (
+	SELECT y.stock_key, y.symbol, y.year, y.complete_year,
+		   coalesce(sum(a.split_adjusted_amount) FILTER (WHERE a.action = 'dividend'), 0) AS dividends_per_share,
+		   count(a.stock_key) FILTER (WHERE a.action = 'dividend')::int AS payments,
+		   coalesce(sum(a.split_adjusted_amount) FILTER (WHERE a.action = 'special dividend'), 0)
+			   AS special_dividends_per_share
+	  FROM years y
+	  LEFT JOIN gold.corporate_actions a
+		ON a.stock_key = y.stock_key AND a.action IN ('dividend', 'special dividend')
+	   AND a.week_ending >= make_date(y.year, 1, 1) AND a.week_ending < make_date(y.year + 1, 1, 1)
+	 GROUP BY y.stock_key, y.symbol, y.year, y.complete_year
+), compared AS (
+	SELECT p.*,
+		   CASE WHEN p.complete_year AND lag(p.complete_year) OVER w AND lag(p.year) OVER w = p.year - 1
+				 AND lag(p.dividends_per_share) OVER w > 0 AND lag(p.payments) OVER w >= p.payments
+				THEN (p.dividends_per_share / lag(p.dividends_per_share) OVER w)::float8 - 1 END AS growth
+	  FROM paid p
+	WINDOW w AS (PARTITION BY p.stock_key ORDER BY p.year)
+)
+SELECT symbol, year, complete_year, payments, dividends_per_share, growth,
+	   CASE WHEN complete_year
+			THEN (count(*) OVER island - 1)::int END AS growth_streak,
+	   special_dividends_per_share
+  FROM (SELECT c.*, sum(CASE WHEN c.growth > 0 THEN 0 ELSE 1 END)
+						OVER (PARTITION BY c.stock_key ORDER BY c.year) AS island
+		  FROM compared c) i
+WINDOW island AS (PARTITION BY stock_key, island ORDER BY year);
+COMMENT ON VIEW gold.dividend_growth IS
+	'Split-adjusted regular cash dividends per share by calendar year, growth over the year before, the streak of growth years, and special dividends apart.';
+
+CREATE FUNCTION gold.dividend_growers(min_years integer DEFAULT 5)
+RETURNS TABLE (symbol text, name text, growth_streak integer, through_year integer,
+			   dividends_per_share numeric, growth double precision)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT symbol, name, growth_streak, year, dividends_per_share, growth
+	  FROM (SELECT DISTINCT ON (d.symbol) d.symbol, s.name, d.growth_streak, d.year,
+				   d.dividends_per_share, d.growth
+			  FROM gold.dividend_growth d JOIN gold.dim_stock s USING (symbol)
+			 WHERE d.complete_year
+			 ORDER BY d.symbol, d.year DESC) latest
+	 WHERE growth_streak >= min_years
+	 ORDER BY growth_streak DESC, symbol
+$$;
+COMMENT ON FUNCTION gold.dividend_growers(integer) IS
+	'Stocks whose split-adjusted dividend per share grew in each of at least min_years consecutive complete years, up to their latest.';

@@ -1,0 +1,166 @@
+-- The background worker: a queue of pipeline jobs, a watchlist, the shared limiter's usage.
+-- The worker itself is C (src/worker.c); these are its tables and SQL face.
+
+CREATE TABLE stockelt.jobs (
+	id					bigserial PRIMARY KEY,
+	batch				bigint NOT NULL,	-- jobs enqueued by one call
+	symbol				text NOT NULL,
+	state				text NOT NULL DEFAULT 'queued'
+						CHECK (state IN ('queued', 'running', 'retry', 'done', 'failed')),
+	attempts			integer NOT NULL DEFAULT 0,	-- API calls made for the job
+	enqueued_at			timestamptz NOT NULL DEFAULT now(),
+	next_attempt_at		timestamptz NOT NULL DEFAULT now(),
+	started_at			timestamptz,		-- of the latest attempt
+	finished_at			timestamptz,
+	fetch_ms			double precision,	-- the API call
+	ingest_ms			double precision,	-- bronze and silver
+	bronze_key			text,
+	last_error			text,
+	last_sqlstate		text,
+	last_http_status	integer
+);
+CREATE SEQUENCE stockelt.job_batches;
+CREATE INDEX jobs_due_idx ON stockelt.jobs (next_attempt_at, id) WHERE state IN ('queued', 'retry');
+-- One open job per symbol: enqueueing a symbol already waiting adds nothing.
+CREATE UNIQUE INDEX jobs_open_symbol_idx ON stockelt.jobs (symbol)
+	WHERE state IN ('queued', 'running', 'retry');
+COMMENT ON TABLE stockelt.jobs IS
+	'Pipeline jobs (fetch, bronze, silver) for the background worker; finished ones are pruned after stockelt.job_retention.';
+-- Queued work and run history survive pg_dump, with the counters of their ids.
+SELECT pg_catalog.pg_extension_config_dump('stockelt.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('stockelt.jobs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stockelt.job_batches', '');
+
+CREATE TABLE stockelt.watchlist (
+	symbol				text PRIMARY KEY,
+	refresh_interval	interval NOT NULL DEFAULT '1 day' CHECK (refresh_interval > '0'),
+	added_at			timestamptz NOT NULL DEFAULT now(),
+	last_enqueued_at	timestamptz
+);
+COMMENT ON TABLE stockelt.watchlist IS
+	'Symbols the worker fetches again when their newest fetch is older than refresh_interval.';
+SELECT pg_catalog.pg_extension_config_dump('stockelt.watchlist', '');
+
+CREATE FUNCTION stockelt._wake_worker() RETURNS void
+AS 'MODULE_PATHNAME', 'stockelt_wake_worker' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION stockelt._wake_worker() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.stockelt_enqueue(symbols text[])
+RETURNS SETOF bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	bad text;
+	this_batch bigint := nextval('stockelt.job_batches');
+BEGIN
+	IF array_position(symbols, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'a symbol is NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT s INTO bad FROM unnest(symbols) s WHERE s !~ '^[A-Za-z0-9.^=:_-]{1,32}$' LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'invalid symbol "%"', bad
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A symbol has 1 to 32 letters, digits and . - ^ = : _';
+	END IF;
+	INSERT INTO stockelt.jobs (batch, symbol)
+	SELECT DISTINCT this_batch, upper(s) FROM unnest(symbols) s
+	ON CONFLICT (symbol) WHERE state IN ('queued', 'running', 'retry') DO NOTHING;
+	PERFORM stockelt._wake_worker();
+	RETURN QUERY
+	SELECT j.id FROM stockelt.jobs j
+	 WHERE j.symbol IN (SELECT upper(s) FROM unnest(symbols) s)
+	   AND (j.state IN ('queued', 'running', 'retry') OR j.batch = this_batch)
+	 ORDER BY j.id;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.stockelt_enqueue(text[]) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.stockelt_enqueue(text[]) IS
+	'Queues fetch → bronze → silver jobs for the background worker, which refreshes gold after the batch; returns the job ids.';
+
+CREATE FUNCTION @extschema@.stockelt_watch(symbol text, refresh_interval interval DEFAULT '1 day')
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF symbol IS NULL OR symbol !~ '^[A-Za-z0-9.^=:_-]{1,32}$' THEN
+		RAISE EXCEPTION 'invalid symbol "%"', symbol USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO stockelt.watchlist AS w (symbol, refresh_interval)
+	VALUES (upper(stockelt_watch.symbol), stockelt_watch.refresh_interval)
+	ON CONFLICT ON CONSTRAINT watchlist_pkey
+	DO UPDATE SET refresh_interval = excluded.refresh_interval;
+	PERFORM stockelt._wake_worker();
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.stockelt_watch(text, interval) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.stockelt_unwatch(symbol text) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	WITH gone AS (DELETE FROM stockelt.watchlist w WHERE w.symbol = upper(stockelt_unwatch.symbol)
+				  RETURNING 1)
+	SELECT count(*) > 0 FROM gone
+$$;
+REVOKE ALL ON FUNCTION @extschema@.stockelt_unwatch(text) FROM PUBLIC;
+
+-- Enqueues the watchlist symbols that are due, stalest first, at most budget of them
+-- (-1: no limit), leaving room for jobs already queued.  Called by the worker.
+CREATE FUNCTION stockelt._enqueue_due(budget integer) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	room integer;
+	n integer;
+	this_batch bigint;
+BEGIN
+	SELECT CASE WHEN budget < 0 THEN NULL
+				ELSE greatest(budget - count(*), 0) END
+	  INTO room FROM stockelt.jobs WHERE state IN ('queued', 'running', 'retry');
+	IF room = 0 THEN
+		RETURN 0;
+	END IF;
+	this_batch := nextval('stockelt.job_batches');
+	WITH due AS (
+		SELECT w.symbol, last.fetched_at
+		  FROM stockelt.watchlist w
+		  LEFT JOIN LATERAL (SELECT max(o.fetched_at) AS fetched_at FROM stockelt.bronze_objects o
+							  WHERE o.api_function = 'TIME_SERIES_WEEKLY_ADJUSTED'
+								AND o.symbol = w.symbol) last ON true
+		 WHERE (last.fetched_at IS NULL OR last.fetched_at < now() - w.refresh_interval)
+		   AND NOT EXISTS (SELECT FROM stockelt.jobs j WHERE j.symbol = w.symbol
+							 AND j.state IN ('queued', 'running', 'retry'))
+		 ORDER BY last.fetched_at NULLS FIRST, w.symbol
+		 LIMIT room
+	), queued AS (
+		INSERT INTO stockelt.jobs (batch, symbol) SELECT this_batch, symbol FROM due
+		ON CONFLICT (symbol) WHERE state IN ('queued', 'running', 'retry') DO NOTHING
+		RETURNING symbol
+	)
+	UPDATE stockelt.watchlist w SET last_enqueued_at = now()
+	  FROM queued q WHERE q.symbol = w.symbol;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION stockelt._enqueue_due(integer) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.stockelt_usage(OUT day date, OUT used integer, OUT daily_limit integer,
+	OUT remaining integer, OUT throttled integer, OUT paused_until timestamptz,
+	OUT spacing_ms double precision)
+RETURNS record
+AS 'MODULE_PATHNAME', 'stockelt_usage'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION @extschema@.stockelt_usage() IS
+	'Today''s API calls counted by the shared limiter (kept across restarts), the budget left, any pause.';
+
+CREATE FUNCTION @extschema@.stockelt_resume() RETURNS boolean
+AS 'MODULE_PATHNAME', 'stockelt_resume'
+LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION @extschema@.stockelt_resume() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.stockelt_resume() IS
+	'Lifts the pause a daily-quota answer caused, and the slowdown of a throttle answer; true if there was one.';
+
+CREATE VIEW stockelt.worker AS
+SELECT a.pid, a.datname AS database, a.backend_start AS started_at, a.state, a.wait_event,
+	   (SELECT count(*) FROM stockelt.jobs WHERE state IN ('queued', 'retry')) AS queued,
+	   (SELECT count(*) FROM stockelt.jobs WHERE state = 'running') AS running,
+	   (SELECT count(*) FROM stockelt.jobs WHERE state = 'failed') AS failed
+  FROM pg_catalog.pg_stat_activity a
+ WHERE a.backend_type = 'stockelt worker';
+COMMENT ON VIEW stockelt.worker IS 'The background worker, if it runs, and the size of its queue.';
