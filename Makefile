@@ -12,7 +12,8 @@ OBJS = \
 	src/silver.o \
 	src/ingest.o \
 	src/ratelimit.o \
-	src/worker.o
+	src/worker.o \
+	src/settings.o
 
 EXTENSION = stockelt
 DATA = stockelt--1.0.sql

@@ -34,8 +34,9 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
-#include "stockelt.h"
+#include "errcodes.h"
 #include "ratelimit.h"
+#include "settings.h"
 
 #define USAGE_FILE "stockelt_usage"
 #define USAGE_TEMP_FILE "stockelt_usage.tmp"

@@ -40,7 +40,6 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "stockelt.h"
 #include "silver.h"
 
 #define INSERT_BATCH 256

@@ -46,12 +46,13 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
-#include "stockelt.h"
 #include "alphavantage.h"
 #include "bronze.h"
+#include "errcodes.h"
 #include "http.h"
 #include "ingest.h"
 #include "ratelimit.h"
+#include "settings.h"
 #include "silver.h"
 #include "worker.h"
 
@@ -400,23 +401,7 @@ outcome_of(int sqlstate, long http_status)
 {
 	if (sqlstate == ERRCODE_STOCKELT_DAILY_QUOTA)
 		return WAIT_FOR_QUOTA;
-	if (sqlstate == ERRCODE_STOCKELT_HTTP_STATUS)
-		return (http_status >= 500 || http_status == 429 || http_status == 408) ? RETRY : FAIL;
-	if (sqlstate == ERRCODE_STOCKELT_THROTTLED ||
-		sqlstate == ERRCODE_STOCKELT_TIMEOUT ||
-		sqlstate == ERRCODE_STOCKELT_CONNECTION_REFUSED ||
-		sqlstate == ERRCODE_STOCKELT_CONNECTION_RESET ||
-		sqlstate == ERRCODE_STOCKELT_TRANSPORT ||
-		sqlstate == ERRCODE_STOCKELT_TRUNCATED ||
-		sqlstate == ERRCODE_STOCKELT_NOT_JSON ||
-		sqlstate == ERRCODE_STOCKELT_EMPTY_RESPONSE ||
-		sqlstate == ERRCODE_STOCKELT_UNEXPECTED ||
-		sqlstate == ERRCODE_STOCKELT_S3_ERROR ||
-		sqlstate == ERRCODE_OUT_OF_MEMORY ||
-		sqlstate == ERRCODE_T_R_DEADLOCK_DETECTED ||
-		sqlstate == ERRCODE_T_R_SERIALIZATION_FAILURE)
-		return RETRY;
-	return FAIL;
+	return stockelt_errcode_is_transient(sqlstate, http_status) ? RETRY : FAIL;
 }
 
 /* Exponential backoff with jitter: base · 2^(attempts−1) · [0.5, 1.5), at most an hour. */
