@@ -13,7 +13,8 @@ OBJS = \
 	src/ingest.o \
 	src/ratelimit.o \
 	src/worker.o \
-	src/settings.o
+	src/settings.o \
+	src/goldlog.o
 
 EXTENSION = stockelt
 DATA = stockelt--1.0.sql

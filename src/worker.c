@@ -19,12 +19,9 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
-#include "catalog/namespace.h"
-#include "nodes/makefuncs.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "common/pg_prng.h"
-#include "funcapi.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -35,9 +32,10 @@
 #include "storage/latch.h"
 #include "storage/pmsignal.h"
 #include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
-#include "utils/date.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -49,6 +47,7 @@
 #include "alphavantage.h"
 #include "bronze.h"
 #include "errcodes.h"
+#include "goldlog.h"
 #include "http.h"
 #include "ingest.h"
 #include "ratelimit.h"
@@ -132,11 +131,115 @@ static Prerequisite *const prerequisites[] = {&api_key_prerequisite, &store_prer
 static bool storing = false;	/* bronze_store is running for a job */
 static bool locking = false;	/* taking the locks an answer's ingest needs */
 
+/* ---------------------------------------------------------------- shared memory */
+
+/* What other processes know of the worker: plain values under a spinlock. */
+typedef struct WorkerShared
+{
+	slock_t		mutex;
+	int			pgprocno;		/* whose latch wakes the worker; -1 when none runs */
+	bool		connecting;		/* a worker set out to connect to its database */
+} WorkerShared;
+
+static WorkerShared *worker_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+worker_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkerShared)));
+}
+
+static void
+worker_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	worker_shared = ShmemInitStruct("stockelt worker", sizeof(WorkerShared), &found);
+	if (!found)
+	{
+		SpinLockInit(&worker_shared->mutex);
+		worker_shared->pgprocno = -1;
+		worker_shared->connecting = false;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static WorkerShared *
+get_worker_shared(void)
+{
+	if (worker_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("stockelt's shared memory is not set up"),
+				 errhint("Add stockelt to shared_preload_libraries and restart the server.")));
+	return worker_shared;
+}
+
+static void
+set_worker_latch(int pgprocno)
+{
+	WorkerShared *w = get_worker_shared();
+
+	SpinLockAcquire(&w->mutex);
+	w->pgprocno = pgprocno;
+	SpinLockRelease(&w->mutex);
+}
+
+void
+worker_wake(void)
+{
+	/* Called at commit: a plain read of an int, no lock. */
+	int			pgprocno = get_worker_shared()->pgprocno;
+
+	if (pgprocno >= 0)
+		SetLatch(&ProcGlobal->allProcs[pgprocno].procLatch);
+}
+
+/*
+ * A worker that dies while connecting to stockelt.database (it does not
+ * exist) leaves this set, so that the next one waits for the database
+ * instead of failing again.
+ */
+static void
+set_connecting(bool connecting)
+{
+	WorkerShared *w = get_worker_shared();
+
+	SpinLockAcquire(&w->mutex);
+	w->connecting = connecting;
+	SpinLockRelease(&w->mutex);
+}
+
+static bool
+was_connecting(void)
+{
+	WorkerShared *w = get_worker_shared();
+	bool		connecting;
+
+	SpinLockAcquire(&w->mutex);
+	connecting = w->connecting;
+	SpinLockRelease(&w->mutex);
+	return connecting;
+}
+
 void
 worker_register(void)
 {
 	BackgroundWorker w = {0};
 
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = worker_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = worker_shmem_startup;
+	/* stockelt_resume() lifting a pause releases the jobs the worker holds for it. */
+	ratelimit_resumed_hook = worker_wake;
 	if (IsBinaryUpgrade)
 		return;
 	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -479,8 +582,7 @@ lock_for_ingest(const char *symbol)
 	(void) set_config_option("lock_timeout", CppAsString2(LOCK_WAIT_MS), PGC_SUSET,
 							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 	silver_lock_objects(list_make1(pstrdup(symbol)), false);
-	(void) RangeVarGetRelid(makeRangeVar("stockelt", "gold_pending", -1), RowExclusiveLock,
-							false);
+	goldlog_lock();
 	(void) set_config_option("lock_timeout", "0", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
 							 true, 0, false);
 }
@@ -1039,7 +1141,7 @@ refresh_gold(void)
 static void
 forget_worker(int code, Datum arg)
 {
-	ratelimit_set_worker(-1);
+	set_worker_latch(-1);
 }
 
 /* Whether stockelt.database exists and takes connections, from the shared catalog. */
@@ -1091,7 +1193,7 @@ wait_for_database(void)
 	ereport(LOG,
 			(errmsg("stockelt worker found database \"%s\" and restarts to connect to it",
 					stockelt_database)));
-	ratelimit_set_worker_connecting(false);
+	set_connecting(false);
 	proc_exit(1);
 }
 
@@ -1116,15 +1218,15 @@ stockelt_worker_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	if (ratelimit_worker_was_connecting())
+	if (was_connecting())
 		wait_for_database();
-	ratelimit_set_worker_connecting(true);
+	set_connecting(true);
 	BackgroundWorkerInitializeConnection(stockelt_database, NULL, 0);
-	ratelimit_set_worker_connecting(false);
+	set_connecting(false);
 	pin_settings();
 	pgstat_report_appname("stockelt worker");
 
-	ratelimit_set_worker(MyProc->pgprocno);
+	set_worker_latch(MyProc->pgprocno);
 	on_shmem_exit(forget_worker, 0);
 	pool = http_pool_create(MAX_POOL);
 	loop_context = AllocSetContextCreate(TopMemoryContext, "stockelt worker loop",
@@ -1200,7 +1302,7 @@ static void
 wake_on_commit(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT && wake_at_commit)
-		ratelimit_wake_worker();
+		worker_wake();
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
 		wake_at_commit = false;
@@ -1219,30 +1321,4 @@ stockelt_wake_worker(PG_FUNCTION_ARGS)
 	registered = true;
 	wake_at_commit = true;
 	PG_RETURN_VOID();
-}
-
-PG_FUNCTION_INFO_V1(stockelt_usage);
-
-Datum
-stockelt_usage(PG_FUNCTION_ARGS)
-{
-	TupleDesc	desc;
-	RateUsage	usage;
-	Datum		values[7];
-	bool		nulls[7] = {false};
-
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	ratelimit_usage(&usage);
-	values[0] = DateADTGetDatum(usage.day);
-	values[1] = Int32GetDatum(usage.used);
-	values[2] = Int32GetDatum(usage.daily_limit);
-	nulls[2] = usage.daily_limit == 0;
-	values[3] = Int32GetDatum(Max(usage.daily_limit - usage.used, 0));
-	nulls[3] = usage.daily_limit == 0;
-	values[4] = Int32GetDatum(usage.throttled);
-	values[5] = TimestampTzGetDatum(usage.paused_until);
-	nulls[5] = usage.paused_until == 0;
-	values[6] = Float8GetDatum(usage.spacing_ms);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
