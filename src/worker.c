@@ -66,26 +66,71 @@
 
 PGDLLEXPORT void stockelt_worker_main(Datum arg);
 
-/* A claimed job, waiting for its slot or in flight. */
+/*
+ * A slot of the pool and the job it holds.  Its state moves only through
+ * slot_move, along the arrows of src/README.md:
+ *
+ *	FREE ──claim──▶ CLAIMED ──reserve──▶ RESERVED ──send──▶ IN_FLIGHT ──finish──▶ FREE
+ *	                   │                                     │     ▲
+ *	                   └──unclaim, hold──▶ FREE          park▼     │store (finish)
+ *	                                                        PARKED ─┘
+ */
+typedef enum SlotState
+{
+	SLOT_FREE,					/* no job */
+	SLOT_CLAIMED,				/* running in stockelt.jobs, no slot of the limiter yet */
+	SLOT_RESERVED,				/* the limiter gave it a start (start_at); not sent */
+	SLOT_IN_FLIGHT,				/* its call is in the HTTP pool */
+	SLOT_PARKED,				/* its answer waits for another session's lock */
+	SLOT_STATES
+} SlotState;
+
+static const char *const slot_state_names[SLOT_STATES] = {
+	"free", "claimed", "reserved", "in flight", "parked"
+};
+
+/* The states each state may move to. */
+#define TO(state) (1 << (state))
+static const int slot_moves[SLOT_STATES] = {
+	[SLOT_FREE] = TO(SLOT_CLAIMED),
+	[SLOT_CLAIMED] = TO(SLOT_RESERVED) | TO(SLOT_FREE),
+	[SLOT_RESERVED] = TO(SLOT_IN_FLIGHT),
+	[SLOT_IN_FLIGHT] = TO(SLOT_FREE) | TO(SLOT_PARKED),
+	[SLOT_PARKED] = TO(SLOT_FREE),
+};
+#undef TO
+
 typedef struct Job
 {
+	SlotState	state;
 	int64		id;
 	char		symbol[64];
 	int			attempts;
-	bool		reserved;		/* it has a slot of the limiter, from start_at */
-	TimestampTz start_at;
+	TimestampTz start_at;		/* from RESERVED on */
 	int64		spacing_us;		/* the limiter's spacing when it was reserved */
 	TimestampTz sent_at;
 	char	   *apikey;			/* the key it was sent with (TopMemoryContext) */
-	bool		claimed;
-	/* an answer kept while another session holds a lock its ingest needs */
-	bool		parked;
+	/* PARKED: an answer kept while another session holds a lock its ingest needs */
 	HttpResponse answer;		/* body in TopMemoryContext */
 	TimestampTz received;
 	TimestampTz store_at;		/* try to store it again then */
 } Job;
 
 static Job	jobs[MAX_POOL];
+
+/*
+ * The one place a slot changes state.  A move the diagram does not draw is a
+ * bug of the worker: it stops (and is restarted, its jobs put back), rather
+ * than send a call twice or lose an answer.
+ */
+static void
+slot_move(Job *job, SlotState to)
+{
+	if ((slot_moves[job->state] & (1 << to)) == 0)
+		elog(ERROR, "stockelt worker: a job slot cannot go from %s to %s",
+			 slot_state_names[job->state], slot_state_names[to]);
+	job->state = to;
+}
 static HttpPool *pool;
 static bool ingested_since_refresh = false;
 static TimestampTz blocked_until = 0;	/* the limiter said: nothing before then */
@@ -453,7 +498,7 @@ claim(Job *job)
 		job->id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
 		strlcpy(job->symbol, SPI_getvalue(t, d, 2), sizeof(job->symbol));
 		job->attempts = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
-		job->claimed = true;
+		slot_move(job, SLOT_CLAIMED);
 	}
 	commit();
 	return found;
@@ -470,7 +515,7 @@ unclaim(Job *job, TimestampTz retry_at)
 	run("UPDATE stockelt.jobs SET state = 'queued', attempts = attempts - 1, next_attempt_at = $2 "
 		" WHERE id = $1", 2, types, values, NULL, SPI_OK_UPDATE);
 	commit();
-	job->claimed = false;
+	slot_move(job, SLOT_FREE);
 }
 
 static double
@@ -596,7 +641,7 @@ lock_for_ingest(const char *symbol)
 static void
 park(Job *job, const HttpResponse *resp, TimestampTz received, const ErrorData *edata)
 {
-	if (!job->parked)
+	if (job->state != SLOT_PARKED)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
@@ -606,7 +651,7 @@ park(Job *job, const HttpResponse *resp, TimestampTz received, const ErrorData *
 		job->answer.error_summary = NULL;
 		job->answer.error_detail = NULL;
 		MemoryContextSwitchTo(old);
-		job->parked = true;
+		slot_move(job, SLOT_PARKED);
 		job->received = received;
 		ereport(LOG,
 				(errmsg("stockelt worker keeps the answer for \"%s\" until another session releases a lock its ingest needs",
@@ -622,7 +667,7 @@ static void
 finish_job(Job *job, HttpResponse *resp)
 {
 	MemoryContext keep = CurrentMemoryContext;
-	TimestampTz received = job->parked ? job->received : GetCurrentTimestamp();
+	TimestampTz received = job->state == SLOT_PARKED ? job->received : GetCurrentTimestamp();
 	const char *apikey = job->apikey;
 
 	PG_TRY();
@@ -676,12 +721,11 @@ finish_job(Job *job, HttpResponse *resp)
 		PG_END_TRY();
 	}
 	PG_END_TRY();
-	if (job->parked)
+	if (job->state == SLOT_PARKED)
 		pfree(job->answer.body.data);
-	job->parked = false;
 	pfree(job->apikey);
 	job->apikey = NULL;
-	job->claimed = false;
+	slot_move(job, SLOT_FREE);
 }
 
 /* Answers kept for another session's lock are stored when their time comes. */
@@ -691,7 +735,7 @@ store_parked(void)
 	TimestampTz now = GetCurrentTimestamp();
 
 	for (int i = 0; i < MAX_POOL; i++)
-		if (jobs[i].claimed && jobs[i].parked && now >= jobs[i].store_at)
+		if (jobs[i].state == SLOT_PARKED && now >= jobs[i].store_at)
 			finish_job(&jobs[i], &jobs[i].answer);
 }
 
@@ -712,7 +756,7 @@ static int
 waiting_job(void)
 {
 	for (int i = 0; i < MAX_POOL; i++)
-		if (jobs[i].claimed && !jobs[i].parked && !http_pool_busy(pool, i))
+		if (jobs[i].state == SLOT_CLAIMED || jobs[i].state == SLOT_RESERVED)
 			return i;
 	return -1;
 }
@@ -721,7 +765,7 @@ static int
 free_slot(void)
 {
 	for (int i = 0; i < pool_size(); i++)
-		if (!jobs[i].claimed && !http_pool_busy(pool, i))
+		if (jobs[i].state == SLOT_FREE)
 			return i;
 	return -1;
 }
@@ -737,6 +781,7 @@ send_job(int i)
 	req.secret = jobs[i].apikey;
 	jobs[i].sent_at = GetCurrentTimestamp();
 	http_pool_start(pool, i, &req);
+	slot_move(&jobs[i], SLOT_IN_FLIGHT);
 	/* From when it left, not from its slot: a late call moves the next one too. */
 	next_slot_at = jobs[i].sent_at + jobs[i].spacing_us;
 }
@@ -752,7 +797,7 @@ send_job(int i)
 static bool
 reserve_and_send(int i)
 {
-	if (!jobs[i].reserved)
+	if (jobs[i].state == SLOT_CLAIMED)
 	{
 		TimestampTz start_at;
 		TimestampTz retry_at;
@@ -772,7 +817,7 @@ reserve_and_send(int i)
 				return false;
 		}
 		ratelimit_usage(&usage);
-		jobs[i].reserved = true;
+		slot_move(&jobs[i], SLOT_RESERVED);
 		jobs[i].start_at = start_at;
 		jobs[i].spacing_us = (int64) (usage.spacing_ms * 1000.0);
 	}
@@ -805,7 +850,7 @@ hold_jobs(Job *job, const Prerequisite *p, const ErrorData *edata)
 		" WHERE state IN ('queued', 'retry') AND next_attempt_at < $2", 4, types, values, NULL,
 		SPI_OK_UPDATE);
 	commit();
-	job->claimed = false;
+	slot_move(job, SLOT_FREE);
 }
 
 /*
@@ -920,12 +965,11 @@ fill_slots(void)
 			i = free_slot();
 			if (i < 0 || !claim(&jobs[i]))
 				return;
-			jobs[i].reserved = false;
 			if (!prerequisite_ready(&api_key_prerequisite, &jobs[i]) ||
 				!prerequisite_ready(&store_prerequisite, &jobs[i]))
 				return;
 		}
-		if (!reserve_and_send(i) || !http_pool_busy(pool, i))
+		if (!reserve_and_send(i) || jobs[i].state != SLOT_IN_FLIGHT)
 			return;
 	}
 }
@@ -939,7 +983,7 @@ until_next_start(int cap)
 
 	if (i < 0)
 		return cap;
-	at = jobs[i].reserved ? jobs[i].start_at : next_slot_at;
+	at = jobs[i].state == SLOT_RESERVED ? jobs[i].start_at : next_slot_at;
 	return (int) Min(Max((at - GetCurrentTimestamp() + 999) / 1000, 0), cap);
 }
 
@@ -947,7 +991,7 @@ static bool
 any_claimed(void)
 {
 	for (int i = 0; i < MAX_POOL; i++)
-		if (jobs[i].claimed)
+		if (jobs[i].state != SLOT_FREE)
 			return true;
 	return false;
 }
