@@ -14,6 +14,7 @@ OBJS = \
 	src/ratelimit.o \
 	src/worker.o \
 	src/settings.o \
+	src/clock.o \
 	src/goldlog.o
 
 EXTENSION = stockelt

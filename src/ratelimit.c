@@ -36,6 +36,7 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "clock.h"
 #include "errcodes.h"
 #include "ratelimit.h"
 #include "settings.h"
@@ -260,7 +261,7 @@ static RateDecision
 reserve(Reservation *r, TimestampTz *retry_at)
 {
 	RateShared *s = get_shared();
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = stockelt_now();
 	RateDecision decision;
 
 	LWLockAcquire(s->lock, LW_EXCLUSIVE);
@@ -339,7 +340,7 @@ wait_until(TimestampTz t)
 {
 	for (;;)
 	{
-		long		ms = (long) ((t - GetCurrentTimestamp() + 999) / 1000);
+		long		ms = (long) ((t - stockelt_now() + 999) / 1000);
 
 		if (ms <= 0)
 			break;
@@ -392,7 +393,7 @@ void
 ratelimit_note_throttle(void)
 {
 	RateShared *s = get_shared();
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = stockelt_now();
 
 	LWLockAcquire(s->lock, LW_EXCLUSIVE);
 	s->throttled++;
@@ -407,7 +408,7 @@ void
 ratelimit_note_daily_quota(void)
 {
 	RateShared *s = get_shared();
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = stockelt_now();
 
 	LWLockAcquire(s->lock, LW_EXCLUSIVE);
 	PG_TRY();
@@ -427,7 +428,7 @@ void
 ratelimit_usage(RateUsage *usage)
 {
 	RateShared *s = get_shared();
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = stockelt_now();
 
 	LWLockAcquire(s->lock, LW_EXCLUSIVE);
 	PG_TRY();
@@ -457,7 +458,7 @@ Datum
 stockelt_resume(PG_FUNCTION_ARGS)
 {
 	RateShared *s = get_shared();
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = stockelt_now();
 	bool		lifted;
 
 	LWLockAcquire(s->lock, LW_EXCLUSIVE);

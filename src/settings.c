@@ -39,6 +39,7 @@ int			stockelt_max_concurrent_requests = 4;
 int			stockelt_max_attempts = 5;
 int			stockelt_retry_delay_ms = 5000;
 int			stockelt_job_retention_s = 7 * 24 * 3600;
+int			stockelt_test_clock_offset_s = 0;
 
 /* A secret file holds one line: an API key or an S3 secret, never kilobytes. */
 #define SECRET_FILE_MAX 4096
@@ -199,6 +200,23 @@ define_worker_settings(void)
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 }
 
+/*
+ * For tests only: moves stockelt's clock (src/clock.c) forward, so that a test
+ * sees the day's budget start again or a retry come due without sleeping
+ * through the wait.  Set in the server's configuration, so that every process
+ * reads the same moved time; hidden, and absent from the sample file.
+ */
+static void
+define_test_settings(void)
+{
+	DefineCustomIntVariable("stockelt.test_clock_offset",
+							"For tests only: moves stockelt's clock forward by this much.",
+							"The limiter's day and the worker's schedule read the moved clock; leave it at 0.",
+							&stockelt_test_clock_offset_s, 0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S | GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+}
+
 /* Every setting of stockelt, once, from _PG_init. */
 void
 settings_define(void)
@@ -207,6 +225,7 @@ settings_define(void)
 	define_s3_settings();
 	define_limit_settings();
 	define_worker_settings();
+	define_test_settings();
 	MarkGUCPrefixReserved("stockelt");
 }
 

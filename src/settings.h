@@ -35,6 +35,9 @@ extern int	stockelt_max_attempts;
 extern int	stockelt_retry_delay_ms;
 extern int	stockelt_job_retention_s;
 
+/* For tests only: how far src/clock.c moves stockelt's clock forward */
+extern int	stockelt_test_clock_offset_s;
+
 /* From _PG_init, before anything reads a setting. */
 extern void settings_define(void);
 

@@ -46,6 +46,7 @@
 
 #include "alphavantage.h"
 #include "bronze.h"
+#include "clock.h"
 #include "errcodes.h"
 #include "goldlog.h"
 #include "http.h"
@@ -481,14 +482,16 @@ claim(Job *job)
 {
 	bool		found;
 	bool		isnull;
+	Oid			types[1] = {TIMESTAMPTZOID};
+	Datum		values[1] = {TimestampTzGetDatum(stockelt_now())};
 
 	begin("claiming a job");
 	run("UPDATE stockelt.jobs SET state = 'running', attempts = attempts + 1, "
 		"       started_at = clock_timestamp() "
 		" WHERE id = (SELECT id FROM stockelt.jobs "
-		"              WHERE state IN ('queued', 'retry') AND next_attempt_at <= now() "
+		"              WHERE state IN ('queued', 'retry') AND next_attempt_at <= $1 "
 		"              ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-		"RETURNING id, symbol, attempts", 0, NULL, NULL, NULL, SPI_OK_UPDATE_RETURNING);
+		"RETURNING id, symbol, attempts", 1, types, values, NULL, SPI_OK_UPDATE_RETURNING);
 	found = SPI_processed > 0;
 	if (found)
 	{
@@ -559,7 +562,7 @@ backoff(int attempts)
 	double		ms = (double) stockelt_retry_delay_ms * pow(2.0, Max(attempts - 1, 0));
 
 	ms = Min(ms, (double) MAX_BACKOFF_MS) * (0.5 + pg_prng_double(&pg_global_prng_state));
-	return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) ms);
+	return TimestampTzPlusMilliseconds(stockelt_now(), (int64) ms);
 }
 
 /*
@@ -571,7 +574,7 @@ record_failure(Job *job, const ErrorData *edata, long http_status, bool store_fa
 {
 	Outcome		outcome = store_failed ? RETRY : outcome_of(edata->sqlerrcode, http_status);
 	const char *state;
-	TimestampTz next = GetCurrentTimestamp();
+	TimestampTz next = stockelt_now();
 	Oid			types[6] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT4OID};
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', http_status > 0 ? ' ' : 'n'};
@@ -659,7 +662,7 @@ park(Job *job, const HttpResponse *resp, TimestampTz received, const ErrorData *
 				 errdetail_internal("%s", edata->message),
 				 errhint("It tries again every %d ms, and fetches meanwhile.", LOCKED_RETRY_MS)));
 	}
-	job->store_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), LOCKED_RETRY_MS);
+	job->store_at = TimestampTzPlusMilliseconds(stockelt_now(), LOCKED_RETRY_MS);
 }
 
 /* The API's answer for a job: into bronze and silver, or its error recorded. */
@@ -667,7 +670,7 @@ static void
 finish_job(Job *job, HttpResponse *resp)
 {
 	MemoryContext keep = CurrentMemoryContext;
-	TimestampTz received = job->state == SLOT_PARKED ? job->received : GetCurrentTimestamp();
+	TimestampTz received = job->state == SLOT_PARKED ? job->received : stockelt_now();
 	const char *apikey = job->apikey;
 
 	PG_TRY();
@@ -686,7 +689,7 @@ finish_job(Job *job, HttpResponse *resp)
 		storing = false;
 		ingest_object(key, false, false, &counts);
 		record_done(job, key, resp->status, ms_between(job->sent_at, received),
-					ms_between(received, GetCurrentTimestamp()));
+					ms_between(received, stockelt_now()));
 		commit();
 		ingested_since_refresh = true;
 	}
@@ -732,7 +735,7 @@ finish_job(Job *job, HttpResponse *resp)
 static void
 store_parked(void)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = stockelt_now();
 
 	for (int i = 0; i < MAX_POOL; i++)
 		if (jobs[i].state == SLOT_PARKED && now >= jobs[i].store_at)
@@ -779,7 +782,7 @@ send_job(int i)
 	req.method = "GET";
 	req.url = av_query_url(&av_weekly_adjusted, jobs[i].symbol, jobs[i].apikey);
 	req.secret = jobs[i].apikey;
-	jobs[i].sent_at = GetCurrentTimestamp();
+	jobs[i].sent_at = stockelt_now();
 	http_pool_start(pool, i, &req);
 	slot_move(&jobs[i], SLOT_IN_FLIGHT);
 	/* From when it left, not from its slot: a late call moves the next one too. */
@@ -803,7 +806,7 @@ reserve_and_send(int i)
 		TimestampTz retry_at;
 		RateUsage	usage;
 
-		if (GetCurrentTimestamp() < next_slot_at)
+		if (stockelt_now() < next_slot_at)
 			return true;
 		switch (ratelimit_reserve(&start_at, &retry_at))
 		{
@@ -821,7 +824,7 @@ reserve_and_send(int i)
 		jobs[i].start_at = start_at;
 		jobs[i].spacing_us = (int64) (usage.spacing_ms * 1000.0);
 	}
-	if (jobs[i].start_at <= GetCurrentTimestamp())
+	if (jobs[i].start_at <= stockelt_now())
 		send_job(i);
 	return true;
 }
@@ -894,7 +897,7 @@ run_check(const Prerequisite *p)
 static bool
 prerequisite_ready(Prerequisite *p, Job *job)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = stockelt_now();
 	ErrorData  *edata;
 
 	if (now < p->checked_until)
@@ -955,7 +958,7 @@ fill_slots(void)
 	for (;;)
 	{
 		int			i = waiting_job();
-		TimestampTz now = GetCurrentTimestamp();
+		TimestampTz now = stockelt_now();
 
 		exit_if_postmaster_died();
 		if (now < blocked_until || prerequisite_down(now))
@@ -984,7 +987,7 @@ until_next_start(int cap)
 	if (i < 0)
 		return cap;
 	at = jobs[i].state == SLOT_RESERVED ? jobs[i].start_at : next_slot_at;
-	return (int) Min(Max((at - GetCurrentTimestamp() + 999) / 1000, 0), cap);
+	return (int) Min(Max((at - stockelt_now() + 999) / 1000, 0), cap);
 }
 
 static bool
@@ -1020,19 +1023,20 @@ unblock(void)
 	MemoryContext keep = CurrentMemoryContext;
 	RateUsage	usage;
 
-	if (held_until <= GetCurrentTimestamp())
+	if (held_until <= stockelt_now())
 		return;
 	ratelimit_usage(&usage);
 	if (usage.paused_until != 0 || (usage.daily_limit > 0 && usage.used >= usage.daily_limit))
 		return;
 	PG_TRY();
 	{
-		Oid			types[1] = {TIMESTAMPTZOID};
-		Datum		values[1] = {TimestampTzGetDatum(held_until)};
+		Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Datum		values[2] = {TimestampTzGetDatum(held_until),
+			TimestampTzGetDatum(stockelt_now())};
 
 		begin("releasing jobs the limiter held back");
-		run("UPDATE stockelt.jobs SET next_attempt_at = pg_catalog.now() "
-			" WHERE state IN ('queued', 'retry') AND next_attempt_at = $1", 1, types, values,
+		run("UPDATE stockelt.jobs SET next_attempt_at = $2 "
+			" WHERE state IN ('queued', 'retry') AND next_attempt_at = $1", 2, types, values,
 			NULL, SPI_OK_UPDATE);
 		commit();
 		blocked_until = held_until = 0;
@@ -1065,7 +1069,7 @@ housekeeping(void)
 	int			enqueued;
 	int			pruned;
 
-	if (GetCurrentTimestamp() < next_housekeeping)
+	if (stockelt_now() < next_housekeeping)
 		return;
 	ratelimit_usage(&usage);
 	enqueue.sql = psprintf("SELECT stockelt._enqueue_due(%d)",
@@ -1076,7 +1080,7 @@ housekeeping(void)
 						 " AND finished_at < pg_catalog.now() - pg_catalog.make_interval(secs => %d)",
 						 stockelt_job_retention_s);
 	pruned = run_step("prune finished jobs", run_statement, &prune, &prune_held_back);
-	next_housekeeping = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+	next_housekeeping = TimestampTzPlusMilliseconds(stockelt_now(),
 													(enqueued == ERRCODE_LOCK_NOT_AVAILABLE ||
 													 pruned == ERRCODE_LOCK_NOT_AVAILABLE) ?
 													LOCKED_RETRY_MS : HOUSEKEEPING_MS);
@@ -1093,11 +1097,12 @@ until_next_due(int cap)
 	{
 		bool		isnull;
 		Datum		d;
+		Oid			types[1] = {TIMESTAMPTZOID};
+		Datum		values[1] = {TimestampTzGetDatum(stockelt_now())};
 
 		begin("looking for due jobs");
-		run("SELECT (extract(epoch FROM pg_catalog.min(next_attempt_at) - pg_catalog.clock_timestamp()) "
-			"        * 1000)::int "
-			"  FROM stockelt.jobs WHERE state IN ('queued', 'retry')", 0, NULL, NULL, NULL,
+		run("SELECT (extract(epoch FROM pg_catalog.min(next_attempt_at) - $1) * 1000)::int "
+			"  FROM stockelt.jobs WHERE state IN ('queued', 'retry')", 1, types, values, NULL,
 			SPI_OK_SELECT);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (!isnull)
@@ -1109,11 +1114,11 @@ until_next_due(int cap)
 		FreeErrorData(abandon(keep));
 	}
 	PG_END_TRY();
-	if (blocked_until > GetCurrentTimestamp())
-		ms = Max(ms, (int) Min((blocked_until - GetCurrentTimestamp()) / 1000, cap));
+	if (blocked_until > stockelt_now())
+		ms = Max(ms, (int) Min((blocked_until - stockelt_now()) / 1000, cap));
 	for (int k = 0; k < (int) lengthof(prerequisites); k++)
-		if (prerequisites[k]->down_until > GetCurrentTimestamp())
-			ms = Max(ms, (int) Min((prerequisites[k]->down_until - GetCurrentTimestamp()) / 1000,
+		if (prerequisites[k]->down_until > stockelt_now())
+			ms = Max(ms, (int) Min((prerequisites[k]->down_until - stockelt_now()) / 1000,
 								   cap));
 	return ms;
 }
@@ -1122,7 +1127,7 @@ until_next_due(int cap)
 static int
 ms_until(TimestampTz at, int cap)
 {
-	return (int) Min(Max((at - GetCurrentTimestamp() + 999) / 1000, 0), cap);
+	return (int) Min(Max((at - stockelt_now() + 999) / 1000, 0), cap);
 }
 
 /*
@@ -1172,12 +1177,12 @@ refresh_gold(void)
 	static bool held_back = false;
 	int			sqlstate;
 
-	if (GetCurrentTimestamp() < next_refresh)
+	if (stockelt_now() < next_refresh)
 		return;
 	sqlstate = run_step("refresh gold", call_refresh_gold, NULL, &held_back);
 	if (sqlstate == 0)
 		ingested_since_refresh = false;
-	next_refresh = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+	next_refresh = TimestampTzPlusMilliseconds(stockelt_now(),
 											   sqlstate == ERRCODE_LOCK_NOT_AVAILABLE ?
 											   LOCKED_RETRY_MS : sqlstate != 0 ? HOUSEKEEPING_MS : 0);
 }
