@@ -12,7 +12,10 @@ OBJS = \
 	src/silver.o \
 	src/ingest.o \
 	src/ratelimit.o \
-	src/worker.o
+	src/worker.o \
+	src/settings.o \
+	src/clock.o \
+	src/goldlog.o
 
 EXTENSION = stockelt
 # The install script is built from one SQL file per layer, concatenated in this order

@@ -12,7 +12,8 @@
 
 #include <jansson.h>
 
-#include "stockelt.h"
+#include "errcodes.h"
+#include "settings.h"
 #include "alphavantage.h"
 
 #define MAX_SYMBOL_LEN 32

@@ -12,7 +12,8 @@
 #include "utils/formatting.h"
 #include "utils/timestamp.h"
 
-#include "stockelt.h"
+#include "errcodes.h"
+#include "settings.h"
 #include "alphavantage.h"
 #include "bronze.h"
 #include "http.h"

@@ -23,7 +23,8 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
-#include "stockelt.h"
+#include "errcodes.h"
+#include "settings.h"
 #include "http.h"
 
 /* The shortest piece of a secret that is redacted */

@@ -25,7 +25,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "stockelt.h"
+#include "errcodes.h"
 #include "bronze.h"
 #include "parse.h"
 #include "parsejob.h"

@@ -21,21 +21,25 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "access/htup_details.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "pgtime.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
-#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
-#include "stockelt.h"
+#include "clock.h"
+#include "errcodes.h"
 #include "ratelimit.h"
+#include "settings.h"
 
 #define USAGE_FILE "stockelt_usage"
 #define USAGE_TEMP_FILE "stockelt_usage.tmp"
@@ -53,13 +57,13 @@ typedef struct RateShared
 	TimestampTz paused_until;
 	TimestampTz slow_until;		/* the spacing is multiplied until then */
 	int32		slow_factor;
-	int			worker_pgprocno;	/* -1 when no worker runs */
-	bool		worker_connecting;	/* a worker set out to connect to its database */
 } RateShared;
 
 static RateShared *shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+ratelimit_resumed_hook_type ratelimit_resumed_hook = NULL;
 
 static void
 request_shmem(void)
@@ -92,7 +96,6 @@ ratelimit_shmem_startup(void)
 	{
 		memset(shared, 0, sizeof(*shared));
 		shared->lock = &(GetNamedLWLockTranche("stockelt"))->lock;
-		shared->worker_pgprocno = -1;
 		shared->slow_factor = 1;
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -258,7 +261,7 @@ static RateDecision
 reserve(Reservation *r, TimestampTz *retry_at)
 {
 	RateShared *s = get_shared();
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = stockelt_now();
 	RateDecision decision;
 
 	LWLockAcquire(s->lock, LW_EXCLUSIVE);
@@ -337,7 +340,7 @@ wait_until(TimestampTz t)
 {
 	for (;;)
 	{
-		long		ms = (long) ((t - GetCurrentTimestamp() + 999) / 1000);
+		long		ms = (long) ((t - stockelt_now() + 999) / 1000);
 
 		if (ms <= 0)
 			break;
@@ -390,7 +393,7 @@ void
 ratelimit_note_throttle(void)
 {
 	RateShared *s = get_shared();
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = stockelt_now();
 
 	LWLockAcquire(s->lock, LW_EXCLUSIVE);
 	s->throttled++;
@@ -405,7 +408,7 @@ void
 ratelimit_note_daily_quota(void)
 {
 	RateShared *s = get_shared();
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = stockelt_now();
 
 	LWLockAcquire(s->lock, LW_EXCLUSIVE);
 	PG_TRY();
@@ -425,7 +428,7 @@ void
 ratelimit_usage(RateUsage *usage)
 {
 	RateShared *s = get_shared();
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = stockelt_now();
 
 	LWLockAcquire(s->lock, LW_EXCLUSIVE);
 	PG_TRY();
@@ -445,53 +448,6 @@ ratelimit_usage(RateUsage *usage)
 	PG_END_TRY();
 }
 
-void
-ratelimit_set_worker(int pgprocno)
-{
-	RateShared *s = get_shared();
-
-	LWLockAcquire(s->lock, LW_EXCLUSIVE);
-	s->worker_pgprocno = pgprocno;
-	LWLockRelease(s->lock);
-}
-
-void
-ratelimit_wake_worker(void)
-{
-	/* Called at commit: a plain read of an int, no lock. */
-	int			pgprocno = get_shared()->worker_pgprocno;
-
-	if (pgprocno >= 0)
-		SetLatch(&ProcGlobal->allProcs[pgprocno].procLatch);
-}
-
-/*
- * A worker that dies while connecting to stockelt.database (it does not
- * exist) leaves this set, so that the next one waits for the database
- * instead of failing again.
- */
-void
-ratelimit_set_worker_connecting(bool connecting)
-{
-	RateShared *s = get_shared();
-
-	LWLockAcquire(s->lock, LW_EXCLUSIVE);
-	s->worker_connecting = connecting;
-	LWLockRelease(s->lock);
-}
-
-bool
-ratelimit_worker_was_connecting(void)
-{
-	RateShared *s = get_shared();
-	bool		connecting;
-
-	LWLockAcquire(s->lock, LW_SHARED);
-	connecting = s->worker_connecting;
-	LWLockRelease(s->lock);
-	return connecting;
-}
-
 PG_FUNCTION_INFO_V1(stockelt_resume);
 
 /*
@@ -502,7 +458,7 @@ Datum
 stockelt_resume(PG_FUNCTION_ARGS)
 {
 	RateShared *s = get_shared();
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = stockelt_now();
 	bool		lifted;
 
 	LWLockAcquire(s->lock, LW_EXCLUSIVE);
@@ -512,7 +468,34 @@ stockelt_resume(PG_FUNCTION_ARGS)
 	s->slow_factor = 1;
 	LWLockRelease(s->lock);
 	/* The worker holds back the jobs that were to wait for the pause's end. */
-	if (lifted)
-		ratelimit_wake_worker();
+	if (lifted && ratelimit_resumed_hook)
+		ratelimit_resumed_hook();
 	PG_RETURN_BOOL(lifted);
+}
+
+PG_FUNCTION_INFO_V1(stockelt_usage);
+
+/* The limiter as stockelt_usage() shows it: the day's count, the pause, the spacing. */
+Datum
+stockelt_usage(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	RateUsage	usage;
+	Datum		values[7];
+	bool		nulls[7] = {false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	ratelimit_usage(&usage);
+	values[0] = DateADTGetDatum(usage.day);
+	values[1] = Int32GetDatum(usage.used);
+	values[2] = Int32GetDatum(usage.daily_limit);
+	nulls[2] = usage.daily_limit == 0;
+	values[3] = Int32GetDatum(Max(usage.daily_limit - usage.used, 0));
+	nulls[3] = usage.daily_limit == 0;
+	values[4] = Int32GetDatum(usage.throttled);
+	values[5] = TimestampTzGetDatum(usage.paused_until);
+	nulls[5] = usage.paused_until == 0;
+	values[6] = Float8GetDatum(usage.spacing_ms);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

@@ -41,12 +41,12 @@ extern void ratelimit_note_daily_quota(void);
 
 extern void ratelimit_usage(RateUsage *usage);
 
-/* The background worker's latch, for waking it when work is enqueued. */
-extern void ratelimit_set_worker(int pgprocno);
-extern void ratelimit_wake_worker(void);
-
-/* Whether the last worker died connecting to stockelt.database. */
-extern void ratelimit_set_worker_connecting(bool connecting);
-extern bool ratelimit_worker_was_connecting(void);
+/*
+ * Called in the backend whose stockelt_resume() lifted a pause: the worker
+ * module sets it to wake the worker, which holds back the jobs that were to
+ * wait for the pause's end (the limiter knows nothing of the worker).
+ */
+typedef void (*ratelimit_resumed_hook_type) (void);
+extern ratelimit_resumed_hook_type ratelimit_resumed_hook;
 
 #endif							/* STOCKELT_RATELIMIT_H */

@@ -13,7 +13,8 @@
 #include "miscadmin.h"
 #include "common/sha2.h"
 
-#include "stockelt.h"
+#include "errcodes.h"
+#include "settings.h"
 #include "http.h"
 #include "s3.h"
 
@@ -54,7 +55,7 @@ sha256_hex(const char *data, size_t len, char *hex)
 	hex[2 * PG_SHA256_DIGEST_LENGTH] = '\0';
 }
 
-/* The access key id from its setting, else the environment; the secret comes from stockelt.c. */
+/* The access key id from its setting, else the environment; the secret comes from settings.c. */
 static const char *
 access_key_id(void)
 {

@@ -40,7 +40,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "stockelt.h"
+#include "goldlog.h"
 #include "silver.h"
 
 #define INSERT_BATCH 256
@@ -471,26 +471,6 @@ same_values(const ExistingRow *old, DateADT week_ending, const WeeklyRow *row,
 	return true;
 }
 
-/*
- * Tells the next gold refresh that this symbol changed from a week on.  An
- * ingest and a refresh take turns on the table's lock, so a refresh never
- * consumes a change it cannot see yet.
- */
-static void
-mark_gold_pending(const char *symbol, DateADT from_week)
-{
-	Datum		values[2] = {CStringGetTextDatum(symbol), DateADTGetDatum(from_week)};
-	Oid			types[2] = {TEXTOID, DATEOID};
-
-	SPI_connect();
-	if (SPI_execute_with_args("INSERT INTO stockelt.gold_pending AS p (symbol, from_week) "
-							  "VALUES ($1, $2) ON CONFLICT (symbol) "
-							  "DO UPDATE SET from_week = least(p.from_week, excluded.from_week)",
-							  2, types, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record the change of \"%s\" for gold", symbol);
-	SPI_finish();
-}
-
 static DateADT
 date_of(const WeeklyRow *row)
 {
@@ -720,7 +700,7 @@ silver_ingest_weekly(const char *key, const char *symbol, TimestampTz fetched_at
 	flush_inserts(&w);
 	writer_close(&w);
 	if (!DATE_NOT_FINITE(w.first_changed))
-		mark_gold_pending(symbol, w.first_changed);
+		goldlog_note_change(symbol, w.first_changed);
 }
 
 /* Listings are few: plain SQL keeps this path simple. */

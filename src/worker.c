@@ -19,12 +19,9 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
-#include "catalog/namespace.h"
-#include "nodes/makefuncs.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "common/pg_prng.h"
-#include "funcapi.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -35,9 +32,10 @@
 #include "storage/latch.h"
 #include "storage/pmsignal.h"
 #include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
-#include "utils/date.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -46,12 +44,15 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
-#include "stockelt.h"
 #include "alphavantage.h"
 #include "bronze.h"
+#include "clock.h"
+#include "errcodes.h"
+#include "goldlog.h"
 #include "http.h"
 #include "ingest.h"
 #include "ratelimit.h"
+#include "settings.h"
 #include "silver.h"
 #include "worker.h"
 
@@ -66,26 +67,71 @@
 
 PGDLLEXPORT void stockelt_worker_main(Datum arg);
 
-/* A claimed job, waiting for its slot or in flight. */
+/*
+ * A slot of the pool and the job it holds.  Its state moves only through
+ * slot_move, along the arrows of src/README.md:
+ *
+ *	FREE ──claim──▶ CLAIMED ──reserve──▶ RESERVED ──send──▶ IN_FLIGHT ──finish──▶ FREE
+ *	                   │                                     │     ▲
+ *	                   └──unclaim, hold──▶ FREE          park▼     │store (finish)
+ *	                                                        PARKED ─┘
+ */
+typedef enum SlotState
+{
+	SLOT_FREE,					/* no job */
+	SLOT_CLAIMED,				/* running in stockelt.jobs, no slot of the limiter yet */
+	SLOT_RESERVED,				/* the limiter gave it a start (start_at); not sent */
+	SLOT_IN_FLIGHT,				/* its call is in the HTTP pool */
+	SLOT_PARKED,				/* its answer waits for another session's lock */
+	SLOT_STATES
+} SlotState;
+
+static const char *const slot_state_names[SLOT_STATES] = {
+	"free", "claimed", "reserved", "in flight", "parked"
+};
+
+/* The states each state may move to. */
+#define TO(state) (1 << (state))
+static const int slot_moves[SLOT_STATES] = {
+	[SLOT_FREE] = TO(SLOT_CLAIMED),
+	[SLOT_CLAIMED] = TO(SLOT_RESERVED) | TO(SLOT_FREE),
+	[SLOT_RESERVED] = TO(SLOT_IN_FLIGHT),
+	[SLOT_IN_FLIGHT] = TO(SLOT_FREE) | TO(SLOT_PARKED),
+	[SLOT_PARKED] = TO(SLOT_FREE),
+};
+#undef TO
+
 typedef struct Job
 {
+	SlotState	state;
 	int64		id;
 	char		symbol[64];
 	int			attempts;
-	bool		reserved;		/* it has a slot of the limiter, from start_at */
-	TimestampTz start_at;
+	TimestampTz start_at;		/* from RESERVED on */
 	int64		spacing_us;		/* the limiter's spacing when it was reserved */
 	TimestampTz sent_at;
 	char	   *apikey;			/* the key it was sent with (TopMemoryContext) */
-	bool		claimed;
-	/* an answer kept while another session holds a lock its ingest needs */
-	bool		parked;
+	/* PARKED: an answer kept while another session holds a lock its ingest needs */
 	HttpResponse answer;		/* body in TopMemoryContext */
 	TimestampTz received;
 	TimestampTz store_at;		/* try to store it again then */
 } Job;
 
 static Job	jobs[MAX_POOL];
+
+/*
+ * The one place a slot changes state.  A move the diagram does not draw is a
+ * bug of the worker: it stops (and is restarted, its jobs put back), rather
+ * than send a call twice or lose an answer.
+ */
+static void
+slot_move(Job *job, SlotState to)
+{
+	if ((slot_moves[job->state] & (1 << to)) == 0)
+		elog(ERROR, "stockelt worker: a job slot cannot go from %s to %s",
+			 slot_state_names[job->state], slot_state_names[to]);
+	job->state = to;
+}
 static HttpPool *pool;
 static bool ingested_since_refresh = false;
 static TimestampTz blocked_until = 0;	/* the limiter said: nothing before then */
@@ -131,11 +177,115 @@ static Prerequisite *const prerequisites[] = {&api_key_prerequisite, &store_prer
 static bool storing = false;	/* bronze_store is running for a job */
 static bool locking = false;	/* taking the locks an answer's ingest needs */
 
+/* ---------------------------------------------------------------- shared memory */
+
+/* What other processes know of the worker: plain values under a spinlock. */
+typedef struct WorkerShared
+{
+	slock_t		mutex;
+	int			pgprocno;		/* whose latch wakes the worker; -1 when none runs */
+	bool		connecting;		/* a worker set out to connect to its database */
+} WorkerShared;
+
+static WorkerShared *worker_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+worker_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkerShared)));
+}
+
+static void
+worker_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	worker_shared = ShmemInitStruct("stockelt worker", sizeof(WorkerShared), &found);
+	if (!found)
+	{
+		SpinLockInit(&worker_shared->mutex);
+		worker_shared->pgprocno = -1;
+		worker_shared->connecting = false;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static WorkerShared *
+get_worker_shared(void)
+{
+	if (worker_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("stockelt's shared memory is not set up"),
+				 errhint("Add stockelt to shared_preload_libraries and restart the server.")));
+	return worker_shared;
+}
+
+static void
+set_worker_latch(int pgprocno)
+{
+	WorkerShared *w = get_worker_shared();
+
+	SpinLockAcquire(&w->mutex);
+	w->pgprocno = pgprocno;
+	SpinLockRelease(&w->mutex);
+}
+
+void
+worker_wake(void)
+{
+	/* Called at commit: a plain read of an int, no lock. */
+	int			pgprocno = get_worker_shared()->pgprocno;
+
+	if (pgprocno >= 0)
+		SetLatch(&ProcGlobal->allProcs[pgprocno].procLatch);
+}
+
+/*
+ * A worker that dies while connecting to stockelt.database (it does not
+ * exist) leaves this set, so that the next one waits for the database
+ * instead of failing again.
+ */
+static void
+set_connecting(bool connecting)
+{
+	WorkerShared *w = get_worker_shared();
+
+	SpinLockAcquire(&w->mutex);
+	w->connecting = connecting;
+	SpinLockRelease(&w->mutex);
+}
+
+static bool
+was_connecting(void)
+{
+	WorkerShared *w = get_worker_shared();
+	bool		connecting;
+
+	SpinLockAcquire(&w->mutex);
+	connecting = w->connecting;
+	SpinLockRelease(&w->mutex);
+	return connecting;
+}
+
 void
 worker_register(void)
 {
 	BackgroundWorker w = {0};
 
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = worker_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = worker_shmem_startup;
+	/* stockelt_resume() lifting a pause releases the jobs the worker holds for it. */
+	ratelimit_resumed_hook = worker_wake;
 	if (IsBinaryUpgrade)
 		return;
 	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -332,14 +482,16 @@ claim(Job *job)
 {
 	bool		found;
 	bool		isnull;
+	Oid			types[1] = {TIMESTAMPTZOID};
+	Datum		values[1] = {TimestampTzGetDatum(stockelt_now())};
 
 	begin("claiming a job");
 	run("UPDATE stockelt.jobs SET state = 'running', attempts = attempts + 1, "
 		"       started_at = clock_timestamp() "
 		" WHERE id = (SELECT id FROM stockelt.jobs "
-		"              WHERE state IN ('queued', 'retry') AND next_attempt_at <= now() "
+		"              WHERE state IN ('queued', 'retry') AND next_attempt_at <= $1 "
 		"              ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-		"RETURNING id, symbol, attempts", 0, NULL, NULL, NULL, SPI_OK_UPDATE_RETURNING);
+		"RETURNING id, symbol, attempts", 1, types, values, NULL, SPI_OK_UPDATE_RETURNING);
 	found = SPI_processed > 0;
 	if (found)
 	{
@@ -349,7 +501,7 @@ claim(Job *job)
 		job->id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
 		strlcpy(job->symbol, SPI_getvalue(t, d, 2), sizeof(job->symbol));
 		job->attempts = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
-		job->claimed = true;
+		slot_move(job, SLOT_CLAIMED);
 	}
 	commit();
 	return found;
@@ -366,7 +518,7 @@ unclaim(Job *job, TimestampTz retry_at)
 	run("UPDATE stockelt.jobs SET state = 'queued', attempts = attempts - 1, next_attempt_at = $2 "
 		" WHERE id = $1", 2, types, values, NULL, SPI_OK_UPDATE);
 	commit();
-	job->claimed = false;
+	slot_move(job, SLOT_FREE);
 }
 
 static double
@@ -400,23 +552,7 @@ outcome_of(int sqlstate, long http_status)
 {
 	if (sqlstate == ERRCODE_STOCKELT_DAILY_QUOTA)
 		return WAIT_FOR_QUOTA;
-	if (sqlstate == ERRCODE_STOCKELT_HTTP_STATUS)
-		return (http_status >= 500 || http_status == 429 || http_status == 408) ? RETRY : FAIL;
-	if (sqlstate == ERRCODE_STOCKELT_THROTTLED ||
-		sqlstate == ERRCODE_STOCKELT_TIMEOUT ||
-		sqlstate == ERRCODE_STOCKELT_CONNECTION_REFUSED ||
-		sqlstate == ERRCODE_STOCKELT_CONNECTION_RESET ||
-		sqlstate == ERRCODE_STOCKELT_TRANSPORT ||
-		sqlstate == ERRCODE_STOCKELT_TRUNCATED ||
-		sqlstate == ERRCODE_STOCKELT_NOT_JSON ||
-		sqlstate == ERRCODE_STOCKELT_EMPTY_RESPONSE ||
-		sqlstate == ERRCODE_STOCKELT_UNEXPECTED ||
-		sqlstate == ERRCODE_STOCKELT_S3_ERROR ||
-		sqlstate == ERRCODE_OUT_OF_MEMORY ||
-		sqlstate == ERRCODE_T_R_DEADLOCK_DETECTED ||
-		sqlstate == ERRCODE_T_R_SERIALIZATION_FAILURE)
-		return RETRY;
-	return FAIL;
+	return stockelt_errcode_is_transient(sqlstate, http_status) ? RETRY : FAIL;
 }
 
 /* Exponential backoff with jitter: base · 2^(attempts−1) · [0.5, 1.5), at most an hour. */
@@ -426,7 +562,7 @@ backoff(int attempts)
 	double		ms = (double) stockelt_retry_delay_ms * pow(2.0, Max(attempts - 1, 0));
 
 	ms = Min(ms, (double) MAX_BACKOFF_MS) * (0.5 + pg_prng_double(&pg_global_prng_state));
-	return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) ms);
+	return TimestampTzPlusMilliseconds(stockelt_now(), (int64) ms);
 }
 
 /*
@@ -438,7 +574,7 @@ record_failure(Job *job, const ErrorData *edata, long http_status, bool store_fa
 {
 	Outcome		outcome = store_failed ? RETRY : outcome_of(edata->sqlerrcode, http_status);
 	const char *state;
-	TimestampTz next = GetCurrentTimestamp();
+	TimestampTz next = stockelt_now();
 	Oid			types[6] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT4OID};
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', http_status > 0 ? ' ' : 'n'};
@@ -494,8 +630,7 @@ lock_for_ingest(const char *symbol)
 	(void) set_config_option("lock_timeout", CppAsString2(LOCK_WAIT_MS), PGC_SUSET,
 							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 	silver_lock_objects(list_make1(pstrdup(symbol)), false);
-	(void) RangeVarGetRelid(makeRangeVar("stockelt", "gold_pending", -1), RowExclusiveLock,
-							false);
+	goldlog_lock();
 	(void) set_config_option("lock_timeout", "0", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
 							 true, 0, false);
 }
@@ -509,7 +644,7 @@ lock_for_ingest(const char *symbol)
 static void
 park(Job *job, const HttpResponse *resp, TimestampTz received, const ErrorData *edata)
 {
-	if (!job->parked)
+	if (job->state != SLOT_PARKED)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
@@ -519,7 +654,7 @@ park(Job *job, const HttpResponse *resp, TimestampTz received, const ErrorData *
 		job->answer.error_summary = NULL;
 		job->answer.error_detail = NULL;
 		MemoryContextSwitchTo(old);
-		job->parked = true;
+		slot_move(job, SLOT_PARKED);
 		job->received = received;
 		ereport(LOG,
 				(errmsg("stockelt worker keeps the answer for \"%s\" until another session releases a lock its ingest needs",
@@ -527,7 +662,7 @@ park(Job *job, const HttpResponse *resp, TimestampTz received, const ErrorData *
 				 errdetail_internal("%s", edata->message),
 				 errhint("It tries again every %d ms, and fetches meanwhile.", LOCKED_RETRY_MS)));
 	}
-	job->store_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), LOCKED_RETRY_MS);
+	job->store_at = TimestampTzPlusMilliseconds(stockelt_now(), LOCKED_RETRY_MS);
 }
 
 /* The API's answer for a job: into bronze and silver, or its error recorded. */
@@ -535,7 +670,7 @@ static void
 finish_job(Job *job, HttpResponse *resp)
 {
 	MemoryContext keep = CurrentMemoryContext;
-	TimestampTz received = job->parked ? job->received : GetCurrentTimestamp();
+	TimestampTz received = job->state == SLOT_PARKED ? job->received : stockelt_now();
 	const char *apikey = job->apikey;
 
 	PG_TRY();
@@ -554,7 +689,7 @@ finish_job(Job *job, HttpResponse *resp)
 		storing = false;
 		ingest_object(key, false, false, &counts);
 		record_done(job, key, resp->status, ms_between(job->sent_at, received),
-					ms_between(received, GetCurrentTimestamp()));
+					ms_between(received, stockelt_now()));
 		commit();
 		ingested_since_refresh = true;
 	}
@@ -589,22 +724,21 @@ finish_job(Job *job, HttpResponse *resp)
 		PG_END_TRY();
 	}
 	PG_END_TRY();
-	if (job->parked)
+	if (job->state == SLOT_PARKED)
 		pfree(job->answer.body.data);
-	job->parked = false;
 	pfree(job->apikey);
 	job->apikey = NULL;
-	job->claimed = false;
+	slot_move(job, SLOT_FREE);
 }
 
 /* Answers kept for another session's lock are stored when their time comes. */
 static void
 store_parked(void)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = stockelt_now();
 
 	for (int i = 0; i < MAX_POOL; i++)
-		if (jobs[i].claimed && jobs[i].parked && now >= jobs[i].store_at)
+		if (jobs[i].state == SLOT_PARKED && now >= jobs[i].store_at)
 			finish_job(&jobs[i], &jobs[i].answer);
 }
 
@@ -625,7 +759,7 @@ static int
 waiting_job(void)
 {
 	for (int i = 0; i < MAX_POOL; i++)
-		if (jobs[i].claimed && !jobs[i].parked && !http_pool_busy(pool, i))
+		if (jobs[i].state == SLOT_CLAIMED || jobs[i].state == SLOT_RESERVED)
 			return i;
 	return -1;
 }
@@ -634,7 +768,7 @@ static int
 free_slot(void)
 {
 	for (int i = 0; i < pool_size(); i++)
-		if (!jobs[i].claimed && !http_pool_busy(pool, i))
+		if (jobs[i].state == SLOT_FREE)
 			return i;
 	return -1;
 }
@@ -648,8 +782,9 @@ send_job(int i)
 	req.method = "GET";
 	req.url = av_query_url(&av_weekly_adjusted, jobs[i].symbol, jobs[i].apikey);
 	req.secret = jobs[i].apikey;
-	jobs[i].sent_at = GetCurrentTimestamp();
+	jobs[i].sent_at = stockelt_now();
 	http_pool_start(pool, i, &req);
+	slot_move(&jobs[i], SLOT_IN_FLIGHT);
 	/* From when it left, not from its slot: a late call moves the next one too. */
 	next_slot_at = jobs[i].sent_at + jobs[i].spacing_us;
 }
@@ -665,13 +800,13 @@ send_job(int i)
 static bool
 reserve_and_send(int i)
 {
-	if (!jobs[i].reserved)
+	if (jobs[i].state == SLOT_CLAIMED)
 	{
 		TimestampTz start_at;
 		TimestampTz retry_at;
 		RateUsage	usage;
 
-		if (GetCurrentTimestamp() < next_slot_at)
+		if (stockelt_now() < next_slot_at)
 			return true;
 		switch (ratelimit_reserve(&start_at, &retry_at))
 		{
@@ -685,11 +820,11 @@ reserve_and_send(int i)
 				return false;
 		}
 		ratelimit_usage(&usage);
-		jobs[i].reserved = true;
+		slot_move(&jobs[i], SLOT_RESERVED);
 		jobs[i].start_at = start_at;
 		jobs[i].spacing_us = (int64) (usage.spacing_ms * 1000.0);
 	}
-	if (jobs[i].start_at <= GetCurrentTimestamp())
+	if (jobs[i].start_at <= stockelt_now())
 		send_job(i);
 	return true;
 }
@@ -718,7 +853,7 @@ hold_jobs(Job *job, const Prerequisite *p, const ErrorData *edata)
 		" WHERE state IN ('queued', 'retry') AND next_attempt_at < $2", 4, types, values, NULL,
 		SPI_OK_UPDATE);
 	commit();
-	job->claimed = false;
+	slot_move(job, SLOT_FREE);
 }
 
 /*
@@ -762,7 +897,7 @@ run_check(const Prerequisite *p)
 static bool
 prerequisite_ready(Prerequisite *p, Job *job)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = stockelt_now();
 	ErrorData  *edata;
 
 	if (now < p->checked_until)
@@ -823,7 +958,7 @@ fill_slots(void)
 	for (;;)
 	{
 		int			i = waiting_job();
-		TimestampTz now = GetCurrentTimestamp();
+		TimestampTz now = stockelt_now();
 
 		exit_if_postmaster_died();
 		if (now < blocked_until || prerequisite_down(now))
@@ -833,12 +968,11 @@ fill_slots(void)
 			i = free_slot();
 			if (i < 0 || !claim(&jobs[i]))
 				return;
-			jobs[i].reserved = false;
 			if (!prerequisite_ready(&api_key_prerequisite, &jobs[i]) ||
 				!prerequisite_ready(&store_prerequisite, &jobs[i]))
 				return;
 		}
-		if (!reserve_and_send(i) || !http_pool_busy(pool, i))
+		if (!reserve_and_send(i) || jobs[i].state != SLOT_IN_FLIGHT)
 			return;
 	}
 }
@@ -852,15 +986,15 @@ until_next_start(int cap)
 
 	if (i < 0)
 		return cap;
-	at = jobs[i].reserved ? jobs[i].start_at : next_slot_at;
-	return (int) Min(Max((at - GetCurrentTimestamp() + 999) / 1000, 0), cap);
+	at = jobs[i].state == SLOT_RESERVED ? jobs[i].start_at : next_slot_at;
+	return (int) Min(Max((at - stockelt_now() + 999) / 1000, 0), cap);
 }
 
 static bool
 any_claimed(void)
 {
 	for (int i = 0; i < MAX_POOL; i++)
-		if (jobs[i].claimed)
+		if (jobs[i].state != SLOT_FREE)
 			return true;
 	return false;
 }
@@ -889,19 +1023,20 @@ unblock(void)
 	MemoryContext keep = CurrentMemoryContext;
 	RateUsage	usage;
 
-	if (held_until <= GetCurrentTimestamp())
+	if (held_until <= stockelt_now())
 		return;
 	ratelimit_usage(&usage);
 	if (usage.paused_until != 0 || (usage.daily_limit > 0 && usage.used >= usage.daily_limit))
 		return;
 	PG_TRY();
 	{
-		Oid			types[1] = {TIMESTAMPTZOID};
-		Datum		values[1] = {TimestampTzGetDatum(held_until)};
+		Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Datum		values[2] = {TimestampTzGetDatum(held_until),
+			TimestampTzGetDatum(stockelt_now())};
 
 		begin("releasing jobs the limiter held back");
-		run("UPDATE stockelt.jobs SET next_attempt_at = pg_catalog.now() "
-			" WHERE state IN ('queued', 'retry') AND next_attempt_at = $1", 1, types, values,
+		run("UPDATE stockelt.jobs SET next_attempt_at = $2 "
+			" WHERE state IN ('queued', 'retry') AND next_attempt_at = $1", 2, types, values,
 			NULL, SPI_OK_UPDATE);
 		commit();
 		blocked_until = held_until = 0;
@@ -934,7 +1069,7 @@ housekeeping(void)
 	int			enqueued;
 	int			pruned;
 
-	if (GetCurrentTimestamp() < next_housekeeping)
+	if (stockelt_now() < next_housekeeping)
 		return;
 	ratelimit_usage(&usage);
 	enqueue.sql = psprintf("SELECT stockelt._enqueue_due(%d)",
@@ -945,7 +1080,7 @@ housekeeping(void)
 						 " AND finished_at < pg_catalog.now() - pg_catalog.make_interval(secs => %d)",
 						 stockelt_job_retention_s);
 	pruned = run_step("prune finished jobs", run_statement, &prune, &prune_held_back);
-	next_housekeeping = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+	next_housekeeping = TimestampTzPlusMilliseconds(stockelt_now(),
 													(enqueued == ERRCODE_LOCK_NOT_AVAILABLE ||
 													 pruned == ERRCODE_LOCK_NOT_AVAILABLE) ?
 													LOCKED_RETRY_MS : HOUSEKEEPING_MS);
@@ -962,11 +1097,12 @@ until_next_due(int cap)
 	{
 		bool		isnull;
 		Datum		d;
+		Oid			types[1] = {TIMESTAMPTZOID};
+		Datum		values[1] = {TimestampTzGetDatum(stockelt_now())};
 
 		begin("looking for due jobs");
-		run("SELECT (extract(epoch FROM pg_catalog.min(next_attempt_at) - pg_catalog.clock_timestamp()) "
-			"        * 1000)::int "
-			"  FROM stockelt.jobs WHERE state IN ('queued', 'retry')", 0, NULL, NULL, NULL,
+		run("SELECT (extract(epoch FROM pg_catalog.min(next_attempt_at) - $1) * 1000)::int "
+			"  FROM stockelt.jobs WHERE state IN ('queued', 'retry')", 1, types, values, NULL,
 			SPI_OK_SELECT);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (!isnull)
@@ -978,11 +1114,11 @@ until_next_due(int cap)
 		FreeErrorData(abandon(keep));
 	}
 	PG_END_TRY();
-	if (blocked_until > GetCurrentTimestamp())
-		ms = Max(ms, (int) Min((blocked_until - GetCurrentTimestamp()) / 1000, cap));
+	if (blocked_until > stockelt_now())
+		ms = Max(ms, (int) Min((blocked_until - stockelt_now()) / 1000, cap));
 	for (int k = 0; k < (int) lengthof(prerequisites); k++)
-		if (prerequisites[k]->down_until > GetCurrentTimestamp())
-			ms = Max(ms, (int) Min((prerequisites[k]->down_until - GetCurrentTimestamp()) / 1000,
+		if (prerequisites[k]->down_until > stockelt_now())
+			ms = Max(ms, (int) Min((prerequisites[k]->down_until - stockelt_now()) / 1000,
 								   cap));
 	return ms;
 }
@@ -991,7 +1127,7 @@ until_next_due(int cap)
 static int
 ms_until(TimestampTz at, int cap)
 {
-	return (int) Min(Max((at - GetCurrentTimestamp() + 999) / 1000, 0), cap);
+	return (int) Min(Max((at - stockelt_now() + 999) / 1000, 0), cap);
 }
 
 /*
@@ -1041,12 +1177,12 @@ refresh_gold(void)
 	static bool held_back = false;
 	int			sqlstate;
 
-	if (GetCurrentTimestamp() < next_refresh)
+	if (stockelt_now() < next_refresh)
 		return;
 	sqlstate = run_step("refresh gold", call_refresh_gold, NULL, &held_back);
 	if (sqlstate == 0)
 		ingested_since_refresh = false;
-	next_refresh = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+	next_refresh = TimestampTzPlusMilliseconds(stockelt_now(),
 											   sqlstate == ERRCODE_LOCK_NOT_AVAILABLE ?
 											   LOCKED_RETRY_MS : sqlstate != 0 ? HOUSEKEEPING_MS : 0);
 }
@@ -1054,7 +1190,7 @@ refresh_gold(void)
 static void
 forget_worker(int code, Datum arg)
 {
-	ratelimit_set_worker(-1);
+	set_worker_latch(-1);
 }
 
 /* Whether stockelt.database exists and takes connections, from the shared catalog. */
@@ -1106,7 +1242,7 @@ wait_for_database(void)
 	ereport(LOG,
 			(errmsg("stockelt worker found database \"%s\" and restarts to connect to it",
 					stockelt_database)));
-	ratelimit_set_worker_connecting(false);
+	set_connecting(false);
 	proc_exit(1);
 }
 
@@ -1131,15 +1267,15 @@ stockelt_worker_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	if (ratelimit_worker_was_connecting())
+	if (was_connecting())
 		wait_for_database();
-	ratelimit_set_worker_connecting(true);
+	set_connecting(true);
 	BackgroundWorkerInitializeConnection(stockelt_database, NULL, 0);
-	ratelimit_set_worker_connecting(false);
+	set_connecting(false);
 	pin_settings();
 	pgstat_report_appname("stockelt worker");
 
-	ratelimit_set_worker(MyProc->pgprocno);
+	set_worker_latch(MyProc->pgprocno);
 	on_shmem_exit(forget_worker, 0);
 	pool = http_pool_create(MAX_POOL);
 	loop_context = AllocSetContextCreate(TopMemoryContext, "stockelt worker loop",
@@ -1215,7 +1351,7 @@ static void
 wake_on_commit(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT && wake_at_commit)
-		ratelimit_wake_worker();
+		worker_wake();
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
 		wake_at_commit = false;
@@ -1234,30 +1370,4 @@ stockelt_wake_worker(PG_FUNCTION_ARGS)
 	registered = true;
 	wake_at_commit = true;
 	PG_RETURN_VOID();
-}
-
-PG_FUNCTION_INFO_V1(stockelt_usage);
-
-Datum
-stockelt_usage(PG_FUNCTION_ARGS)
-{
-	TupleDesc	desc;
-	RateUsage	usage;
-	Datum		values[7];
-	bool		nulls[7] = {false};
-
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	ratelimit_usage(&usage);
-	values[0] = DateADTGetDatum(usage.day);
-	values[1] = Int32GetDatum(usage.used);
-	values[2] = Int32GetDatum(usage.daily_limit);
-	nulls[2] = usage.daily_limit == 0;
-	values[3] = Int32GetDatum(Max(usage.daily_limit - usage.used, 0));
-	nulls[3] = usage.daily_limit == 0;
-	values[4] = Int32GetDatum(usage.throttled);
-	values[5] = TimestampTzGetDatum(usage.paused_until);
-	nulls[5] = usage.paused_until == 0;
-	values[6] = Float8GetDatum(usage.spacing_ms);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

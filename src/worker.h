@@ -5,7 +5,13 @@
 #ifndef STOCKELT_WORKER_H
 #define STOCKELT_WORKER_H
 
-/* From _PG_init; not during a binary upgrade. */
+/*
+ * From _PG_init: the worker's shared memory, and the worker itself (not
+ * during a binary upgrade).
+ */
 extern void worker_register(void);
+
+/* Sets the worker's latch, so that it looks for work at once. */
+extern void worker_wake(void);
 
 #endif							/* STOCKELT_WORKER_H */

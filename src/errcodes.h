@@ -1,15 +1,13 @@
 /*
- * stockelt.h
- *		Settings shared by the modules, and the SQLSTATEs stockelt raises.
+ * errcodes.h
+ *		The SQLSTATEs stockelt raises, and which of them are worth retrying.
  *
  * Every failure of the pipeline has a SQLSTATE of its own in class "SE", so
  * callers (and the background worker) can tell a throttle from a bad symbol
- * without reading message text.
+ * without reading message text.  Include after postgres.h.
  */
-#ifndef STOCKELT_H
-#define STOCKELT_H
-
-#include "postgres.h"
+#ifndef STOCKELT_ERRCODES_H
+#define STOCKELT_ERRCODES_H
 
 /* Provider answers */
 #define ERRCODE_STOCKELT_THROTTLED			MAKE_SQLSTATE('S','E','0','0','1')
@@ -43,36 +41,40 @@
 #define ERRCODE_STOCKELT_NO_SUCH_OBJECT		MAKE_SQLSTATE('S','E','2','0','3')
 #define ERRCODE_STOCKELT_OBJECT_EXISTS		MAKE_SQLSTATE('S','E','2','0','4')
 
-/* Settings (src/stockelt.c) */
-extern char *stockelt_api_base_url;
-extern char *stockelt_api_key_file;
-extern int	stockelt_connect_timeout_ms;
-extern int	stockelt_request_timeout_ms;
-extern int	stockelt_max_response_kb;
-extern char *stockelt_s3_endpoint;
-extern char *stockelt_s3_region;
-extern char *stockelt_s3_bucket;
-extern char *stockelt_s3_prefix;
-extern bool stockelt_s3_path_style;
-extern char *stockelt_s3_access_key_id;
-extern char *stockelt_s3_secret_access_key_file;
-extern int	stockelt_requests_per_second;
-extern int	stockelt_requests_per_minute;
-extern int	stockelt_requests_per_day;
-extern char *stockelt_day_time_zone;
-extern char *stockelt_database;
-extern int	stockelt_max_concurrent_requests;
-extern int	stockelt_max_attempts;
-extern int	stockelt_retry_delay_ms;
-extern int	stockelt_job_retention_s;
-
 /*
- * The secrets: from the file a setting names (readable by the server alone),
- * else from the server's environment; "" if neither.  A bad file raises an
- * error.
+ * Whether the same call, made again later, may succeed: the provider or the
+ * network had a bad moment, a store or the server's own resources failed, a
+ * transaction lost to another.  An HTTP status (SE100) is transient when it
+ * is a server error, 429 or 408.  A spent daily quota (SE002) is transient
+ * too, but only from the next day on: the worker waits for it apart.  Every
+ * other failure (a bad symbol, a premium function, an invalid key, a bad
+ * payload, a refused redirect) comes back the same however often it is tried.
  */
-extern const char *stockelt_effective_api_key(void);
-extern const char *stockelt_require_api_key(void);
-extern const char *stockelt_effective_s3_secret(void);
+static inline bool
+stockelt_errcode_is_transient(int sqlstate, long http_status)
+{
+	switch (sqlstate)
+	{
+		case ERRCODE_STOCKELT_HTTP_STATUS:
+			return http_status >= 500 || http_status == 429 || http_status == 408;
+		case ERRCODE_STOCKELT_THROTTLED:
+		case ERRCODE_STOCKELT_DAILY_QUOTA:
+		case ERRCODE_STOCKELT_TIMEOUT:
+		case ERRCODE_STOCKELT_CONNECTION_REFUSED:
+		case ERRCODE_STOCKELT_CONNECTION_RESET:
+		case ERRCODE_STOCKELT_TRANSPORT:
+		case ERRCODE_STOCKELT_TRUNCATED:
+		case ERRCODE_STOCKELT_NOT_JSON:
+		case ERRCODE_STOCKELT_EMPTY_RESPONSE:
+		case ERRCODE_STOCKELT_UNEXPECTED:
+		case ERRCODE_STOCKELT_S3_ERROR:
+		case ERRCODE_OUT_OF_MEMORY:
+		case ERRCODE_T_R_DEADLOCK_DETECTED:
+		case ERRCODE_T_R_SERIALIZATION_FAILURE:
+			return true;
+		default:
+			return false;
+	}
+}
 
-#endif							/* STOCKELT_H */
+#endif							/* STOCKELT_ERRCODES_H */
