@@ -15,7 +15,7 @@ OBJS = \
 	src/worker.o
 
 EXTENSION = stockelt
-DATA = stockelt--1.0.sql
+DATA = stockelt--1.0.sql stockelt--1.1.sql stockelt--1.0--1.1.sql
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson libcrypto liblz4)
