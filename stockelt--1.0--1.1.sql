@@ -98,8 +98,8 @@ ALTER TABLE stockelt._upgrade_factors ADD PRIMARY KEY (symbol, week_ending);
 -- Looked up row by row by the rewrite below (a USING expression takes no subquery).
 CREATE FUNCTION stockelt._upgrade_factor(p_symbol text, p_week date) RETURNS numeric
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	SELECT coalesce((SELECT ARRAY[f.basis_factor] FROM stockelt._upgrade_factors f
-					  WHERE f.symbol = p_symbol AND f.week_ending = p_week), ARRAY[1::numeric])[1]
+	SELECT (coalesce((SELECT ARRAY[f.basis_factor] FROM stockelt._upgrade_factors f
+					   WHERE f.symbol = p_symbol AND f.week_ending = p_week), ARRAY[1::numeric]))[1]
 $$;
 CREATE FUNCTION stockelt._upgrade_refreshed(p_key text, p_symbol text) RETURNS timestamp
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
