@@ -15,7 +15,7 @@
 -- ---------------------------------------------------------------- silver: the data's own date and basis
 
 -- What the new columns of silver.weekly_adjusted_prices get, worked out before the rewrite
--- from the bronze objects that wrote the rows.  Dropped at the end of this script.
+-- from the bronze objects that wrote the rows.  These helpers are dropped after it.
 
 -- The data's own date of a weekly object, as 1.1's parser reads it: Meta Data's
 -- "3. Last Refreshed" (a date, or a date and a time), never before the newest key; the

@@ -179,6 +179,13 @@ SELECT count(*) FROM stockelt_ingest(ARRAY(
 	SELECT key FROM stockelt.bronze_objects
 	 WHERE key NOT IN ($known) ORDER BY fetched_at));});
 }
+# 1.0's C functions resolve in this tree's module (CREATE FUNCTION ... LANGUAGE C looks each
+# symbol up), so its script installs and updates with the new module alone.
+is($b->safe_psql('postgres', q{
+CREATE EXTENSION stockelt VERSION '1.0';
+ALTER EXTENSION stockelt UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'stockelt';
+DROP EXTENSION stockelt;}), '1.1', "1.0's script installs with this tree's module, and updates");
 $b->safe_psql('postgres', q{
 CREATE EXTENSION stockelt;
 CREATE ROLE analyst;
