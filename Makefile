@@ -33,6 +33,8 @@ SQL_SOURCES = \
 	sql/80_worker.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 EXTRA_CLEAN = $(DATA_built).tmp
+# Version 1.0 as released, and the way from it to this version.
+DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--$(EXTVERSION).sql
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson libcrypto liblz4)

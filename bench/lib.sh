@@ -28,11 +28,12 @@ psql_bench() {
 # What is installed, not the working tree, is measured: this names the build that ran, by
 # checksums (every test run installs again, mostly the same files).
 installed_build() {
-	local lib share
+	local lib script share
 	lib=$("$PG_CONFIG" --pkglibdir)/stockelt.so
-	share=$("$PG_CONFIG" --sharedir)/extension/stockelt--1.0.sql
+	script=stockelt--$(sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" "$top/stockelt.control").sql
+	share=$("$PG_CONFIG" --sharedir)/extension/$script
 	echo "stockelt.so sha256 $(sha256sum "$lib" | cut -c1-12)," \
-		"stockelt--1.0.sql sha256 $(sha256sum "$share" | cut -c1-12)"
+		"$script sha256 $(sha256sum "$share" | cut -c1-12)"
 }
 
 # Writes $apikey to a file only the server reads and prints the setting that names it.

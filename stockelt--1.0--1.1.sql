@@ -1,0 +1,1168 @@
+/* stockelt--1.0--1.1.sql */
+
+\echo Use "ALTER EXTENSION stockelt UPDATE TO '1.1'" to load this file. \quit
+
+-- Version 1.0 is the install script as it stood at commit 4cfe9b4; this script brings a
+-- database that has it to exactly the objects of a fresh 1.1 install (test/t/016_upgrade.pl
+-- compares the two catalogs).  Every table keeps its rows, its OID and the privileges users
+-- granted on it.  Gold is derived data: it is rebuilt from silver at the end.
+--
+-- PostgreSQL adds a column only at the end of a table, and silver's writer fills tuples by
+-- position.  Where 1.1 has a column in the middle, the column at that place becomes the new
+-- one and every later column takes the place of the one after it: ALTER COLUMN ... TYPE ...
+-- USING reads the old row, so the whole move is one rewrite of the table.
+
+-- ---------------------------------------------------------------- silver: the data's own date and basis
+
+-- What the new columns of silver.weekly_adjusted_prices get, worked out before the rewrite
+-- from the bronze objects that wrote the rows.  These helpers are dropped after it.
+
+-- The data's own date of a weekly object, as 1.1's parser reads it: Meta Data's
+-- "3. Last Refreshed" (a date, or a date and a time), never before the newest key; the
+-- newest key alone when Last Refreshed is no such date.  NULL for a body that is no JSON.
+CREATE FUNCTION stockelt._upgrade_as_of(series jsonb) RETURNS timestamp
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	refreshed text := series -> 'Meta Data' ->> '3. Last Refreshed';
+	newest timestamp := (SELECT max(k)::date FROM jsonb_object_keys(series -> 'Weekly Adjusted Time Series') k);
+	stated timestamp;
+BEGIN
+	IF refreshed ~ '^\d{4}-\d{2}-\d{2}( ([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?$' THEN
+		BEGIN
+			stated := refreshed::timestamp;
+		EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+			stated := NULL;		-- not a day of the calendar: the newest key decides
+		END;
+	END IF;
+	RETURN greatest(newest, stated);
+END
+$$;
+
+-- A body of the embedded store as JSON (a byte order mark dropped); NULL if it is none.
+CREATE FUNCTION stockelt._upgrade_json(body bytea) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF substring(body FROM 1 FOR 3) = '\xefbbbf'::bytea THEN
+		body := substring(body FROM 4);
+	END IF;
+	RETURN convert_from(body, 'UTF8')::jsonb;
+EXCEPTION WHEN OTHERS THEN
+	RETURN NULL;
+END
+$$;
+
+-- Every object that wrote silver rows: its weekly series when its body is in the embedded
+-- store (NULL when it lives in S3, which an extension script does not call), and its date.
+-- An object in S3 is dated by the newest week it wrote, the least its own date can be.
+CREATE TABLE stockelt._upgrade_objects AS
+SELECT o.key, o.symbol, o.fetched_at, s.series -> 'Weekly Adjusted Time Series' AS weeks,
+	   coalesce(stockelt._upgrade_as_of(s.series), o.newest_week::timestamp) AS as_of
+  FROM (SELECT p.bronze_key AS key, p.symbol, min(p.fetched_at) AS fetched_at,
+			   max(p.week_ending) AS newest_week
+		  FROM silver.weekly_adjusted_prices p GROUP BY p.bronze_key, p.symbol) o
+  LEFT JOIN LATERAL (SELECT stockelt._upgrade_json(b.body) AS series
+					   FROM stockelt.bronze_bodies b WHERE b.key = o.key) s ON true;
+ALTER TABLE stockelt._upgrade_objects ADD PRIMARY KEY (key, symbol);
+
+-- The basis factor of the rows the newest object of their symbol (by the data's own date,
+-- then the fetch) does not give, as 1.1 writes it when that object arrives over the rows of
+-- an older one: the newest object's adjusted close over the older one's at the oldest key
+-- both give with adjusted closes above zero, to 20 decimals; NULL where the two have no such
+-- key or the older object's body is not in the database.  The rows of the calendar weeks
+-- the newest object gives have 1, and so has every row of a symbol whose newest object's
+-- body is in S3: the factor cannot be known without it, and 1 reads the rows as 1.0 did.
+CREATE TABLE stockelt._upgrade_factors AS
+WITH newest AS (
+	SELECT DISTINCT ON (symbol) symbol, key, weeks
+	  FROM stockelt._upgrade_objects ORDER BY symbol, as_of DESC, fetched_at DESC
+), older AS (
+	SELECT p.symbol, p.week_ending, p.bronze_key, n.weeks AS newest_weeks
+	  FROM silver.weekly_adjusted_prices p JOIN newest n USING (symbol)
+	 WHERE n.weeks IS NOT NULL
+	   AND NOT EXISTS (SELECT FROM jsonb_object_keys(n.weeks) k
+					    WHERE date_trunc('week', k::date) = date_trunc('week', p.week_ending))
+)
+SELECT o.symbol, o.week_ending,
+	   (SELECT round(((o.newest_weeks -> k ->> '5. adjusted close')::numeric
+					  + 0.00000000000000000000)
+					 / (b.weeks -> k ->> '5. adjusted close')::numeric, 20)
+		  FROM jsonb_object_keys(b.weeks) k
+		 WHERE o.newest_weeks ? k
+		   AND (o.newest_weeks -> k ->> '5. adjusted close')::numeric > 0
+		   AND (b.weeks -> k ->> '5. adjusted close')::numeric > 0
+		 ORDER BY k LIMIT 1) AS basis_factor
+  FROM older o
+  JOIN stockelt._upgrade_objects b ON b.key = o.bronze_key AND b.symbol = o.symbol;
+ALTER TABLE stockelt._upgrade_factors ADD PRIMARY KEY (symbol, week_ending);
+
+-- Looked up row by row by the rewrite below (a USING expression takes no subquery).
+CREATE FUNCTION stockelt._upgrade_factor(p_symbol text, p_week date) RETURNS numeric
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT (coalesce((SELECT ARRAY[f.basis_factor] FROM stockelt._upgrade_factors f
+					   WHERE f.symbol = p_symbol AND f.week_ending = p_week), ARRAY[1::numeric]))[1]
+$$;
+CREATE FUNCTION stockelt._upgrade_refreshed(p_key text, p_symbol text) RETURNS timestamp
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT o.as_of FROM stockelt._upgrade_objects o WHERE o.key = p_key AND o.symbol = p_symbol
+$$;
+
+-- 1.0's columns 10 to 12 (bronze_key, fetched_at, ingested_at) become basis_factor,
+-- bronze_key and fetched_at; last_refreshed and ingested_at are the two added at the end.
+ALTER TABLE silver.weekly_adjusted_prices ADD COLUMN new_13 timestamp, ADD COLUMN new_14 timestamptz;
+ALTER TABLE silver.weekly_adjusted_prices RENAME COLUMN bronze_key TO basis_factor;
+ALTER TABLE silver.weekly_adjusted_prices RENAME COLUMN fetched_at TO bronze_key;
+ALTER TABLE silver.weekly_adjusted_prices RENAME COLUMN ingested_at TO fetched_at;
+ALTER TABLE silver.weekly_adjusted_prices RENAME COLUMN new_13 TO last_refreshed;
+ALTER TABLE silver.weekly_adjusted_prices RENAME COLUMN new_14 TO ingested_at;
+-- In a USING expression a name is the column's before this statement: basis_factor holds
+-- 1.0's bronze_key, bronze_key its fetched_at, fetched_at its ingested_at.
+ALTER TABLE silver.weekly_adjusted_prices
+	ALTER COLUMN basis_factor DROP NOT NULL,
+	ALTER COLUMN basis_factor TYPE numeric USING stockelt._upgrade_factor(symbol, week_ending),
+	ALTER COLUMN basis_factor SET DEFAULT 1,
+	ALTER COLUMN bronze_key TYPE text USING basis_factor,
+	ALTER COLUMN fetched_at DROP DEFAULT,
+	ALTER COLUMN fetched_at TYPE timestamptz USING bronze_key,
+	ALTER COLUMN last_refreshed TYPE timestamp USING stockelt._upgrade_refreshed(basis_factor, symbol),
+	ALTER COLUMN ingested_at TYPE timestamptz USING fetched_at,
+	ALTER COLUMN ingested_at SET DEFAULT now(),
+	ALTER COLUMN ingested_at SET NOT NULL;
+COMMENT ON TABLE silver.weekly_adjusted_prices IS
+	'One row per symbol and provider key (week) from TIME_SERIES_WEEKLY_ADJUSTED; raw prices, adjusted close, lineage.';
+COMMENT ON COLUMN silver.weekly_adjusted_prices.basis_factor IS
+	'adjusted_close * basis_factor is the adjusted close on the basis of the newest object ingested for the symbol: 1 for rows it gave, the seam''s ratio for older rows, NULL where no common week allowed a rebase.';
+COMMENT ON COLUMN silver.weekly_adjusted_prices.last_refreshed IS
+	'The data''s own date of the object that wrote the row (Meta Data "3. Last Refreshed", at least its newest week); orders objects, the fetch time breaking ties.';
+-- Gold looks up the last seam before a week: weeks off the newest basis are few.
+CREATE INDEX weekly_adjusted_prices_unbased ON silver.weekly_adjusted_prices (symbol, week_ending)
+	WHERE basis_factor IS NULL;
+
+DROP FUNCTION stockelt._upgrade_factor(text, date);
+DROP FUNCTION stockelt._upgrade_refreshed(text, text);
+DROP FUNCTION stockelt._upgrade_as_of(jsonb);
+DROP FUNCTION stockelt._upgrade_json(bytea);
+DROP TABLE stockelt._upgrade_factors, stockelt._upgrade_objects;
+
+-- ---------------------------------------------------------------- the trading calendars
+
+-- The exchanges whose sessions stockelt knows.  Their holiday rules are in
+-- stockelt.market_holidays(calendar, year); a listing gets one by stockelt.listing_calendar().
+CREATE TABLE stockelt.calendars (
+	calendar		text PRIMARY KEY,
+	exchange_name	text NOT NULL,
+	region			text NOT NULL,
+	timezone		text NOT NULL,		-- an IANA zone: the session close is local time there
+	currency		text NOT NULL,		-- what the exchange's listings are quoted in
+	session_close	time NOT NULL
+);
+INSERT INTO stockelt.calendars VALUES
+	('NYSE', 'New York Stock Exchange and Nasdaq', 'United States', 'America/New_York', 'USD', '16:00'),
+	('TSX', 'Toronto Stock Exchange', 'Toronto', 'America/Toronto', 'CAD', '16:00'),
+	('LSE', 'London Stock Exchange', 'United Kingdom', 'Europe/London', 'GBX', '16:30');
+COMMENT ON TABLE stockelt.calendars IS
+	'Exchanges with a known trading calendar: region, time zone, currency and session close of their listings.';
+
+-- 1.0's closures are all New York's: calendar takes the place of day, day of reason, reason
+-- of builtin, and builtin is the column added at the end.
+ALTER TABLE stockelt.market_closures DROP CONSTRAINT market_closures_pkey, ADD COLUMN new_4 boolean;
+ALTER TABLE stockelt.market_closures RENAME COLUMN day TO calendar;
+ALTER TABLE stockelt.market_closures RENAME COLUMN reason TO day;
+ALTER TABLE stockelt.market_closures RENAME COLUMN builtin TO reason;
+ALTER TABLE stockelt.market_closures RENAME COLUMN new_4 TO builtin;
+ALTER TABLE stockelt.market_closures
+	ALTER COLUMN calendar TYPE text USING 'NYSE',
+	ALTER COLUMN calendar SET DEFAULT 'NYSE',
+	ALTER COLUMN day TYPE date USING calendar,
+	ALTER COLUMN reason DROP DEFAULT,
+	ALTER COLUMN reason TYPE text USING day,
+	ALTER COLUMN builtin TYPE boolean USING reason,
+	ALTER COLUMN builtin SET DEFAULT false,
+	ALTER COLUMN builtin SET NOT NULL,
+	ADD FOREIGN KEY (calendar) REFERENCES stockelt.calendars,
+	ADD PRIMARY KEY (calendar, day);
+-- The closures 1.1 knows besides New York's (1.0 had those already).
+INSERT INTO stockelt.market_closures (calendar, day, reason, builtin) VALUES
+	('LSE', '1977-06-07', 'Silver Jubilee', true),
+	('LSE', '1981-07-29', 'royal wedding', true),
+	('LSE', '1999-12-31', 'millennium', true),
+	('LSE', '2002-06-03', 'Golden Jubilee', true),
+	('LSE', '2011-04-29', 'royal wedding', true),
+	('LSE', '2012-06-05', 'Diamond Jubilee', true),
+	('LSE', '2022-06-03', 'Platinum Jubilee', true),
+	('LSE', '2022-09-19', 'state funeral of Queen Elizabeth II', true),
+	('LSE', '2023-05-08', 'coronation of King Charles III', true);
+COMMENT ON TABLE stockelt.market_closures IS
+	'Unscheduled closures and one-off holidays per calendar; add a row for a new one.  Scheduled holidays follow stockelt.market_holidays().';
+-- The calendars are public knowledge: any role that may use the schema may read them, and
+-- call stockelt.market_holidays(), stockelt.listing_calendar() and the pure date helpers.
+GRANT SELECT ON stockelt.calendars, stockelt.market_closures TO PUBLIC;
+
+-- Weekend holidays are observed on the next Monday (Toronto, London).
+CREATE FUNCTION stockelt._next_monday(day date) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE extract(isodow FROM day) WHEN 6 THEN day + 2 WHEN 7 THEN day + 1 ELSE day END
+$$;
+
+-- Christmas and Boxing Day where both are kept on weekdays (Toronto, London): a Saturday or
+-- Sunday one moves to the first weekday after December 26 that is not already a holiday.
+CREATE FUNCTION stockelt._christmas(year int) RETURNS TABLE (day date, name text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT x.day, x.name
+	  FROM (SELECT extract(isodow FROM make_date(year, 12, 25))::int AS dow) d,
+		   LATERAL (VALUES
+			(make_date(year, 12, CASE WHEN d.dow >= 6 THEN 27 ELSE 25 END), 'Christmas Day'),
+			(make_date(year, 12, CASE WHEN d.dow IN (5, 6) THEN 28 ELSE 26 END), 'Boxing Day')) x (day, name)
+$$;
+
+-- Days an exchange is closed on a weekday, for one year: its scheduled holidays and the
+-- rows of stockelt.market_closures.  No rows for a calendar stockelt does not know.
+CREATE FUNCTION stockelt.market_holidays(calendar text, year int)
+RETURNS TABLE (day date, name text)
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT h.day, h.name FROM (VALUES
+		(CASE WHEN extract(isodow FROM make_date(year, 1, 1)) <> 6
+			  THEN stockelt._observed(make_date(year, 1, 1)) END, 'New Year''s Day'),
+		(CASE WHEN year >= 1998 THEN stockelt._nth_weekday(year, 1, 1, 3) END, 'Martin Luther King Jr. Day'),
+		(stockelt._nth_weekday(year, 2, 1, 3), 'Presidents Day'),
+		(stockelt._easter(year) - 2, 'Good Friday'),
+		(stockelt._nth_weekday(year, 5, 1, -1), 'Memorial Day'),
+		(CASE WHEN year >= 2022 THEN stockelt._observed(make_date(year, 6, 19)) END, 'Juneteenth'),
+		(stockelt._observed(make_date(year, 7, 4)), 'Independence Day'),
+		(stockelt._nth_weekday(year, 9, 1, 1), 'Labor Day'),
+		(stockelt._nth_weekday(year, 11, 4, 4), 'Thanksgiving Day'),
+		(stockelt._observed(make_date(year, 12, 25)), 'Christmas Day')) h (day, name)
+	 WHERE market_holidays.calendar = 'NYSE' AND h.day IS NOT NULL
+	UNION ALL
+	SELECT h.day, h.name FROM (VALUES
+		(stockelt._next_monday(make_date(year, 1, 1)), 'New Year''s Day'),
+		(CASE WHEN year >= 2008 THEN stockelt._nth_weekday(year, 2, 1, 3) END, 'Family Day'),
+		(stockelt._easter(year) - 2, 'Good Friday'),
+		-- the Monday before May 25
+		(make_date(year, 5, 24) - (extract(isodow FROM make_date(year, 5, 24))::int - 1), 'Victoria Day'),
+		(stockelt._next_monday(make_date(year, 7, 1)), 'Canada Day'),
+		(stockelt._nth_weekday(year, 8, 1, 1), 'Civic Holiday'),
+		(stockelt._nth_weekday(year, 9, 1, 1), 'Labour Day'),
+		(stockelt._nth_weekday(year, 10, 1, 2), 'Thanksgiving Day')) h (day, name)
+	 WHERE market_holidays.calendar = 'TSX' AND h.day IS NOT NULL
+	UNION ALL
+	SELECT h.day, h.name FROM (VALUES
+		(stockelt._next_monday(make_date(year, 1, 1)), 'New Year''s Day'),
+		(stockelt._easter(year) - 2, 'Good Friday'),
+		(stockelt._easter(year) + 1, 'Easter Monday'),
+		-- moved for the anniversaries of VE Day in 1995 and 2020
+		(CASE WHEN year IN (1995, 2020) THEN make_date(year, 5, 8)
+			  WHEN year >= 1978 THEN stockelt._nth_weekday(year, 5, 1, 1) END, 'Early May bank holiday'),
+		-- moved for the Golden, Diamond and Platinum Jubilees
+		(CASE year WHEN 2002 THEN make_date(2002, 6, 4) WHEN 2012 THEN make_date(2012, 6, 4)
+				   WHEN 2022 THEN make_date(2022, 6, 2)
+				   ELSE stockelt._nth_weekday(year, 5, 1, -1) END, 'Spring bank holiday'),
+		(stockelt._nth_weekday(year, 8, 1, -1), 'Summer bank holiday')) h (day, name)
+	 WHERE market_holidays.calendar = 'LSE' AND h.day IS NOT NULL
+	UNION ALL
+	SELECT x.day, x.name FROM stockelt._christmas(year) x
+	 WHERE market_holidays.calendar IN ('TSX', 'LSE')
+	UNION ALL
+	SELECT c.day, c.reason FROM stockelt.market_closures c
+	 WHERE c.calendar = market_holidays.calendar
+	   AND c.day >= make_date(year, 1, 1) AND c.day < make_date(year + 1, 1, 1)
+	   AND extract(isodow FROM c.day) < 6
+$$;
+COMMENT ON FUNCTION stockelt.market_holidays(text, int) IS
+	'Weekdays of a year on which an exchange (a calendar of stockelt.calendars) is closed.';
+
+CREATE OR REPLACE FUNCTION stockelt.market_holidays(year int)
+RETURNS TABLE (day date, name text)
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT day, name FROM stockelt.market_holidays('NYSE', year)
+$$;
+COMMENT ON FUNCTION stockelt.market_holidays(int) IS
+	'Weekdays of a year on which the New York Stock Exchange is closed.';
+
+-- The calendar of a listing, from what silver.symbols knows of it: the symbol's exchange
+-- suffix first (it names the listing), then the exchange OVERVIEW gives, then the region
+-- SYMBOL_SEARCH gives.  A bare symbol that nothing else places is a US listing (the
+-- provider writes US symbols without a suffix).  NULL: an exchange stockelt has no
+-- calendar for.  The time zone SYMBOL_SEARCH gives ("UTC-04") is an offset of one season,
+-- which names no exchange: it is not used.
+CREATE FUNCTION stockelt.listing_calendar(symbol text, exchange text, region text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE
+		WHEN upper(symbol) ~ '\.(TO|TRT)$' THEN 'TSX'
+		WHEN upper(symbol) ~ '\.(LON|L)$' THEN 'LSE'
+		WHEN upper(symbol) ~ '\.' THEN NULL
+		WHEN upper(exchange) IN ('NYSE', 'NASDAQ', 'NYSE ARCA', 'NYSEARCA', 'NYSE MKT', 'NYSE AMERICAN',
+								 'AMEX', 'BATS') THEN 'NYSE'
+		WHEN upper(exchange) IN ('TSX', 'TORONTO') THEN 'TSX'
+		WHEN upper(exchange) IN ('LSE', 'LON', 'LONDON') THEN 'LSE'
+		WHEN exchange IS NOT NULL THEN NULL
+		WHEN region = 'United States' THEN 'NYSE'
+		WHEN region IN ('Toronto', 'Canada') THEN 'TSX'
+		WHEN region IN ('United Kingdom', 'London') THEN 'LSE'
+		WHEN region IS NOT NULL THEN NULL
+		ELSE 'NYSE'
+	END
+$$;
+COMMENT ON FUNCTION stockelt.listing_calendar(text, text, text) IS
+	'The trading calendar of a listing from its symbol suffix, exchange and region; NULL when stockelt knows none.';
+-- 1.0 revoked these from PUBLIC; 1.1 leaves the pure date helpers to anyone.
+GRANT EXECUTE ON FUNCTION stockelt._nth_weekday(int, int, int, int), stockelt._observed(date),
+	stockelt._easter(int) TO PUBLIC;
+
+-- ---------------------------------------------------------------- the star schema
+
+COMMENT ON TABLE gold.dim_date IS
+	'Calendar days from January 1 of the first year with prices to December 31 of the last.';
+
+-- The sessions of each calendar some stock of gold.dim_stock has, over the days of dim_date.
+CREATE TABLE gold.dim_trading_day (
+	calendar				text NOT NULL,
+	date_key				integer NOT NULL,		-- gold.dim_date's
+	date					date NOT NULL,
+	is_trading_day			boolean NOT NULL,
+	holiday					text,
+	week_last_trading_day	date,					-- NULL for a week without trading
+	week_closed_early		boolean NOT NULL,		-- its week's last session was before Friday
+	PRIMARY KEY (calendar, date_key)
+);
+COMMENT ON TABLE gold.dim_trading_day IS
+	'One row per calendar of the stocks and day of gold.dim_date: sessions, holidays, each week''s last session.';
+-- gold.dividend_growth reads the columns that move: until its 1.1 query can be written
+-- below, it stands as a query of the same columns over nothing (replacing a view keeps its
+-- privileges; dropping it would lose what users granted on it).
+CREATE OR REPLACE VIEW gold.dividend_growth AS
+SELECT NULL::text AS symbol, NULL::integer AS year, NULL::boolean AS complete_year,
+	   NULL::integer AS payments, NULL::numeric AS dividends_per_share,
+	   NULL::double precision AS growth, NULL::integer AS growth_streak
+ WHERE false;
+
+-- A stock's calendar takes the place of first_week, first_week of last_week, and last_week
+-- and dividends_on_current_basis are the columns added at the end.  The refresh at the end
+-- of this script fills the new ones.
+ALTER TABLE gold.dim_stock ADD COLUMN new_13 date, ADD COLUMN new_14 boolean;
+ALTER TABLE gold.dim_stock RENAME COLUMN first_week TO calendar;
+ALTER TABLE gold.dim_stock RENAME COLUMN last_week TO first_week;
+ALTER TABLE gold.dim_stock RENAME COLUMN new_13 TO last_week;
+ALTER TABLE gold.dim_stock RENAME COLUMN new_14 TO dividends_on_current_basis;
+ALTER TABLE gold.dim_stock
+	ALTER COLUMN calendar TYPE text USING NULL,
+	ALTER COLUMN first_week TYPE date USING calendar,
+	ALTER COLUMN last_week TYPE date USING first_week;
+
+-- A week at a seam has no adjusted close on the newest basis.
+ALTER TABLE gold.fact_weekly_prices ALTER COLUMN adjusted_close DROP NOT NULL;
+
+ALTER TABLE gold.corporate_actions
+	DROP CONSTRAINT corporate_actions_action_check,
+	ADD CONSTRAINT corporate_actions_action_check
+		CHECK (action IN ('dividend', 'special dividend', 'distribution', 'split', 'other adjustment'));
+COMMENT ON TABLE gold.corporate_actions IS
+	'Cash dividends (regular and special) and other distributions, told apart by the jumps of the adjustment factor, and the splits and other adjustments those jumps imply.';
+
+-- ---------------------------------------------------------------- helpers of the refresh
+
+-- The split that explains a jump x of the adjustment factor: the simplest ratio p:q
+-- within 1 % of x, with one side at most 4 (2:1, 3:2, 4:1, 7:1, 20:1, 1:10 …).
+-- NULL when x is within 5 % of 1 or no such ratio fits.  x is clamped to [0, 100] first
+-- (no ratio fits outside [1/50, 50]), so that a jump of any size cannot overflow p.
+CREATE OR REPLACE FUNCTION stockelt._split_ratio(x double precision) RETURNS int[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT ARRAY[p, q]
+	  FROM (SELECT q, round(least(greatest(x, 0), 100) * q)::int AS p FROM generate_series(1, 50) q) c
+	 WHERE abs(x - 1) > 0.05 AND p BETWEEN 1 AND 50 AND least(p, q) <= 4
+	   AND gcd(p, q) = 1 AND abs(p / (x * q) - 1) < 0.01
+	 ORDER BY q, p
+	 LIMIT 1
+$$;
+
+-- Fills gold.dim_date for the years of the stocks' weeks, and gold.dim_trading_day for
+-- those days and the calendars of the stocks, and nothing else.
+CREATE OR REPLACE FUNCTION stockelt._refresh_dim_date() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	first_day date;
+	last_day date;
+	calendars text[];
+BEGIN
+	SELECT make_date(extract(year FROM min(first_week))::int, 1, 1),
+		   make_date(extract(year FROM max(last_week))::int, 12, 31),
+		   coalesce(array_agg(DISTINCT calendar) FILTER (WHERE calendar IS NOT NULL), '{}')
+	  INTO first_day, last_day, calendars
+	  FROM gold.dim_stock;
+	DELETE FROM gold.dim_date
+	 WHERE first_day IS NULL OR date < first_day OR date > last_day;
+	DELETE FROM gold.dim_trading_day
+	 WHERE first_day IS NULL OR date < first_day OR date > last_day OR calendar <> ALL (calendars);
+	IF first_day IS NULL THEN
+		RETURN;
+	END IF;
+	IF (SELECT count(*) FROM gold.dim_date) < last_day - first_day + 1 THEN
+		INSERT INTO gold.dim_date
+		SELECT to_char(d, 'YYYYMMDD')::int, d,
+			   extract(year FROM d), extract(quarter FROM d), extract(month FROM d), extract(day FROM d),
+			   extract(isodow FROM d), extract(isoyear FROM d), extract(week FROM d)
+		  FROM generate_series(first_day, last_day, interval '1 day') d
+		ON CONFLICT (date_key) DO NOTHING;
+	END IF;
+	IF (SELECT count(*) FROM gold.dim_trading_day)
+	   = (last_day - first_day + 1) * cardinality(calendars) THEN
+		RETURN;
+	END IF;
+	INSERT INTO gold.dim_trading_day
+	SELECT calendar, to_char(d, 'YYYYMMDD')::int, d, trading, holiday,
+		   max(d) FILTER (WHERE trading) OVER week,
+		   coalesce(extract(isodow FROM max(d) FILTER (WHERE trading) OVER week) < 5, false)
+	  FROM (SELECT c.calendar, d::date AS d, h.name AS holiday,
+				   extract(isodow FROM d) < 6 AND h.day IS NULL AS trading
+			  FROM unnest(calendars) c (calendar)
+			 CROSS JOIN generate_series(first_day, last_day, interval '1 day') d
+			  LEFT JOIN (SELECT c.calendar, y.day, string_agg(y.name, ', ' ORDER BY y.name) AS name
+						   FROM unnest(calendars) c (calendar),
+								generate_series(extract(year FROM first_day)::int,
+												extract(year FROM last_day)::int) yr,
+								stockelt.market_holidays(c.calendar, yr) y
+						  GROUP BY c.calendar, y.day) h ON h.calendar = c.calendar AND h.day = d::date) days
+	WINDOW week AS (PARTITION BY calendar, date_trunc('week', d))
+	ON CONFLICT (calendar, date_key) DO NOTHING;
+END
+$$;
+
+-- The keys of one stock from p_from on, one bar per calendar week (Monday to Sunday): a
+-- week with one key is that row; the keys of a week with more make one bar, keyed by the
+-- last: open of the first, high the highest, low the lowest, volume and dividend summed,
+-- every other column (close, adjusted close, lineage) of the last.
+CREATE FUNCTION stockelt._week_bars(p_symbol text, p_from date)
+RETURNS SETOF silver.weekly_adjusted_prices
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	WITH k AS (
+		SELECT s AS bar, date_trunc('week', s.week_ending) AS week,
+			   date_trunc('week', lag(s.week_ending) OVER w) AS week_before,
+			   date_trunc('week', lead(s.week_ending) OVER w) AS week_after
+		  FROM silver.weekly_adjusted_prices s
+		 WHERE s.symbol = p_symbol AND s.week_ending >= p_from
+		WINDOW w AS (ORDER BY s.week_ending)
+	)
+	SELECT (k.bar).* FROM k
+	 WHERE week IS DISTINCT FROM week_before AND week IS DISTINCT FROM week_after
+	UNION ALL
+	SELECT r.*
+	  FROM (SELECT (array_agg(k.bar ORDER BY (k.bar).week_ending DESC))[1] AS last_key,
+				   jsonb_build_object(
+					   'open', (array_agg((k.bar).open ORDER BY (k.bar).week_ending))[1],
+					   'high', max((k.bar).high), 'low', min((k.bar).low),
+					   'volume', sum((k.bar).volume),
+					   'dividend_amount', sum((k.bar).dividend_amount)) AS merged
+			  FROM k WHERE week = week_before OR week = week_after
+			 GROUP BY week) c,
+		   jsonb_populate_record(c.last_key, c.merged) r
+$$;
+
+-- The Monday of the 53rd calendar week with keys before p_from: the trailing windows (and
+-- the week before them) of the weeks from p_from on read from there.  '-infinity' when there are fewer
+-- such weeks among the 106 keys before p_from (then the whole history is read).
+CREATE FUNCTION stockelt._context_start(p_symbol text, p_from date) RETURNS date
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN count(*) < 53 THEN '-infinity' ELSE min(week) END
+	  FROM (SELECT DISTINCT date_trunc('week', week_ending)::date AS week
+			  FROM (SELECT week_ending FROM silver.weekly_adjusted_prices
+					 WHERE symbol = p_symbol AND week_ending < p_from
+					 ORDER BY week_ending DESC LIMIT 106) k
+			 ORDER BY week DESC LIMIT 53) w
+$$;
+
+-- Scratch tables of the refresh.  They belong to the extension and live in its schema, so
+-- that the refresh, which runs as the extension's owner, never touches a table its caller
+-- could have made (a temporary table created first, with a trigger, would run as the owner).
+-- Refreshes take turns on the lock of stockelt.gold_pending, so one refresh at a time uses
+-- them; each empties them when it starts and when it ends.  Unlogged and never vacuumed:
+-- their rows never outlive a refresh.
+CREATE UNLOGGED TABLE stockelt._gold_dirty (
+	symbol			text PRIMARY KEY,
+	from_week		date,
+	stock_key		integer,
+	pass			integer,
+	ctx_from		date,
+	first_week		date,
+	first_adjusted	numeric,
+	last_week		date,
+	last_partial	boolean,
+	dividends_current boolean
+) WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+COMMENT ON TABLE stockelt._gold_dirty IS
+	'Scratch of stockelt_refresh_gold: the stocks it recomputes; empty outside a refresh.';
+CREATE UNLOGGED TABLE stockelt._gold_new (
+	LIKE gold.fact_weekly_prices,
+	split_numerator		numeric,
+	split_denominator	numeric,
+	distribution		text,
+	paid_amount			numeric,
+	observed_factor		double precision,
+	other_factor		double precision,
+	dividends_current	boolean,
+	special_paid		numeric,
+	special_adjusted	numeric,
+	misfit_raw			double precision,
+	misfit_current		double precision
+) WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+COMMENT ON TABLE stockelt._gold_new IS
+	'Scratch of stockelt_refresh_gold: the gold rows it computed; empty outside a refresh.';
+
+-- Recomputes gold rows from each dirty stock's from_week on, reading 53 weeks before it
+-- for the trailing windows and the dividends' classes.  Fills stockelt._gold_new for the
+-- stocks of one pass.
+CREATE OR REPLACE FUNCTION stockelt._gold_compute(pass integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	-- 53 weeks of context: 52 for the trailing windows, and the year before a dividend
+	-- that tells a special one from a regular one (each of those weeks needs the week
+	-- before it for its own factor jump).  The base of the cumulative return is the first
+	-- week after the last seam before that context (the stock's first week if none).
+	UPDATE stockelt._gold_dirty d
+	   SET ctx_from = stockelt._context_start(d.symbol, d.from_week)
+	 WHERE d.pass = _gold_compute.pass;
+	-- The base of cumulative returns: the first week after the last seam, as its bar (the
+	-- week's last key).
+	UPDATE stockelt._gold_dirty d
+	   SET first_adjusted =
+			(SELECT s.adjusted_close * s.basis_factor FROM silver.weekly_adjusted_prices s
+			  WHERE s.symbol = d.symbol AND s.week_ending > f.seam
+				AND s.week_ending < date_trunc('week', f.first_key) + interval '7 days'
+			  ORDER BY s.week_ending DESC LIMIT 1)
+	  FROM (SELECT x.symbol, x.seam,
+				   (SELECT min(s.week_ending) FROM silver.weekly_adjusted_prices s
+					 WHERE s.symbol = x.symbol AND s.week_ending > x.seam) AS first_key
+			  FROM (SELECT d2.symbol,
+						   coalesce((SELECT max(u.week_ending) FROM silver.weekly_adjusted_prices u
+									  WHERE u.symbol = d2.symbol AND u.week_ending < d2.ctx_from
+										AND u.basis_factor IS NULL), '-infinity') AS seam
+					  FROM stockelt._gold_dirty d2 WHERE d2.pass = _gold_compute.pass) x) f
+	 WHERE f.symbol = d.symbol AND d.pass = _gold_compute.pass;
+
+	INSERT INTO stockelt._gold_new
+	SELECT stock_key, date_key, week_ending, open, high, low, close, adjusted_close, volume,
+		   dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
+		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
+		   is_partial, cumulative_return, return_4w, return_13w, return_52w, moving_average_13w,
+		   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
+		   mean_volume_52w, split_numerator, split_denominator, distribution, paid_amount,
+		   observed_factor, other_factor, dividends_current, special_paid, special_adjusted,
+		   misfit_raw, misfit_current
+	  FROM (
+	-- Trailing windows as differences of running sums (exact numeric, one step a row):
+	-- the sum over the 52 weeks up to t is S(t) - S(t - 52).  A week off the newest basis
+	-- (a seam) has no adjusted close: a window that holds one is incomplete.
+	SELECT stock_key, date_key, week_ending, from_week, open, high, low, close, adjusted_close,
+		   volume, dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
+		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
+		   is_partial, cumulative_return, return_4w, return_13w, return_52w,
+		   CASE WHEN NOT is_partial AND n13 = 13 THEN round(adj13 / 13, 6) END AS moving_average_13w,
+		   CASE WHEN NOT is_partial AND n52 = 52 THEN round(adj52 / 52, 6) END AS moving_average_52w,
+		   CASE WHEN NOT is_partial AND r52 = 52
+				THEN ((52 * sum_vm - sum_v * sum_m)::float8
+					  / nullif(sqrt((52 * sum_vv - sum_v * sum_v)::float8
+								   * (52 * sum_mm - sum_m * sum_m)::float8), 0)) END
+				AS volume_volatility_correlation_52w,
+		   CASE WHEN NOT is_partial AND r52 = 52
+				THEN sqrt(greatest((52 * sum_rr - sum_r * sum_r)::float8, 0) / (52 * 51)) * sqrt(52) END
+				AS annualised_volatility_52w,
+		   CASE WHEN NOT is_partial AND r52 = 52 THEN round(sum_v / 52, 2) END AS mean_volume_52w,
+		   split_numerator, split_denominator, distribution, paid_amount, observed_factor,
+		   other_factor, dividends_current, special_paid,
+		   round(special_paid * parts_after / shares_after, 12) AS special_adjusted,
+		   misfit_raw, misfit_current
+	  FROM (
+	SELECT w.*, to_char(week_ending, 'YYYYMMDD')::int AS date_key,
+		   CASE WHEN NOT is_partial AND base_adjusted > 0
+				THEN adjusted_close::float8 / base_adjusted::float8 - 1 END AS cumulative_return,
+		   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 4) OVER run = 4
+				THEN adjusted_close::float8 / nullif(lag(adjusted_close, 4) OVER run, 0)::float8 - 1 END AS return_4w,
+		   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 13) OVER run = 13
+				THEN adjusted_close::float8 / nullif(lag(adjusted_close, 13) OVER run, 0)::float8 - 1 END AS return_13w,
+		   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 52) OVER run = 52
+				THEN adjusted_close::float8 / nullif(lag(adjusted_close, 52) OVER run, 0)::float8 - 1 END AS return_52w,
+		   s_rows - coalesce(lag(s_rows, 13) OVER run, 0) AS n13,
+		   s_adj - coalesce(lag(s_adj, 13) OVER run, 0) AS adj13,
+		   s_rows - coalesce(lag(s_rows, 52) OVER run, 0) AS n52,
+		   s_adj - coalesce(lag(s_adj, 52) OVER run, 0) AS adj52,
+		   s_n - coalesce(lag(s_n, 52) OVER run, 0) AS r52,
+		   s_x - coalesce(lag(s_x, 52) OVER run, 0) AS sum_v,
+		   s_y - coalesce(lag(s_y, 52) OVER run, 0) AS sum_m,
+		   s_xy - coalesce(lag(s_xy, 52) OVER run, 0) AS sum_vm,
+		   s_xx - coalesce(lag(s_xx, 52) OVER run, 0) AS sum_vv,
+		   s_yy - coalesce(lag(s_yy, 52) OVER run, 0) AS sum_mm,
+		   s_r - coalesce(lag(s_r, 52) OVER run, 0) AS sum_r,
+		   s_rr - coalesce(lag(s_rr, 52) OVER run, 0) AS sum_rr,
+		   -- A cash dividend is special, all of it, when it comes sooner than 3/4 of the
+		   -- shorter of the two intervals between the three cash dividends before it (all
+		   -- three within the 52 weeks before it); on schedule, what it pays above twice
+		   -- the largest of those three (within the 52 weeks) is special beyond a regular
+		   -- payment of that largest amount.
+		   CASE WHEN NOT cash THEN NULL
+				WHEN paid_3 >= rn - 52
+					 AND rn - paid_1 < 0.75 * least(paid_1 - paid_2, paid_2 - paid_3)
+				THEN paid_amount
+				WHEN split_adjusted_dividend > 2 * greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
+															CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
+															CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
+				THEN round(paid_amount - greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
+												  CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
+												  CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
+										 * shares_after / parts_after, 12) END AS special_paid
+	  FROM (
+		SELECT v.*,
+			   count(adjusted_close) OVER run AS s_rows, sum(adjusted_close) OVER run AS s_adj,
+			   count(ret) OVER run AS s_n,
+			   coalesce(sum(vol) OVER run, 0) AS s_x, coalesce(sum(move) OVER run, 0) AS s_y,
+			   coalesce(sum(vol * move) OVER run, 0) AS s_xy,
+			   coalesce(sum(vol * vol) OVER run, 0) AS s_xx,
+			   coalesce(sum(move * move) OVER run, 0) AS s_yy,
+			   coalesce(sum(ret) OVER run, 0) AS s_r, coalesce(sum(ret * ret) OVER run, 0) AS s_rr,
+			   -- the first week after the last seam up to this one, else the context's base
+			   CASE WHEN seam THEN NULL WHEN last_seam IS NULL THEN first_adjusted
+					ELSE lag(adjusted_close, (rn - last_seam - 1)::int) OVER run END AS base_adjusted,
+			   -- the third cash dividend before this week is the second before the first,
+			   -- and the amounts of the second and third are the first's at their rows
+			   CASE WHEN paid_2 IS NOT NULL THEN lag(paid_2, (rn - paid_1)::int) OVER run END AS paid_3,
+			   CASE WHEN paid_2 IS NOT NULL THEN lag(amount_1, (rn - paid_1)::int) OVER run END AS amount_2,
+			   CASE WHEN paid_2 IS NOT NULL THEN lag(amount_1, (rn - paid_2)::int) OVER run END AS amount_3
+		  FROM (
+			-- volume and volatility (|log return|) pair up where a return exists; only what
+			-- the windows and the rows need goes on (narrow rows are cheaper to window)
+			SELECT stock_key, from_week, first_adjusted, week_ending, open, high, low, close,
+				   adjusted_close, volume, dividend_amount, adjustment_factor, split_factor,
+				   split_adjusted_close, split_adjusted_volume, split_adjusted_dividend,
+				   adjusted_return, adjusted_log_return, is_partial, seam, rn, last_seam,
+				   paid_amount, cash, paid_1, paid_2, amount_1, shares_after, parts_after,
+				   split_numerator, split_denominator, observed_factor, other_factor,
+				   dividends_current, misfit_raw, misfit_current,
+				   adjusted_log_return::numeric AS ret,
+				   abs(adjusted_log_return)::numeric AS move,
+				   CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume END AS vol,
+				   CASE WHEN paid_amount > 0 THEN
+						CASE WHEN cash THEN 'dividend' ELSE 'distribution' END END AS distribution
+			  FROM (
+			-- the rows (rn) of the cash dividends before this week: the last (a running
+			-- maximum), the one before it (the last at its row), and its amount
+			SELECT f.*, CASE WHEN paid_1 IS NOT NULL THEN lag(paid_1, (rn - paid_1)::int) OVER run END AS paid_2,
+				   CASE WHEN paid_1 IS NOT NULL THEN lag(cash_adjusted, (rn - paid_1)::int) OVER run END AS amount_1,
+				   max(CASE WHEN seam THEN rn END) OVER run AS last_seam
+			  FROM (
+			SELECT f.*, CASE WHEN cash THEN split_adjusted_dividend END AS cash_adjusted,
+				   max(CASE WHEN cash THEN rn END) OVER before AS paid_1
+			  FROM (
+			-- What the week paid per share then, on the raw basis; a cash dividend is one
+			-- below the close before it whose factor jump 1 / (1 - paid / previous close)
+			-- is the observed one within 0.5 % and the rounding noise (the provider divides
+			-- by the close of the session before the ex-date, which a weekly bar does not
+			-- show).  A week whose jump cannot be seen (the first, or one after a seam)
+			-- is taken as paid in cash.
+			SELECT f.*,
+				   paid_amount > 0 AND (previous_close IS NULL OR paid_amount < previous_close)
+					 AND (q IS NULL OR misfit <= 0.005 + noise) AS cash,
+				   round(paid_amount * parts_after / shares_after, 12) AS split_adjusted_dividend,
+				   CASE WHEN paid_amount > 0 AND previous_close IS NOT NULL
+							 AND (paid_amount >= previous_close OR misfit > 0.005 + noise)
+						THEN q / split_ratio END AS observed_factor,
+				   CASE WHEN dividend_amount = 0 AND NOT rebased AND abs(ln(q / split_ratio)) > noise
+						THEN q / split_ratio END AS other_factor
+			  FROM (
+			SELECT f.*,
+				   CASE WHEN paid_amount > 0 AND paid_amount < previous_close AND q IS NOT NULL
+						THEN abs(ln(q / split_ratio) + ln(1 - paid_amount::float8 / previous_close::float8))
+				   END AS misfit
+			  FROM (
+			SELECT f.*, dividend_amount * CASE WHEN dividends_current THEN split_factor ELSE 1 END AS paid_amount
+			  FROM (
+		SELECT e.*,
+			   round(shares_after / parts_after, 10) AS split_factor,
+			   round(close * parts_after / shares_after, 6) AS split_adjusted_close,
+			   round(volume * shares_after / parts_after, 2) AS split_adjusted_volume,
+			   coalesce(split_numerator / split_denominator, 1)::float8 AS split_ratio,
+			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
+						 AND dividend_amount < previous_close
+					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
+							 + ln(1 - dividend_amount::float8 / previous_close::float8)) END AS misfit_raw,
+			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
+						 AND dividend_amount * shares_after / parts_after < previous_close
+					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
+							 + ln(1 - (dividend_amount * shares_after / parts_after)::float8
+									  / previous_close::float8)) END AS misfit_current
+		  FROM (
+			SELECT j.*,
+				   stockelt._product(split_numerator) OVER whole
+					   / stockelt._product(split_numerator) OVER run AS shares_after,
+				   stockelt._product(split_denominator) OVER whole
+					   / stockelt._product(split_denominator) OVER run AS parts_after
+			  FROM (
+				SELECT b.*, r[1]::numeric AS split_numerator, r[2]::numeric AS split_denominator
+				  FROM (
+					-- x: the jump over what a dividend below the previous close explains,
+					-- a split's ratio or 1
+					SELECT b.*,
+						   CASE WHEN abs(x - 1) > 0.05 THEN stockelt._split_ratio(x) END AS r
+					  FROM (
+					SELECT b.*,
+						   CASE WHEN dividend_amount > 0 AND dividend_amount < previous_close
+								THEN q * (1 - dividend_amount::float8 / previous_close::float8)
+								ELSE q END AS x
+					  FROM (
+						SELECT d.stock_key, d.from_week, d.first_week, d.first_adjusted,
+							   coalesce(d.dividends_current, false) AS dividends_current, s.week_ending,
+							   s.open, s.high, s.low, s.close,
+							   s.adjusted_close * s.basis_factor AS adjusted_close, s.volume,
+							   s.dividend_amount, s.basis_factor IS NULL AS seam,
+							   -- the week after a seam that silver rebased: its jump is the
+							   -- rebasing's rounding, not an event
+							   s.basis_factor IS DISTINCT FROM lag(s.basis_factor) OVER run AS rebased,
+							   row_number() OVER run AS rn,
+							   round(s.adjusted_close * s.basis_factor / nullif(s.close, 0), 10) AS adjustment_factor,
+							   s.week_ending = d.last_week AND d.last_partial AS is_partial,
+							   lag(s.close) OVER run AS previous_close,
+							   CASE WHEN NOT (s.week_ending = d.last_week AND d.last_partial)
+										 AND s.adjusted_close * s.basis_factor > 0
+										 AND lag(s.adjusted_close * s.basis_factor) OVER run > 0
+									THEN (s.adjusted_close * s.basis_factor)::float8
+										 / (lag(s.adjusted_close * s.basis_factor) OVER run)::float8 - 1
+							   END AS adjusted_return,
+							   CASE WHEN NOT (s.week_ending = d.last_week AND d.last_partial)
+										 AND s.adjusted_close * s.basis_factor > 0
+										 AND lag(s.adjusted_close * s.basis_factor) OVER run > 0
+									THEN ln((s.adjusted_close * s.basis_factor)::float8
+											/ (lag(s.adjusted_close * s.basis_factor) OVER run)::float8)
+							   END AS adjusted_log_return,
+							   -- q: the jump of adjusted_close/close that this week's events
+							   -- made to every earlier week
+							   (nullif(s.adjusted_close * s.basis_factor, 0)::float8 / s.close::float8)
+								 / (nullif(lag(s.adjusted_close * s.basis_factor) OVER run, 0)::float8
+									/ (lag(s.close) OVER run)::float8) AS q,
+							   -- how far four-decimal rounding of the four prices behind q can
+							   -- move it, as a log: each value v is within 0.00005 of the truth
+							   CASE WHEN s.adjusted_close > 0 AND lag(s.adjusted_close) OVER run > 0
+									THEN -ln(1 - 0.00005 / s.adjusted_close::float8)
+										 - ln(1 - 0.00005 / s.close::float8)
+										 - ln(1 - 0.00005 / (lag(s.adjusted_close) OVER run)::float8)
+										 - ln(1 - 0.00005 / (lag(s.close) OVER run)::float8) END AS noise
+						  FROM stockelt._gold_dirty d
+						 CROSS JOIN LATERAL stockelt._week_bars(d.symbol, d.ctx_from) s
+						 WHERE d.pass = _gold_compute.pass
+						WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)) b) b) b) j
+			WINDOW run AS (PARTITION BY j.stock_key ORDER BY j.week_ending),
+				   whole AS (PARTITION BY j.stock_key)) e) f) f) f) f
+			WINDOW before AS (PARTITION BY f.stock_key ORDER BY f.week_ending
+							  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) f
+			WINDOW run AS (PARTITION BY f.stock_key ORDER BY f.week_ending)) f) v
+		WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)) w
+	WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)) measured) kept
+	 -- the weeks before from_week were read for the windows only
+	 WHERE week_ending >= from_week;
+END
+$$;
+
+
+-- JIT is off: the planner sizes the refresh by the whole of silver, and compiling its
+-- queries cost more than an incremental refresh itself (measured 2–3 s of 5).
+CREATE OR REPLACE FUNCTION @extschema@.stockelt_refresh_gold(full_rebuild boolean DEFAULT false,
+	OUT stocks integer, OUT weeks_written bigint, OUT rebuilt_history integer)
+RETURNS record
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off AS $$
+DECLARE
+	this_pass integer := 1;
+	revoted bigint;
+	dirty record;
+BEGIN
+	-- Ingests that already changed silver finish first and later ones wait, so no
+	-- change is consumed before it is visible; one refresh runs at a time.  Readers
+	-- are never blocked and see gold as it was until this transaction commits.
+	LOCK TABLE stockelt.gold_pending IN SHARE ROW EXCLUSIVE MODE;
+	LOCK TABLE gold.dim_stock, gold.dim_date, gold.fact_weekly_prices, gold.corporate_actions
+		IN EXCLUSIVE MODE;
+
+	-- The extension's own scratch tables, this refresh's alone while it holds the lock above.
+	TRUNCATE stockelt._gold_dirty, stockelt._gold_new;
+
+	IF full_rebuild THEN
+		DELETE FROM stockelt.gold_pending;
+		INSERT INTO stockelt._gold_dirty (symbol, from_week, pass)
+		SELECT symbol, '-infinity', 1 FROM gold.dim_stock
+		UNION
+		SELECT DISTINCT symbol, '-infinity'::date, 1 FROM silver.weekly_adjusted_prices;
+	ELSE
+		-- from the Monday of the oldest changed week: gold's grain is the calendar week
+		WITH taken AS (DELETE FROM stockelt.gold_pending RETURNING symbol, from_week)
+		INSERT INTO stockelt._gold_dirty (symbol, from_week, pass)
+		SELECT symbol, date_trunc('week', from_week)::date, 1 FROM taken;
+	END IF;
+	ANALYZE stockelt._gold_dirty;
+
+	-- Stocks no longer in silver leave gold, each looked up in silver once.
+	WITH gone AS (
+		DELETE FROM stockelt._gold_dirty d
+		 WHERE NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol)
+		RETURNING d.symbol
+	), stocks_gone AS (
+		DELETE FROM gold.dim_stock g USING gone WHERE g.symbol = gone.symbol RETURNING g.stock_key
+	), facts_gone AS (
+		DELETE FROM gold.fact_weekly_prices f USING stocks_gone x WHERE f.stock_key = x.stock_key
+	)
+	DELETE FROM gold.corporate_actions a USING stocks_gone x WHERE a.stock_key = x.stock_key;
+
+	-- Dimensions first: the stocks' week ranges, then the calendar they span.
+	INSERT INTO gold.dim_stock AS g (symbol, first_week, last_week)
+	SELECT d.symbol,
+		   (SELECT min(week_ending) FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol),
+		   (SELECT max(week_ending) FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol)
+	  FROM stockelt._gold_dirty d
+	ON CONFLICT (symbol) DO UPDATE SET first_week = excluded.first_week, last_week = excluded.last_week
+	 WHERE (g.first_week, g.last_week) IS DISTINCT FROM (excluded.first_week, excluded.last_week);
+	-- Descriptive columns from silver.symbols, the calendar from what it says of the listing;
+	-- region, currency where the provider gave none, and the time zone are the calendar's.
+	-- A stock whose calendar changed has its newest week judged again.
+	WITH described AS (
+	UPDATE gold.dim_stock g
+	   SET name = x.name, asset_type = x.asset_type, exchange = x.exchange, region = x.region,
+		   currency = x.currency, timezone = x.timezone, sector = x.sector, industry = x.industry,
+		   calendar = x.calendar
+	  FROM (SELECT g.stock_key, g.calendar AS old_calendar, s.name, s.asset_type, s.exchange,
+				   coalesce(s.region, c.region) AS region, coalesce(s.currency, c.currency) AS currency,
+				   coalesce(c.timezone, s.timezone) AS timezone, s.sector, s.industry, c.calendar
+			  FROM gold.dim_stock g
+			  LEFT JOIN silver.symbols s ON s.symbol = g.symbol
+			  LEFT JOIN stockelt.calendars c
+				ON c.calendar = stockelt.listing_calendar(g.symbol, s.exchange, s.region)) x
+	 WHERE x.stock_key = g.stock_key
+	   AND (g.name, g.asset_type, g.exchange, g.region, g.currency, g.timezone, g.sector, g.industry,
+			g.calendar)
+		   IS DISTINCT FROM
+		   (x.name, x.asset_type, x.exchange, x.region, x.currency, x.timezone, x.sector, x.industry,
+			x.calendar)
+	RETURNING g.symbol, g.last_week, x.old_calendar IS DISTINCT FROM x.calendar AS recalendared
+	)
+	INSERT INTO stockelt._gold_dirty AS d (symbol, from_week, pass)
+	SELECT symbol, date_trunc('week', last_week)::date, 1 FROM described WHERE recalendared
+	ON CONFLICT (symbol) DO UPDATE SET from_week = least(d.from_week, excluded.from_week);
+	PERFORM stockelt._refresh_dim_date();
+
+	-- The newest week is partial when its key is not its week's last session, or when it
+	-- was fetched before that session closed (the exchange's close, in its time zone).  A
+	-- listing without a known calendar: before the week's Friday, or fetched before
+	-- Saturday 12:00 UTC (when Friday has ended everywhere).  The cumulative return starts
+	-- from the first week's bar: the adjusted close of its last key.
+	UPDATE stockelt._gold_dirty d
+	   SET stock_key = g.stock_key, first_week = g.first_week, last_week = g.last_week,
+		   dividends_current = g.dividends_on_current_basis,
+		   last_partial = CASE WHEN c.calendar IS NULL THEN
+								coalesce(extract(isodow FROM g.last_week) < 5
+										 OR s.fetched_at < (date_trunc('week', g.last_week)::date + 5
+															+ time '12:00') AT TIME ZONE 'UTC', true)
+							ELSE
+								coalesce(g.last_week < dd.week_last_trading_day
+										 OR s.fetched_at < (dd.week_last_trading_day + c.session_close)
+														   AT TIME ZONE c.timezone, true)
+							END
+	  FROM gold.dim_stock g
+	  JOIN silver.weekly_adjusted_prices s ON s.symbol = g.symbol AND s.week_ending = g.last_week
+	  LEFT JOIN stockelt.calendars c ON c.calendar = g.calendar
+	  LEFT JOIN gold.dim_trading_day dd
+		ON dd.calendar = g.calendar AND dd.date_key = to_char(g.last_week, 'YYYYMMDD')::int
+	 WHERE g.symbol = d.symbol;
+
+	IF full_rebuild THEN
+		DELETE FROM gold.fact_weekly_prices;
+		DELETE FROM gold.corporate_actions;
+	END IF;
+
+	-- The basis of the dividend field is voted over the weeks before a split: a change
+	-- at or before the stock's last split recomputes its whole history.
+	UPDATE stockelt._gold_dirty d SET from_week = '-infinity'
+	 WHERE d.from_week > d.first_week
+	   AND EXISTS (SELECT FROM gold.corporate_actions a
+				    WHERE a.stock_key = d.stock_key AND a.action = 'split'
+					  AND a.date_key >= to_char(d.from_week, 'YYYYMMDD')::int);
+
+	-- A split inferred anew, or no longer, changes the share basis of every earlier week:
+	-- such a stock is recomputed from its first week.  Found with one join of the new
+	-- splits and the stored ones, not a scan per stock.
+	LOOP
+		PERFORM stockelt._gold_compute(this_pass);
+		-- The basis of the dividend field, voted by the weeks before a split that paid:
+		-- today's basis when more of them fit their factor jump as the amount times the
+		-- split factor than as the amount itself.  A stock computed from its first week on
+		-- another basis than its vote is computed again on the voted one.
+		UPDATE stockelt._gold_dirty d SET dividends_current = v.vote, pass = pass + 1
+		  FROM (SELECT dd.stock_key, coalesce(c.vote, false) AS vote
+				  FROM stockelt._gold_dirty dd
+				  LEFT JOIN (SELECT n.stock_key,
+									count(*) FILTER (WHERE coalesce(n.misfit_current < n.misfit_raw, n.misfit_current IS NOT NULL))
+									  > count(*) FILTER (WHERE coalesce(n.misfit_raw < n.misfit_current, n.misfit_raw IS NOT NULL))
+									  AS vote
+							   FROM stockelt._gold_new n
+							  WHERE n.misfit_raw IS NOT NULL OR n.misfit_current IS NOT NULL
+							  GROUP BY n.stock_key) c USING (stock_key)
+				 WHERE dd.pass = this_pass AND dd.from_week <= dd.first_week) v
+		 WHERE d.stock_key = v.stock_key AND d.pass = this_pass
+		   AND v.vote IS DISTINCT FROM coalesce(d.dividends_current, false);
+		GET DIAGNOSTICS revoted = ROW_COUNT;
+		UPDATE stockelt._gold_dirty d SET from_week = '-infinity', pass = pass + 1
+		  FROM (SELECT DISTINCT coalesce(n.stock_key, a.stock_key) AS stock_key
+				  FROM (SELECT n.stock_key, n.date_key, n.split_numerator, n.split_denominator
+						  FROM stockelt._gold_new n
+						  JOIN stockelt._gold_dirty dd ON dd.stock_key = n.stock_key
+						 WHERE dd.pass = this_pass AND dd.from_week > dd.first_week
+						   AND n.split_numerator IS NOT NULL) n
+				  FULL JOIN
+					   (SELECT a.stock_key, a.date_key, a.ratio_numerator, a.ratio_denominator
+						  FROM gold.corporate_actions a
+						  JOIN stockelt._gold_dirty dd ON dd.stock_key = a.stock_key
+						 WHERE dd.pass = this_pass AND dd.from_week > dd.first_week
+						   AND a.action = 'split' AND a.week_ending >= dd.from_week) a
+					ON a.stock_key = n.stock_key AND a.date_key = n.date_key
+				 WHERE n.stock_key IS NULL OR a.stock_key IS NULL
+					OR n.split_numerator <> a.ratio_numerator
+					OR n.split_denominator <> a.ratio_denominator) changed
+		 WHERE d.stock_key = changed.stock_key AND d.pass = this_pass;
+		EXIT WHEN NOT FOUND AND revoted = 0;
+		DELETE FROM stockelt._gold_new n USING stockelt._gold_dirty d
+		 WHERE n.stock_key = d.stock_key AND d.pass = this_pass + 1;
+		this_pass := this_pass + 1;
+	END LOOP;
+
+	IF NOT full_rebuild THEN
+		-- A key range of the primary keys per stock: a join would scan the whole fact table
+		-- to delete one week of each stock.
+		FOR dirty IN SELECT stock_key,
+							CASE WHEN from_week = '-infinity' THEN 0
+								 ELSE to_char(from_week, 'YYYYMMDD')::int END AS from_key
+					   FROM stockelt._gold_dirty
+		LOOP
+			DELETE FROM gold.fact_weekly_prices
+			 WHERE stock_key = dirty.stock_key AND date_key >= dirty.from_key;
+			DELETE FROM gold.corporate_actions
+			 WHERE stock_key = dirty.stock_key AND date_key >= dirty.from_key;
+		END LOOP;
+	END IF;
+	INSERT INTO gold.fact_weekly_prices
+	SELECT stock_key, date_key, week_ending, open, high, low, close, adjusted_close, volume,
+		   dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
+		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
+		   is_partial, cumulative_return, return_4w, return_13w, return_52w, moving_average_13w,
+		   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
+		   mean_volume_52w
+	  FROM stockelt._gold_new;
+	GET DIAGNOSTICS weeks_written = ROW_COUNT;
+	INSERT INTO gold.corporate_actions
+	SELECT stock_key, date_key, week_ending, distribution, paid_amount - coalesce(special_paid, 0),
+		   split_adjusted_dividend - coalesce(special_adjusted, 0), NULL::integer, NULL::integer,
+		   observed_factor
+	  FROM stockelt._gold_new
+	 WHERE distribution IS NOT NULL AND paid_amount > coalesce(special_paid, 0)
+	UNION ALL
+	SELECT stock_key, date_key, week_ending, 'special dividend', special_paid, special_adjusted,
+		   NULL, NULL, NULL
+	  FROM stockelt._gold_new WHERE special_paid > 0
+	UNION ALL
+	SELECT stock_key, date_key, week_ending, 'split', NULL, NULL,
+		   split_numerator, split_denominator, NULL
+	  FROM stockelt._gold_new WHERE split_numerator IS NOT NULL
+	UNION ALL
+	SELECT stock_key, date_key, week_ending, 'other adjustment', NULL, NULL, NULL, NULL, other_factor
+	  FROM stockelt._gold_new WHERE other_factor IS NOT NULL;
+	-- what the stocks recomputed from their first week voted for their dividend field
+	UPDATE gold.dim_stock g SET dividends_on_current_basis = n.dividends_current
+	  FROM stockelt._gold_new n JOIN stockelt._gold_dirty d USING (stock_key)
+	 WHERE g.stock_key = n.stock_key AND n.week_ending = d.first_week
+	   AND g.dividends_on_current_basis IS DISTINCT FROM n.dividends_current;
+
+	SELECT count(*), count(*) FILTER (WHERE d.from_week <= g.first_week)
+	  INTO stocks, rebuilt_history
+	  FROM stockelt._gold_dirty d JOIN gold.dim_stock g USING (stock_key);
+	IF stocks > 0 OR full_rebuild THEN
+		INSERT INTO stockelt.gold_refreshes (started_at, finished_at, full_rebuild, stocks, weeks_written)
+		VALUES (now(), clock_timestamp(), full_rebuild, stocks, weeks_written);
+	END IF;
+	TRUNCATE stockelt._gold_dirty, stockelt._gold_new;
+END
+$$;
+
+-- ---------------------------------------------------------------- the business answers
+
+-- A calendar year counts when the stock has weeks from the year's first session to its
+-- last closed one; only such years have growth and streaks.  Regular cash dividends make
+-- the totals; special ones have their own column; other distributions are not dividends.
+-- A year is a base for the next one's growth only when it had at least as many regular
+-- payments (a first year of three payments against four is not a base).
+CREATE OR REPLACE VIEW gold.dividend_growth AS
+WITH stocks AS (
+	SELECT g.stock_key, g.symbol, g.calendar, g.first_week,
+		   (SELECT f.week_ending FROM gold.fact_weekly_prices f
+			 WHERE f.stock_key = g.stock_key AND NOT f.is_partial
+			 ORDER BY f.date_key DESC LIMIT 1) AS last_closed_week,
+		   (SELECT min(extract(year FROM a.week_ending))::int FROM gold.corporate_actions a
+			 WHERE a.stock_key = g.stock_key AND a.action IN ('dividend', 'special dividend')) AS first_year
+	  FROM gold.dim_stock g
+), calendar_years AS (
+	SELECT calendar, extract(year FROM date)::int AS year,
+		   min(week_last_trading_day) FILTER (WHERE is_trading_day) AS first_week_end,
+		   max(date) FILTER (WHERE is_trading_day) AS last_session
+	  FROM gold.dim_trading_day GROUP BY 1, 2
+	UNION ALL	-- a listing without a known calendar: weeks of Monday to Friday
+	SELECT NULL, year, min(date) FILTER (WHERE day_of_week = 5), max(date) FILTER (WHERE day_of_week < 6)
+	  FROM gold.dim_date GROUP BY year
+), years AS (
+	SELECT s.stock_key, s.symbol, y AS year,
+		   coalesce(s.first_week <= c.first_week_end AND s.last_closed_week >= c.last_session,
+					false) AS complete_year
+	  FROM stocks s
+	 CROSS JOIN generate_series(s.first_year, extract(year FROM s.last_closed_week)::int) y
+	  LEFT JOIN calendar_years c ON c.calendar IS NOT DISTINCT FROM s.calendar AND c.year = y
+	 WHERE s.first_year IS NOT NULL
+), paid AS (
+	SELECT y.stock_key, y.symbol, y.year, y.complete_year,
+		   coalesce(sum(a.split_adjusted_amount) FILTER (WHERE a.action = 'dividend'), 0) AS dividends_per_share,
+		   count(a.stock_key) FILTER (WHERE a.action = 'dividend')::int AS payments,
+		   coalesce(sum(a.split_adjusted_amount) FILTER (WHERE a.action = 'special dividend'), 0)
+			   AS special_dividends_per_share
+	  FROM years y
+	  LEFT JOIN gold.corporate_actions a
+		ON a.stock_key = y.stock_key AND a.action IN ('dividend', 'special dividend')
+	   AND a.week_ending >= make_date(y.year, 1, 1) AND a.week_ending < make_date(y.year + 1, 1, 1)
+	 GROUP BY y.stock_key, y.symbol, y.year, y.complete_year
+), compared AS (
+	SELECT p.*,
+		   CASE WHEN p.complete_year AND lag(p.complete_year) OVER w AND lag(p.year) OVER w = p.year - 1
+				 AND lag(p.dividends_per_share) OVER w > 0 AND lag(p.payments) OVER w >= p.payments
+				THEN (p.dividends_per_share / lag(p.dividends_per_share) OVER w)::float8 - 1 END AS growth
+	  FROM paid p
+	WINDOW w AS (PARTITION BY p.stock_key ORDER BY p.year)
+)
+SELECT symbol, year, complete_year, payments, dividends_per_share, growth,
+	   CASE WHEN complete_year
+			THEN (count(*) OVER island - 1)::int END AS growth_streak,
+	   special_dividends_per_share
+  FROM (SELECT c.*, sum(CASE WHEN c.growth > 0 THEN 0 ELSE 1 END)
+						OVER (PARTITION BY c.stock_key ORDER BY c.year) AS island
+		  FROM compared c) i
+WINDOW island AS (PARTITION BY stock_key, island ORDER BY year);
+COMMENT ON VIEW gold.dividend_growth IS
+	'Split-adjusted regular cash dividends per share by calendar year, growth over the year before, the streak of growth years, and special dividends apart.';
+
+
+-- The sessions moved to gold.dim_trading_day; nothing reads these any more.
+ALTER TABLE gold.dim_date
+	DROP COLUMN is_trading_day, DROP COLUMN holiday, DROP COLUMN week_last_trading_day,
+	DROP COLUMN week_closed_early;
+
+-- ---------------------------------------------------------------- data-quality checks
+
+CREATE OR REPLACE FUNCTION @extschema@.stockelt_check()
+RETURNS TABLE (severity text, check_name text, symbol text, week_ending date, detail text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	WITH facts AS (
+		SELECT f.*, g.symbol
+		  FROM gold.fact_weekly_prices f LEFT JOIN gold.dim_stock g USING (stock_key)
+	), split_weeks AS (
+		SELECT stock_key, date_key FROM gold.corporate_actions WHERE action = 'split'
+	)
+	SELECT 'error', 'fact grain is not unique', symbol, week_ending,
+		   format('%s rows for stock_key %s, date_key %s', n, stock_key, date_key)
+	  FROM (SELECT symbol, week_ending, stock_key, date_key, count(*) AS n
+			  FROM facts GROUP BY 1, 2, 3, 4 HAVING count(*) > 1) d
+	UNION ALL
+	SELECT 'error', 'fact key is null', symbol, week_ending,
+		   format('stock_key %s, date_key %s', coalesce(stock_key::text, 'NULL'),
+				  coalesce(date_key::text, 'NULL'))
+	  FROM facts WHERE stock_key IS NULL OR date_key IS NULL OR week_ending IS NULL
+	UNION ALL
+	SELECT 'error', 'stock key has no dimension row', NULL, week_ending,
+		   format('stock_key %s', stock_key)
+	  FROM facts WHERE stock_key IS NOT NULL AND symbol IS NULL
+	UNION ALL
+	SELECT 'error', 'date key has no dimension row', symbol, week_ending,
+		   format('date_key %s', date_key)
+	  FROM facts f
+	 WHERE date_key IS NOT NULL
+	   AND NOT EXISTS (SELECT FROM gold.dim_date d WHERE d.date_key = f.date_key)
+	UNION ALL
+	SELECT 'error', 'high below low', symbol, week_ending, format('high %s, low %s', high, low)
+	  FROM facts WHERE high < low
+	UNION ALL
+	SELECT 'error', 'open or close outside low to high', symbol, week_ending,
+		   format('open %s, high %s, low %s, close %s', open, high, low, close)
+	  FROM facts f
+	 WHERE high >= low AND (open NOT BETWEEN low AND high OR close NOT BETWEEN low AND high)
+	   AND NOT EXISTS (SELECT FROM split_weeks s
+						WHERE s.stock_key = f.stock_key AND s.date_key = f.date_key)
+	UNION ALL
+	SELECT 'error', 'negative volume or price', symbol, week_ending,
+		   format('open %s, high %s, low %s, close %s, adjusted close %s, volume %s, dividend %s',
+				  open, high, low, close, adjusted_close, volume, dividend_amount)
+	  FROM facts
+	 WHERE volume < 0 OR dividend_amount < 0
+		OR least(open, high, low, close, adjusted_close) <= 0
+	UNION ALL
+	SELECT 'error', 'date in the future', symbol, week_ending,
+		   format('today is %s', current_date)
+	  FROM facts WHERE week_ending > current_date
+	UNION ALL
+	SELECT 'warning', 'week key is not the last session of its week', f.symbol, f.week_ending,
+		   format('the week''s last session is %s (%s calendar)',
+				  coalesce(d.week_last_trading_day::text, 'none'), g.calendar)
+	  FROM facts f JOIN gold.dim_stock g USING (stock_key)
+	  JOIN gold.dim_trading_day d ON d.calendar = g.calendar AND d.date_key = f.date_key
+	 WHERE NOT f.is_partial
+	   AND f.week_ending IS DISTINCT FROM d.week_last_trading_day
+	UNION ALL
+	SELECT 'warning', 'seam that could not be rebased', symbol, week_ending,
+		   format('the adjusted closes up to this week are not on the basis of the newest object (from %s); returns and windows start again on %s',
+				  seam_from, next_week)
+	  FROM (SELECT symbol, week_ending, adjusted_close,
+				   lead(week_ending) OVER w AS next_week, lead(adjusted_close) OVER w AS next_adjusted,
+				   min(week_ending) FILTER (WHERE adjusted_close IS NULL)
+					   OVER (PARTITION BY stock_key, run) AS seam_from
+			  FROM (SELECT f.*, count(adjusted_close) OVER (PARTITION BY stock_key ORDER BY date_key) AS run
+					  FROM facts f) r
+			WINDOW w AS (PARTITION BY stock_key ORDER BY date_key)) s
+	 WHERE adjusted_close IS NULL AND next_adjusted IS NOT NULL
+	UNION ALL
+	SELECT 'warning', 'gap longer than a week', symbol, week_ending,
+		   format('no week between %s and %s', previous, week_ending)
+	  FROM (SELECT f.symbol, f.week_ending, g.calendar,
+				   lag(f.week_ending) OVER (PARTITION BY f.stock_key ORDER BY f.date_key) AS previous
+			  FROM facts f JOIN gold.dim_stock g USING (stock_key)) g
+	 WHERE date_trunc('week', week_ending) - date_trunc('week', previous) > interval '7 days'
+	   AND EXISTS (SELECT FROM gold.dim_trading_day d
+					WHERE d.calendar = g.calendar
+					  AND d.date > previous AND d.date < week_ending AND d.is_trading_day
+					  AND date_trunc('week', d.date) <> date_trunc('week', previous)
+					  AND date_trunc('week', d.date) <> date_trunc('week', week_ending))
+	UNION ALL
+	SELECT 'warning', 'listing has no known calendar', g.symbol, NULL,
+		   format('exchange %s, region %s: weeks are taken as Monday to Friday; sessions, holidays and gaps are not checked',
+				  coalesce(g.exchange, 'unknown'), coalesce(g.region, 'unknown'))
+	  FROM gold.dim_stock g WHERE g.calendar IS NULL
+	UNION ALL
+	SELECT 'warning', 'mid-week key', k.symbol, k.week_ending,
+		   format('another key, %s, is in the same week: gold combined the week''s keys into one bar keyed %s (open of the first, high and low over all, close and adjusted close of the last, volume and dividend summed)',
+				  k.last_key, k.last_key)
+	  FROM (SELECT s.symbol, s.week_ending,
+				   max(s.week_ending) OVER (PARTITION BY s.symbol, date_trunc('week', s.week_ending)) AS last_key
+			  FROM silver.weekly_adjusted_prices s) k
+	 WHERE k.week_ending < k.last_key
+	ORDER BY 1, 2, 3, 4
+$$;
+
+REVOKE ALL ON FUNCTION stockelt._week_bars(text, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stockelt._context_start(text, date) FROM PUBLIC;
+
+-- ---------------------------------------------------------------- the background worker
+
+-- Queued work and run history survive pg_dump, with the counters of their ids.
+SELECT pg_catalog.pg_extension_config_dump('stockelt.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('stockelt.jobs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stockelt.job_batches', '');
+SELECT pg_catalog.pg_extension_config_dump('stockelt.gold_refreshes', '');
+SELECT pg_catalog.pg_extension_config_dump('stockelt.gold_refreshes_id_seq', '');
+
+-- ---------------------------------------------------------------- gold, rebuilt
+
+-- 1.1 computes gold by other rules (calendars, seams, dividend classes): every stock is
+-- computed again from silver, as stockelt_refresh_gold(true) does.
+SELECT @extschema@.stockelt_refresh_gold(true);
