@@ -75,7 +75,7 @@ run_regress() {
 		FIXTURES="$fixtures_dir" WORK="$work" APIKEY="$apikey" PGBIN="$pg_bindir" \
 		AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY" PYTHON="$python" \
 		"$("$PG_CONFIG" --pgxs | xargs dirname)/../test/regress/pg_regress" \
-		--bindir="$pg_bindir" --inputdir="$top" --outputdir="$out" \
+		--bindir="$pg_bindir" --inputdir="$top/test" --outputdir="$out" \
 		--temp-instance="$out/tmp_check" --temp-config="$work/temp.conf" \
 		--dbname=stockelt_regress "$@" >"$out/pg_regress.out" 2>&1 &
 	# Waiting on a background job lets an INT or TERM run the cleanup at once.
