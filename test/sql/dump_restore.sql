@@ -17,22 +17,25 @@ VALUES (now() - interval '1 day', now() - interval '1 day' + interval '2 s', tru
 	   (now() - interval '1 hour', now() - interval '1 hour' + interval '1 s', false, 2, 4);
 SELECT state, count(*) FROM stockelt.jobs GROUP BY 1 ORDER BY 1;
 
-\! "$PGBIN/createdb" stockelt_restored
-\! "$PGBIN/pg_dump" stockelt_regress | "$PGBIN/psql" -X -q -o /dev/null -d stockelt_restored 2>&1 | grep -v '^$' || true
+\! "$STOCKELT_TEST_WORK/pg_bindir/createdb" stockelt_restored
+\! "$STOCKELT_TEST_WORK/pg_bindir/pg_dump" stockelt_regress | "$STOCKELT_TEST_WORK/pg_bindir/psql" -X -q -o /dev/null -d stockelt_restored 2>&1 | grep -v '^$' || true
 SELECT o.n > 0 AS objects_dumped, o.n = r.n AS objects_restored,
 	   o.digest = r.digest AS same_catalog_and_bodies
   FROM (SELECT count(*) AS n, md5(string_agg(key || sha256 || coalesce(b.s, ''), ',' ORDER BY key)) AS digest
 		  FROM stockelt.bronze_objects
 		  LEFT JOIN (SELECT key, encode(sha256(body), 'hex') AS s FROM stockelt.bronze_bodies) b USING (key)) o,
-	   dblink('dbname=stockelt_restored',
+	   dblink(format('dbname=stockelt_restored user=%s host=%s port=%s',
+					 current_user, current_setting('unix_socket_directories'), current_setting('port')),
 			  $$SELECT count(*), md5(string_agg(key || sha256 || coalesce(b.s, ''), ',' ORDER BY key))
 				  FROM stockelt.bronze_objects
 				  LEFT JOIN (SELECT key, encode(sha256(body), 'hex') AS s FROM stockelt.bronze_bodies) b USING (key)$$)
 		AS r(n bigint, digest text);
 
 -- Every job and refresh comes back as it was, column for column, and so do the counters.
-SELECT dblink_connect('restored', 'dbname=stockelt_restored');
+SELECT dblink_connect('restored', format('dbname=stockelt_restored user=%s host=%s port=%s',
+	   current_user, current_setting('unix_socket_directories'), current_setting('port')));
 SELECT dblink_exec('restored', $$SET TimeZone = 'UTC'$$);
+SELECT dblink_exec('restored', format('SET DateStyle = %L', current_setting('DateStyle')));
 SET TimeZone = 'UTC';
 CREATE TEMP VIEW history_digest AS
 SELECT (SELECT count(*) FROM stockelt.jobs) AS jobs,
@@ -83,7 +86,7 @@ SELECT dblink_disconnect('restored');
 RESET TimeZone;
 DROP VIEW history_digest;
 DROP TABLE enqueued_after_restore;
-\! "$PGBIN/dropdb" stockelt_restored
+\! "$STOCKELT_TEST_WORK/pg_bindir/dropdb" stockelt_restored
 
 -- Later suites start from an empty queue and history.
 TRUNCATE stockelt.jobs, stockelt.gold_refreshes;

@@ -1,6 +1,6 @@
 -- Gold: the star schema, the three business answers, incremental refresh, checks.
-\! $STANDINCTL reset
-\getenv work WORK
+\! "$PG_ABS_SRCDIR/standinctl" reset
+\getenv work STOCKELT_TEST_WORK
 \set weeksfile :work/gold_weeks.csv
 \set yearsfile :work/gold_years.csv
 \set actionsfile :work/gold_actions.csv
@@ -15,7 +15,7 @@ SELECT count(*) AS facts FROM gold.fact_weekly_prices;
 CREATE TEMP TABLE gen (symbol text PRIMARY KEY);
 INSERT INTO gen VALUES ('G02'), ('G03'), ('G05'), ('G07'), ('G08'), ('G13'), ('G20'), ('G34'),
 	('G44'), ('G54');
-\! for s in G02 G03 G05 G07 G08 G13 G20 G34 G44 G54; do $STANDINCTL symbol "symbol=$s&weeks=1100&end=2024-04-15"; done
+\! for s in G02 G03 G05 G07 G08 G13 G20 G34 G44 G54; do "$PG_ABS_SRCDIR/standinctl" symbol "symbol=$s&weeks=1100&end=2024-04-15"; done
 SELECT count(*) AS objects FROM stockelt_ingest(ARRAY(SELECT stockelt_fetch(symbol) FROM gen ORDER BY 1));
 TABLE stockelt.gold_pending ORDER BY 1;
 SELECT * FROM stockelt_refresh_gold();
@@ -23,9 +23,9 @@ SELECT count(*) AS pending_after FROM stockelt.gold_pending;
 SELECT symbol, first_week, last_week FROM gold.dim_stock ORDER BY 1;
 
 -- What the generator knows, computed from its own events and unrounded prices.
-\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" weeks G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$WORK/gold_weeks.csv"
-\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" years G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$WORK/gold_years.csv"
-\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" actions G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$WORK/gold_actions.csv"
+\! python3 "$PG_ABS_SRCDIR/goldtruth.py" weeks G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$STOCKELT_TEST_WORK/gold_weeks.csv"
+\! python3 "$PG_ABS_SRCDIR/goldtruth.py" years G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$STOCKELT_TEST_WORK/gold_years.csv"
+\! python3 "$PG_ABS_SRCDIR/goldtruth.py" actions G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$STOCKELT_TEST_WORK/gold_actions.csv"
 CREATE TEMP TABLE truth_weeks (symbol text, week_ending date, is_partial boolean,
 	weekly_return float8, log_return float8, cumulative_return float8, return_4w float8,
 	return_13w float8, return_52w float8, ma_13w float8, ma_52w float8, split_factor float8,
@@ -170,17 +170,17 @@ SELECT * FROM stockelt_check();
 -- Incremental refresh: a sequence of ingests, restatements, late arrivals and SQL
 -- changes, each followed by a refresh of only what changed ...
 -- (an older fetch of G08 with a longer history, to be ingested late)
-\! $STANDINCTL symbol 'symbol=G08&weeks=1150&end=2023-06-30'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=G08&weeks=1150&end=2023-06-30'
 SELECT stockelt_fetch('G08') AS late_key \gset
 -- one week later for every stock: the partial week closes and a new one starts;
-\! for s in G02 G03 G05 G07 G08 G13 G20 G34 G44 G54; do $STANDINCTL symbol "symbol=$s&weeks=1101&end=2024-04-22"; done
+\! for s in G02 G03 G05 G07 G08 G13 G20 G34 G44 G54; do "$PG_ABS_SRCDIR/standinctl" symbol "symbol=$s&weeks=1101&end=2024-04-22"; done
 SELECT count(*) AS objects FROM stockelt_ingest(ARRAY(SELECT stockelt_fetch(symbol) FROM gen ORDER BY 1));
 SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
 SELECT * FROM stockelt_refresh_gold();
 SELECT symbol, week_ending, is_partial FROM gold.weekly_performance
  WHERE symbol = 'G02' AND week_ending >= '2024-04-01' ORDER BY 2;
 -- every adjusted close of G02 restated;
-\! $STANDINCTL symbol 'symbol=G02&weeks=1101&end=2024-04-22&restate=0.97'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=G02&weeks=1101&end=2024-04-22&restate=0.97'
 SELECT * FROM stockelt_ingest(stockelt_fetch('G02'));
 SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
 SELECT * FROM stockelt_refresh_gold();
@@ -212,7 +212,7 @@ SELECT * FROM stockelt_ingest((SELECT key FROM stockelt.bronze_objects WHERE sym
 								ORDER BY fetched_at DESC LIMIT 1), force => true);
 SELECT * FROM stockelt_refresh_gold();
 -- a new stock, and one that leaves silver entirely.
-\! $STANDINCTL symbol 'symbol=G100&weeks=700&end=2024-04-19'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=G100&weeks=700&end=2024-04-19'
 SELECT * FROM stockelt_ingest(stockelt_fetch('G100'));
 DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'G20';
 SELECT * FROM stockelt_refresh_gold();
@@ -220,12 +220,12 @@ SELECT * FROM stockelt_refresh_gold();
 -- G13 fetched from a listing whose dividend field is on today's share basis (each amount
 -- divided by the splits after it) while its raw prices are not: the factor jumps show it,
 -- and every dividend is divided by its splits once, not twice.
-\! $STANDINCTL symbol 'symbol=G13&weeks=1101&end=2024-04-22&dividends=current'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=G13&weeks=1101&end=2024-04-22&dividends=current'
 SELECT inserted, updated > 0 AS restated FROM stockelt_ingest(stockelt_fetch('G13'));
 SELECT stocks, rebuilt_history FROM stockelt_refresh_gold();
 SELECT symbol, dividends_on_current_basis FROM gold.dim_stock WHERE symbol IN ('G13', 'G44') ORDER BY 1;
-\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" years G13 --weeks 1101 --end 2024-04-22 > "$WORK/gold_years.csv"
-\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" actions G13 --weeks 1101 --end 2024-04-22 > "$WORK/gold_actions.csv"
+\! python3 "$PG_ABS_SRCDIR/goldtruth.py" years G13 --weeks 1101 --end 2024-04-22 > "$STOCKELT_TEST_WORK/gold_years.csv"
+\! python3 "$PG_ABS_SRCDIR/goldtruth.py" actions G13 --weeks 1101 --end 2024-04-22 > "$STOCKELT_TEST_WORK/gold_actions.csv"
 TRUNCATE truth_years, truth_actions;
 COPY truth_years FROM :'yearsfile' (FORMAT csv);
 COPY truth_actions FROM :'actionsfile' (FORMAT csv);
@@ -248,11 +248,11 @@ SELECT count(*) AS years,
 -- dividend five weeks after a regular one (20 times its size), a spin-off that leaves
 -- only a factor jump of x1.03, and a distribution in kind stated as a dividend of 30.00
 -- whose factor jump (x1.35) is not the x1.331 a cash dividend of 30.00 would make.
-\! $STANDINCTL symbol "symbol=G202&weeks=600&end=2024-04-19&events=special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35"
+\! "$PG_ABS_SRCDIR/standinctl" symbol "symbol=G202&weeks=600&end=2024-04-19&events=special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35"
 SELECT inserted FROM stockelt_ingest(stockelt_fetch('G202'));
 SELECT stocks, rebuilt_history FROM stockelt_refresh_gold();
-\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" years G202 --weeks 600 --end 2024-04-19 --events special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35 > "$WORK/gold_years.csv"
-\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" actions G202 --weeks 600 --end 2024-04-19 --events special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35 > "$WORK/gold_actions.csv"
+\! python3 "$PG_ABS_SRCDIR/goldtruth.py" years G202 --weeks 600 --end 2024-04-19 --events special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35 > "$STOCKELT_TEST_WORK/gold_years.csv"
+\! python3 "$PG_ABS_SRCDIR/goldtruth.py" actions G202 --weeks 600 --end 2024-04-19 --events special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35 > "$STOCKELT_TEST_WORK/gold_actions.csv"
 TRUNCATE truth_years, truth_actions;
 COPY truth_years FROM :'yearsfile' (FORMAT csv);
 COPY truth_actions FROM :'actionsfile' (FORMAT csv);
@@ -421,8 +421,8 @@ SELECT count(*) AS failed_checks_after FROM stockelt_check();
 -- Thursday before a Canada Day Friday) with two keys in seven Christmas weeks, as the
 -- provider sends them, and a London one (XLN.LON, to a Friday).  Silver holds them as the
 -- generator rendered them for COPY.
-\! $PYTHON "$(dirname "$STANDINCTL")/genpayload.py" XTO --exchange TSX --weeks 1300 --end 2022-07-01 --format csv > "$WORK/gold_tsx.csv"
-\! $PYTHON "$(dirname "$STANDINCTL")/genpayload.py" XLN --exchange LSE --weeks 1300 --end 2024-04-12 --format csv > "$WORK/gold_lse.csv"
+\! python3 "$PG_ABS_SRCDIR/genpayload.py" XTO --exchange TSX --weeks 1300 --end 2022-07-01 --format csv > "$STOCKELT_TEST_WORK/gold_tsx.csv"
+\! python3 "$PG_ABS_SRCDIR/genpayload.py" XLN --exchange LSE --weeks 1300 --end 2024-04-12 --format csv > "$STOCKELT_TEST_WORK/gold_lse.csv"
 \set tsxfile :work/gold_tsx.csv
 \set lsefile :work/gold_lse.csv
 CREATE TEMP TABLE listed (symbol text, week_ending date, open numeric, high numeric, low numeric,
@@ -457,7 +457,7 @@ SELECT c.calendar, y, string_agg(to_char(h.day, 'MM-DD') || ' ' || h.name, ', ' 
  GROUP BY 1, 2 ORDER BY 1, 2;
 -- Every weekday of 1990 to 2030 is a session or not on both the generator's and stockelt's
 -- calendar (the generator implements the same published rules on its own).
-\! $PYTHON -c "import sys, datetime; sys.path.insert(0, '$(dirname "$STANDINCTL")'); import genpayload as g; [print(e, d) for e in ('TSX', 'LSE') for y in range(1990, 2031) for d in sorted(g.HOLIDAYS[e](y)) if d.weekday() < 5]" > "$WORK/gold_holidays.txt"
+\! python3 -c "import sys, datetime; sys.path.insert(0, '$PG_ABS_SRCDIR'); import genpayload as g; [print(e, d) for e in ('TSX', 'LSE') for y in range(1990, 2031) for d in sorted(g.HOLIDAYS[e](y)) if d.weekday() < 5]" > "$STOCKELT_TEST_WORK/gold_holidays.txt"
 \set holidaysfile :work/gold_holidays.txt
 CREATE TEMP TABLE generator_holidays (calendar text, day date);
 COPY generator_holidays FROM :'holidaysfile' (FORMAT text, DELIMITER ' ');
@@ -589,7 +589,7 @@ SELECT calendar, count(*) AS stocks FROM gold.dim_stock GROUP BY 1 ORDER BY 1;
 
 -- End to end: a Toronto payload with two keys in some Christmas weeks, fetched through the
 -- stand-in, ingested whole, and combined into one bar a week in gold with a warning a key.
-\! $STANDINCTL symbol 'symbol=XEE.TO&exchange=TSX&weeks=300&end=2022-07-01'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=XEE.TO&exchange=TSX&weeks=300&end=2022-07-01'
 SELECT inserted > 0 AS ingested FROM stockelt_ingest(stockelt_fetch('XEE.TO'));
 SELECT stocks FROM stockelt_refresh_gold();
 WITH s AS (SELECT count(*) AS keys, count(DISTINCT date_trunc('week', week_ending)) AS weeks

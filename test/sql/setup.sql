@@ -35,7 +35,18 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
--- Points the session at the throwaway S3 server the test runner started.
+-- Points the session at the throwaway S3 server the test runner started: its coordinates
+-- (test/s3server.sh wrote them in the run's work directory) kept as settings of this database.
+\set s3_endpoint `. "$STOCKELT_TEST_WORK/s3/env" && echo "$S3_ENDPOINT"`
+\set s3_region `. "$STOCKELT_TEST_WORK/s3/env" && echo "$S3_REGION"`
+\set s3_bucket `. "$STOCKELT_TEST_WORK/s3/env" && echo "$S3_BUCKET"`
+\set s3_access_key_id `. "$STOCKELT_TEST_WORK/s3/env" && echo "$S3_ACCESS_KEY"`
+\set s3_secret_file `echo "$STOCKELT_TEST_WORK/secrets/s3_secret"`
+ALTER DATABASE :"DBNAME" SET stockelt_test.s3_endpoint = :'s3_endpoint';
+ALTER DATABASE :"DBNAME" SET stockelt_test.s3_region = :'s3_region';
+ALTER DATABASE :"DBNAME" SET stockelt_test.s3_bucket = :'s3_bucket';
+ALTER DATABASE :"DBNAME" SET stockelt_test.s3_access_key_id = :'s3_access_key_id';
+ALTER DATABASE :"DBNAME" SET stockelt_test.s3_secret_access_key_file = :'s3_secret_file';
 CREATE FUNCTION use_s3() RETURNS void
 LANGUAGE sql AS $$
 	SELECT set_config('stockelt.s3_endpoint', current_setting('stockelt_test.s3_endpoint'), false),
