@@ -164,10 +164,12 @@ cleanup() {
 # that a failing suite does not keep the TAP tests from running.
 run_make() {
 	local suites=(setup fetch provider_errors transport security silver s3 dump_restore gold worker)
-	local status=0 tap_files=() pattern
+	local status=0 tap_files=() patterns pattern
 	[ -d "$work/fixtures" ] && suites+=(real_fixtures real_silver)
 	[ -n "${STOCKELT_SUITES:-}" ] && read -ra suites <<<"$STOCKELT_SUITES"
-	for pattern in ${STOCKELT_TAP:-*.pl}; do tap_files+=("test/t/$pattern"); done
+	# Globs in test/t/, expanded by make's shell there.
+	read -ra patterns <<<"${STOCKELT_TAP:-*.pl}"
+	for pattern in "${patterns[@]}"; do tap_files+=("test/t/$pattern"); done
 	mkdir -p "$work/installcheck"
 	chown "$run_user" "$work/installcheck" 2>/dev/null || true
 	local make=(as_run_user env STOCKELT_TEST_WORK="$work" STANDIN="$STANDIN" APIKEY="$apikey"
