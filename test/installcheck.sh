@@ -19,11 +19,12 @@ source "$(dirname "$0")/lib.sh"
 
 work=
 keep_work=${STOCKELT_KEEP:-}
+own_work=1		# the work directory is this script's to keep or remove (not --work's)
 server_log=
 os_user=
 while [ $# -gt 0 ]; do
 	case "$1" in
-		--work) work=$2; keep_work=1; shift 2 ;;
+		--work) work=$2; own_work=; shift 2 ;;
 		--server-log) server_log=$2; shift 2 ;;
 		--os-user) os_user=$2; shift 2 ;;
 		*) echo "usage: $0 [--work DIR] [--server-log FILE] [--os-user USER]" >&2; exit 2 ;;
@@ -156,7 +157,7 @@ cleanup() {
 	done
 	stop_standin "$work"
 	[ -d "$work/s3" ] && as_run_user "$top/test/s3server.sh" stop "$work/s3" >/dev/null 2>&1
-	if [ -n "$keep_work" ]; then echo "kept $work"; else rm -rf "$work"; fi
+	if [ -z "$own_work" ]; then :; elif [ -n "$keep_work" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 
 # make installcheck from a directory of its own (a VPATH invocation: the source tree stays
