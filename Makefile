@@ -36,6 +36,13 @@ EXTRA_CLEAN = $(DATA_built).tmp
 # Version 1.0 as released, and the way from it to this version.
 DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--$(EXTVERSION).sql
 
+# `make installcheck` runs the regression suites (test/sql, test/expected) and the TAP tests
+# (test/t) against an installed server; test/installcheck.sh starts what they need.
+REGRESS = setup fetch provider_errors transport security silver s3 dump_restore gold worker
+REGRESS_OPTS = --inputdir=$(srcdir)/test
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson libcrypto liblz4)
 # -Wextra minus three warnings that PostgreSQL's own headers and PG_TRY macro trip.
@@ -45,13 +52,17 @@ SHLIB_LINK = $(shell pkg-config --libs libcurl jansson libcrypto liblz4) -pthrea
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The suites' own database (dump_restore dumps it by name).
+CONTRIB_TESTDB = stockelt_regress
+
 # Every object depends on every header: the modules share structs.
 $(OBJS): $(wildcard $(srcdir)/src/*.h)
-# A build outside the source tree makes the objects' directory first (named absolutely:
-# VPATH would find the source tree's).
+# A VPATH build (make -f /path/to/Makefile elsewhere, as Debian's pg_buildext does) writes the
+# objects into src/ of the build directory; the absolute path keeps make from finding the
+# source tree's src/ through VPATH instead.
 $(OBJS): | $(CURDIR)/src
 $(CURDIR)/src:
-	mkdir -p $@
+	$(MKDIR_P) $@
 
 ifeq ($(EXTVERSION),)
 $(error $(EXTENSION).control names no default_version)

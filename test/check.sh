@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every stockelt test: builds and installs the extension, starts a throwaway
-# PostgreSQL 15 cluster, the stand-in API server and a throwaway Ceph RGW S3 server,
-# runs the suites, tears everything down whatever happens, and ends with
-# "N passed, N failed".
+# Runs every stockelt test: builds (VPATH) and installs the extension, checks the test
+# tooling, fuzzes the parser, starts a throwaway PostgreSQL 15 cluster and runs the
+# regression suites and TAP tests against it through test/installcheck.sh (which starts the
+# stand-in API server and a throwaway Ceph RGW S3 server), tears everything down whatever
+# happens, and ends with "N passed, N failed". test/README.md describes it all.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -19,7 +20,7 @@ cleanup() {
 		as_run_user "$pg_bindir/pg_ctl" -D "$(dirname "$pidfile")" -m immediate -w stop >/dev/null 2>&1
 	done
 	stop_standin "$work"
-	as_run_user "$top/test/s3server.sh" stop "$work/s3" >/dev/null 2>&1
+	[ -d "$work/s3" ] && as_run_user "$top/test/s3server.sh" stop "$work/s3" >/dev/null 2>&1
 	if [ -n "${STOCKELT_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -37,61 +38,52 @@ check() {
 	fi
 }
 
-# The secrets are in files only the server's user reads, never in a setting.
-write_temp_config() {
-	mkdir -m 700 "$work/secrets"
-	chown "$run_user" "$work/secrets" 2>/dev/null || true
-	write_secret_file "$work/secrets/api_key" "$apikey"
-	write_secret_file "$work/secrets/s3_secret" "$S3_SECRET_KEY"
-	cat >"$work/temp.conf" <<CONF
-shared_preload_libraries = 'stockelt'
-log_statement = 'all'
-log_min_messages = 'info'
-stockelt.api_base_url = '$STANDIN/query'
-stockelt.api_key_file = '$work/secrets/api_key'
-stockelt.connect_timeout = '2s'
-stockelt.request_timeout = '5s'
-# The limiter has its own tests (TAP); the suites call the stand-in freely.
-stockelt.requests_per_second = 0
-stockelt.requests_per_day = 0
-stockelt_test.standin = '$STANDIN'
-stockelt_test.s3_endpoint = '$S3_ENDPOINT'
-stockelt_test.s3_region = '$S3_REGION'
-stockelt_test.s3_bucket = '$S3_BUCKET'
-stockelt_test.s3_access_key_id = '$S3_ACCESS_KEY'
-stockelt_test.s3_secret_access_key_file = '$work/secrets/s3_secret'
-CONF
+# The build Debian's pg_buildext does: a clean copy of the source (the files git tracks or
+# would track, never the source tree's own build products, which a VPATH build would pick up),
+# built from another directory with make -f (VPATH), then installed.
+build_and_install_vpath() {
+	mkdir "$work/source" "$work/build"
+	(cd "$top" && git ls-files -z --cached --others --exclude-standard |
+		while IFS= read -r -d '' file; do
+			if [ -e "$file" ]; then cp --parents -P "$file" "$work/source"; fi
+		done)
+	make -s -C "$work/build" -f "$work/source/Makefile" PG_CONFIG="$PG_CONFIG" >/dev/null
+	as_root make -s -C "$work/build" -f "$work/source/Makefile" PG_CONFIG="$PG_CONFIG" install >/dev/null
 }
 
-# Runs pg_regress over the given tests and counts each test's verdict.
-run_regress() {
-	local out=$work/regress
-	local status=0
-	mkdir -p "$out"
-	find "$work" -path "$work/secrets" -prune -o -exec chmod a+rwX {} +
-	as_run_user env STANDIN="$STANDIN" STANDINCTL="$top/test/standinctl" \
-		S3CMD="$top/test/s3server.sh s3cmd $work/s3" S3DIR="$work/s3" \
-		S3SERVER="$top/test/s3server.sh" S3_BUCKET="$S3_BUCKET" \
-		FIXTURES="$fixtures_dir" WORK="$work" APIKEY="$apikey" PGBIN="$pg_bindir" \
-		AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY" PYTHON="$python" \
-		"$("$PG_CONFIG" --pgxs | xargs dirname)/../test/regress/pg_regress" \
-		--bindir="$pg_bindir" --inputdir="$top" --outputdir="$out" \
-		--temp-instance="$out/tmp_check" --temp-config="$work/temp.conf" \
-		--dbname=stockelt_regress "$@" >"$out/pg_regress.out" 2>&1 &
+# The suites and TAP tests through test/installcheck.sh (make installcheck) against a
+# throwaway cluster; installcheck.sh starts the stand-in and the S3 gateway in $work.
+run_installcheck() {
+	local out=$work/installcheck.out status=0
+	mkdir "$work/cluster"
+	# The s3 suite also signs with credentials from the server's environment.
+	(read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY < <("$top/test/s3server.sh" credentials) &&
+		export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY && start_cluster "$work/cluster")
+	PGHOST=$work/cluster/socket PGUSER=postgres PG_CONFIG=$PG_CONFIG \
+		bash "$top/test/installcheck.sh" --work "$work" \
+		--server-log "$work/cluster/data/server.log" >"$out" 2>&1 &
 	# Waiting on a background job lets an INT or TERM run the cleanup at once.
 	running=$!
 	wait "$running" || status=$?
 	running=
-	cat "$out/pg_regress.out"
-	passed=$((passed + $(grep -cE '^(test| ) .* \.\.\. ok' "$out/pg_regress.out" || true)))
-	failed=$((failed + $(grep -cE '^(test| ) .* \.\.\. FAILED' "$out/pg_regress.out" || true)))
-	if [ "$status" -ne 0 ] && [ -f "$out/regression.diffs" ]; then
-		head -c 20000 "$out/regression.diffs"
+	cat "$out"
+	local suites_failed tap_failed
+	suites_failed=$(grep -cE '^(test| ) .* \.\.\. FAILED' "$out" || true)
+	tap_failed=$(grep -cE '^test/t/[^ ]+\.pl +\(Wstat' "$out" || true)
+	passed=$((passed + $(grep -cE '^(test| ) .* \.\.\. ok' "$out" || true)))
+	passed=$((passed + $(grep -cE '^test/t/[^ ]+\.pl \.+ ok$' "$out" || true)))
+	failed=$((failed + suites_failed + tap_failed))
+	if [ -f "$work/installcheck/regression.diffs" ] && [ "$suites_failed" -gt 0 ]; then
+		head -c 20000 "$work/installcheck/regression.diffs"
 	fi
-	if [ "$status" -ne 0 ] && ! grep -q 'FAILED' "$out/pg_regress.out"; then
+	if [ "$tap_failed" -gt 0 ]; then
+		find "$work/installcheck/tmp_check" -name '*.log' -path '*log*' -exec tail -n 30 {} + 2>/dev/null | head -200
+	fi
+	if [ "$status" -ne 0 ] && [ "$((suites_failed + tap_failed))" -eq 0 ]; then
 		failed=$((failed + 1))
-		echo "FAIL pg_regress did not run to the end"
+		echo "FAIL installcheck did not run to the end"
 	fi
+	stop_cluster "$work/cluster"
 }
 
 # The stand-in server and payload generator check their own contracts first.
@@ -104,30 +96,6 @@ run_tooling_selftest() {
 	if [ "$status" -ne 0 ] && ! grep -q '^FAIL - ' "$work/selftest.out"; then
 		failed=$((failed + 1))
 		echo "FAIL stand-in self-test did not run to the end"
-	fi
-}
-
-# TAP tests (PostgreSQL::Test::Cluster) for what needs its own cluster.
-run_tap() {
-	local pgxs_dir status=0 files=() patterns pattern
-	pgxs_dir=$(dirname "$("$PG_CONFIG" --pgxs)")/..
-	read -ra patterns <<<"${STOCKELT_TAP:-*.pl}"
-	for pattern in "${patterns[@]}"; do
-		files+=("$top"/test/t/$pattern)
-	done
-	mkdir -p "$work/tap"
-	chmod -R a+rwX "$work/tap"
-	(cd "$work/tap" && as_run_user env PATH="$pg_bindir:$PATH" TESTDIR="$work/tap" \
-		PG_REGRESS="$pgxs_dir/test/regress/pg_regress" STANDIN="$STANDIN" APIKEY="$apikey" \
-		prove -I "$pgxs_dir/test/perl" "${files[@]}" >"$work/tap/prove.out" 2>&1) &
-	running=$!
-	wait "$running" || status=$?
-	running=
-	cat "$work/tap/prove.out"
-	passed=$((passed + $(grep -cE '^(t/|/).* \.+ ok$' "$work/tap/prove.out" || true)))
-	if [ "$status" -ne 0 ]; then
-		failed=$((failed + 1))
-		find "$work/tap" -name '*.log' -path '*log*' -exec tail -n 30 {} + 2>/dev/null | head -200
 	fi
 }
 
@@ -149,37 +117,23 @@ run_fuzz() {
 }
 
 key_absent_from_logs() {
-	[ "${tests[*]}" = none ] && return 0
-	! grep -rF "$apikey" "$work/regress/log" "$work/regress/results" >/dev/null 2>&1 &&
-		[ -s "$work/regress/log/postmaster.log" ]
+	[ "${STOCKELT_SUITES:-}" = none ] && return 0
+	! grep -rF "$(cat "$work/secrets/api_key")" "$work/cluster/data/server.log" "$work/installcheck/results" \
+		>/dev/null 2>&1 && [ -s "$work/cluster/data/server.log" ]
 }
 
 main() {
 	bash "$top/test/install-deps.sh"
-	build_and_install
+	build_and_install_vpath
 	ensure_run_user
 
 	run_tooling_selftest
 	run_fuzz
 
-	apikey=STKTEST$(random_token)
-	start_standin "$work" "$apikey"
-	chmod 777 "$work"
-	as_run_user "$top/test/s3server.sh" start "$work/s3"
-	# shellcheck disable=SC1091
-	source "$work/s3/env"
-	write_temp_config
-
-	local tests=(setup fetch provider_errors transport security silver s3 dump_restore gold worker)
-	if [ -d "$fixtures_dir" ]; then
-		tests+=(real_fixtures real_silver)
-	else
-		echo "skipped: real Alpha Vantage fixtures ($fixtures_dir is missing)"
-	fi
-	# While developing, STOCKELT_SUITES and STOCKELT_TAP narrow the run (see the README).
-	[ -n "${STOCKELT_SUITES:-}" ] && read -ra tests <<<"$STOCKELT_SUITES"
-	[ "${tests[*]}" = none ] || run_regress "${tests[@]}"
-	[ "${STOCKELT_TAP:-}" = none ] || run_tap
+	chmod 755 "$work"
+	# While developing, STOCKELT_SUITES and STOCKELT_TAP narrow the run (test/README.md).
+	[ -d "$fixtures_dir" ] || echo "skipped: real Alpha Vantage fixtures ($fixtures_dir is missing)"
+	if [ "${STOCKELT_SUITES:-}" = none ] && [ "${STOCKELT_TAP:-}" = none ]; then :; else run_installcheck; fi
 	check "API key absent from server log and results" key_absent_from_logs
 
 	echo "$passed passed, $failed failed"

@@ -1,12 +1,12 @@
 -- Silver's ordering and adjustment basis on the real Alpha Vantage responses
 -- (this test runs only when ../shared/fixtures/alphavantage exists).
-\! $STANDINCTL reset
+\! "$PG_ABS_SRCDIR/standinctl" reset
 DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'IBM';
-\! $STANDINCTL symbol 'symbol=IBM&file=weekly_adjusted/IBM_2024-04-15.json'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=IBM&file=weekly_adjusted/IBM_2024-04-15.json'
 SELECT stockelt_fetch('IBM') AS ibm_2024 \gset
-\! $STANDINCTL symbol 'symbol=IBM&file=weekly_adjusted/IBM_2022-02-11.json'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=IBM&file=weekly_adjusted/IBM_2022-02-11.json'
 SELECT stockelt_fetch('IBM') AS ibm_2022 \gset
-\! $STANDINCTL symbol 'symbol=IBM&clear=1'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=IBM&clear=1'
 CREATE TEMP TABLE ibm_weeks AS
 SELECT CASE o.key WHEN :'ibm_2024' THEN 2024 ELSE 2022 END AS fetch, w.key::date AS week_ending,
 	   (w.value->>'4. close')::numeric AS close, (w.value->>'5. adjusted close')::numeric AS adjusted_close,

@@ -2,24 +2,24 @@
 CREATE TEMP TABLE before AS SELECT count(*) AS n FROM stockelt.bronze_objects;
 
 -- HTTP status other than 200.
-\! $STANDINCTL next 'status=503&count=2'
+\! "$PG_ABS_SRCDIR/standinctl" next 'status=503&count=2'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
 SELECT error_detail($$SELECT stockelt_fetch('IBM')$$) ~ '^HTTP status 503 \(Content-Type "text/html"\): <' AS status_in_detail;
 
 -- A server slower than the request timeout.
 SET stockelt.request_timeout = '500ms';
-\! $STANDINCTL next 'delay_ms=3000'
+\! "$PG_ABS_SRCDIR/standinctl" next 'delay_ms=3000'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
 RESET stockelt.request_timeout;
 
 -- Connection reset before an answer.
-\! $STANDINCTL next 'reset=1'
+\! "$PG_ABS_SRCDIR/standinctl" next 'reset=1'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
 
 -- Truncated bodies: short of the announced length, and cut with no length.
-\! $STANDINCTL next 'truncate=5000&length=full'
+\! "$PG_ABS_SRCDIR/standinctl" next 'truncate=5000&length=full'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
-\! $STANDINCTL next 'truncate=5000'
+\! "$PG_ABS_SRCDIR/standinctl" next 'truncate=5000'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
 
 -- A response larger than the cap.
@@ -38,9 +38,9 @@ SELECT expect_error($$SET stockelt.api_base_url = 'file:///etc/passwd'$$);
 SELECT expect_error($$SET stockelt.s3_endpoint = 'gopher://127.0.0.1'$$);
 
 -- Redirects: to the same host they are followed, to another host refused.
-\! $STANDINCTL next 'redirect=same'
+\! "$PG_ABS_SRCDIR/standinctl" next 'redirect=same'
 SELECT stockelt_fetch('IBM') LIKE 'alphavantage/%' AS followed_same_host;
-\! $STANDINCTL next 'redirect=other&count=2'
+\! "$PG_ABS_SRCDIR/standinctl" next 'redirect=other&count=2'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
 SELECT error_detail($$SELECT stockelt_fetch('IBM')$$) ~ '^The server redirected to another host: http://elsewhere.invalid/query\?' AS target_in_detail;
 
@@ -50,10 +50,10 @@ SELECT (SELECT count(*) FROM stockelt.bronze_objects) - n AS objects_added FROM 
 -- A second complete response sent after a body answers no later request: the connection it
 -- arrived on is not used again, so MSFT gets its own answer, not the stray one (a series
 -- named MSFT from another seed), and AAPL after it gets AAPL's.
-\set msft_sha `curl -s "$STANDIN/query?function=TIME_SERIES_WEEKLY_ADJUSTED&symbol=MSFT&outputsize=full&datatype=json&apikey=$APIKEY" | sha256sum | cut -c1-64`
-\set aapl_sha `curl -s "$STANDIN/query?function=TIME_SERIES_WEEKLY_ADJUSTED&symbol=AAPL&outputsize=full&datatype=json&apikey=$APIKEY" | sha256sum | cut -c1-64`
-\! $STANDINCTL reset
-\! $STANDINCTL next 'extra=MSFT'
+\set msft_sha `"$PG_ABS_SRCDIR/standinctl" query 'function=TIME_SERIES_WEEKLY_ADJUSTED&symbol=MSFT&outputsize=full&datatype=json' | sha256sum | cut -c1-64`
+\set aapl_sha `"$PG_ABS_SRCDIR/standinctl" query 'function=TIME_SERIES_WEEKLY_ADJUSTED&symbol=AAPL&outputsize=full&datatype=json' | sha256sum | cut -c1-64`
+\! "$PG_ABS_SRCDIR/standinctl" reset
+\! "$PG_ABS_SRCDIR/standinctl" next 'extra=MSFT'
 SELECT stockelt_fetch('IBM') LIKE 'alphavantage/%' AS fetched_ibm;
 -- The stray response leaves 50 ms after the body.
 SELECT pg_sleep(0.3);
@@ -62,12 +62,13 @@ SELECT s.symbol, stockelt_fetch(s.symbol) AS key FROM (VALUES (1, 'MSFT'), (2, '
 SELECT a.symbol, o.sha256 = CASE a.symbol WHEN 'MSFT' THEN :'msft_sha' ELSE :'aapl_sha' END AS its_own_answer
   FROM after_stray a JOIN stockelt.bronze_objects o USING (key) ORDER BY a.symbol;
 -- Each request went out once.
-\! $STANDINCTL count
+\! "$PG_ABS_SRCDIR/standinctl" count
 
 -- A fetch against a server that hangs stops within a second of a cancel.
-SELECT dblink_connect('hang', 'dbname=' || current_database());
+SELECT dblink_connect('hang', format('dbname=%s user=%s host=%s port=%s', current_database(),
+	   current_user, current_setting('unix_socket_directories'), current_setting('port')));
 SELECT dblink_exec('hang', 'SET stockelt.request_timeout = ''60s''');
-\! $STANDINCTL next 'hang=1'
+\! "$PG_ABS_SRCDIR/standinctl" next 'hang=1'
 SELECT dblink_send_query('hang', $$SELECT stockelt_fetch('IBM')$$);
 SELECT pg_sleep(0.5);
 SELECT count(*) AS fetches_in_flight

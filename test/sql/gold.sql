@@ -1,81 +1,31 @@
 -- Gold: the star schema, the three business answers, incremental refresh, checks.
-\! $STANDINCTL reset
-\getenv work WORK
+\! "$PG_ABS_SRCDIR/standinctl" reset
+\getenv work STOCKELT_TEST_WORK
 \set weeksfile :work/gold_weeks.csv
 \set yearsfile :work/gold_years.csv
 \set actionsfile :work/gold_actions.csv
+
 -- Gold is built from silver alone: start from an empty one.
 TRUNCATE silver.weekly_adjusted_prices;
 SELECT * FROM stockelt_refresh_gold(true);
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-      0 |             0 |               0
-(1 row)
-
 SELECT count(*) AS facts FROM gold.fact_weekly_prices;
- facts 
--------
-     0
-(1 row)
 
 -- Ten generated stocks, 1,100 weeks to a partial Monday: forward splits 2:1 to 20:1,
 -- 3:2, a reverse 1:10, growing, flat and cut dividends, holiday weeks.
 CREATE TEMP TABLE gen (symbol text PRIMARY KEY);
 INSERT INTO gen VALUES ('G02'), ('G03'), ('G05'), ('G07'), ('G08'), ('G13'), ('G20'), ('G34'),
 	('G44'), ('G54');
-\! for s in G02 G03 G05 G07 G08 G13 G20 G34 G44 G54; do $STANDINCTL symbol "symbol=$s&weeks=1100&end=2024-04-15"; done
+\! for s in G02 G03 G05 G07 G08 G13 G20 G34 G44 G54; do "$PG_ABS_SRCDIR/standinctl" symbol "symbol=$s&weeks=1100&end=2024-04-15"; done
 SELECT count(*) AS objects FROM stockelt_ingest(ARRAY(SELECT stockelt_fetch(symbol) FROM gen ORDER BY 1));
- objects 
----------
-      10
-(1 row)
-
 TABLE stockelt.gold_pending ORDER BY 1;
- symbol | from_week  
---------+------------
- G02    | 03-28-2003
- G03    | 03-28-2003
- G05    | 03-28-2003
- G07    | 03-28-2003
- G08    | 03-28-2003
- G13    | 03-28-2003
- G20    | 03-28-2003
- G34    | 03-28-2003
- G44    | 03-28-2003
- G54    | 03-28-2003
-(10 rows)
-
 SELECT * FROM stockelt_refresh_gold();
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-     10 |         11000 |              10
-(1 row)
-
 SELECT count(*) AS pending_after FROM stockelt.gold_pending;
- pending_after 
----------------
-             0
-(1 row)
-
 SELECT symbol, first_week, last_week FROM gold.dim_stock ORDER BY 1;
- symbol | first_week | last_week  
---------+------------+------------
- G02    | 03-28-2003 | 04-15-2024
- G03    | 03-28-2003 | 04-15-2024
- G05    | 03-28-2003 | 04-15-2024
- G07    | 03-28-2003 | 04-15-2024
- G08    | 03-28-2003 | 04-15-2024
- G13    | 03-28-2003 | 04-15-2024
- G20    | 03-28-2003 | 04-15-2024
- G34    | 03-28-2003 | 04-15-2024
- G44    | 03-28-2003 | 04-15-2024
- G54    | 03-28-2003 | 04-15-2024
-(10 rows)
 
 -- What the generator knows, computed from its own events and unrounded prices.
-\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" weeks G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$WORK/gold_weeks.csv"
-\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" years G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$WORK/gold_years.csv"
-\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" actions G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$WORK/gold_actions.csv"
+\! python3 "$PG_ABS_SRCDIR/goldtruth.py" weeks G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$STOCKELT_TEST_WORK/gold_weeks.csv"
+\! python3 "$PG_ABS_SRCDIR/goldtruth.py" years G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$STOCKELT_TEST_WORK/gold_years.csv"
+\! python3 "$PG_ABS_SRCDIR/goldtruth.py" actions G02 G03 G05 G07 G08 G13 G20 G34 G44 G54 --weeks 1100 --end 2024-04-15 > "$STOCKELT_TEST_WORK/gold_actions.csv"
 CREATE TEMP TABLE truth_weeks (symbol text, week_ending date, is_partial boolean,
 	weekly_return float8, log_return float8, cumulative_return float8, return_4w float8,
 	return_13w float8, return_52w float8, ma_13w float8, ma_52w float8, split_factor float8,
@@ -88,6 +38,7 @@ COPY truth_years FROM :'yearsfile' (FORMAT csv);
 CREATE TEMP TABLE truth_actions (symbol text, week_ending date, action text, amount float8,
 	split_adjusted_amount float8, numerator int, denominator int, observed_factor float8);
 COPY truth_actions FROM :'actionsfile' (FORMAT csv);
+
 -- Within: both NULL, or apart by at most tol, relative to the size of the value.
 CREATE FUNCTION within(a float8, b float8, tol float8) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$
@@ -100,6 +51,7 @@ LANGUAGE sql IMMUTABLE AS $$
 	SELECT (gold IS NULL AND truth IS NULL)
 		OR abs(gold - truth) <= (1 + abs(truth)) * 0.00005 * (1 / adj_now + 1 / adj_then)::float8 + 1e-12
 $$;
+
 -- Every column of the three views against the generator.
 CREATE TEMP TABLE joined AS
 SELECT t.*, p.weekly_return AS p_weekly, p.cumulative_return AS p_cumulative,
@@ -121,11 +73,6 @@ SELECT count(*) AS weeks,
 	   count(*) FILTER (WHERE p_partial IS DISTINCT FROM is_partial OR v_partial IS DISTINCT FROM is_partial) AS partial_wrong,
 	   count(*) FILTER (WHERE is_partial) AS partial_weeks
   FROM (SELECT j.*, j.p_partial IS NULL AS t_missing FROM joined j) x;
- weeks | missing_in_gold | partial_wrong | partial_weeks 
--------+-----------------+---------------+---------------
- 11000 |               0 |             0 |            10
-(1 row)
-
 -- Returns within what four decimals allow; the rest within a fixed tolerance.
 SELECT c.name, count(*) FILTER (WHERE c.truth IS NOT NULL) AS known,
 	   count(*) FILTER (WHERE NOT c.ok) AS wrong
@@ -144,22 +91,6 @@ SELECT c.name, count(*) FILTER (WHERE c.truth IS NOT NULL) AS known,
 		('annualised_volatility', annualised_volatility, within(v_annualised, annualised_volatility, 1e-3)),
 		('mean_volume', mean_volume, within(v_mean_volume::float8, mean_volume, 1e-7))) AS c (name, truth, ok)
  GROUP BY c.name ORDER BY 1;
-         name          | known | wrong 
------------------------+-------+-------
- annualised_volatility | 10470 |     0
- correlation           | 10470 |     0
- cumulative_return     | 10990 |     0
- mean_volume           | 10470 |     0
- moving_average_13w    | 10870 |     0
- moving_average_52w    | 10480 |     0
- return_13w            | 10860 |     0
- return_4w             | 10950 |     0
- return_52w            | 10470 |     0
- split_adjusted_volume | 11000 |     0
- volatility            | 10980 |     0
- weekly_return         | 10980 |     0
-(12 rows)
-
 -- The windows start where the history allows: the first return in week 2, the 52-week
 -- measures in week 53, nothing in the partial newest week.
 SELECT symbol, count(*) FILTER (WHERE weekly_return IS NOT NULL) AS returns,
@@ -167,19 +98,8 @@ SELECT symbol, count(*) FILTER (WHERE weekly_return IS NOT NULL) AS returns,
 	   count(*) FILTER (WHERE moving_average_52w IS NOT NULL) AS averages_52w,
 	   count(*) FILTER (WHERE is_partial) AS partial
   FROM gold.weekly_performance WHERE symbol IN ('G02', 'G54') GROUP BY 1 ORDER BY 1;
- symbol | returns | returns_52w | averages_52w | partial 
---------+---------+-------------+--------------+---------
- G02    |    1098 |        1047 |         1048 |       1
- G54    |    1098 |        1047 |         1048 |       1
-(2 rows)
-
 SELECT symbol, count(correlation) AS correlations, min(week_ending) FILTER (WHERE correlation IS NOT NULL) AS first
   FROM gold.volume_volatility_52w WHERE symbol IN ('G02', 'G54') GROUP BY 1 ORDER BY 1;
- symbol | correlations |   first    
---------+--------------+------------
- G02    |         1047 | 03-26-2004
- G54    |         1047 | 03-26-2004
-(2 rows)
 
 -- Splits inferred from the adjustment factor, with their ratios; dividends as paid and on
 -- today's share basis.
@@ -189,56 +109,13 @@ SELECT coalesce(t.symbol, g.symbol) AS symbol, coalesce(t.week_ending, g.week_en
   FULL JOIN (SELECT s.symbol, a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
 			  WHERE a.action = 'split') g USING (symbol, week_ending)
  ORDER BY 1, 2;
- symbol | week_ending | generated | inferred 
---------+-------------+-----------+----------
- G02    | 07-11-2003  | 3:1       | 3:1
- G02    | 05-04-2007  | 2:1       | 2:1
- G02    | 07-03-2008  | 2:1       | 2:1
- G02    | 12-17-2021  | 2:1       | 2:1
- G03    | 01-15-2010  | 2:1       | 2:1
- G03    | 07-29-2016  | 2:1       | 2:1
- G03    | 07-05-2019  | 2:1       | 2:1
- G03    | 12-09-2022  | 2:1       | 2:1
- G05    | 09-26-2003  | 2:1       | 2:1
- G05    | 07-07-2006  | 3:1       | 3:1
- G05    | 09-17-2010  | 3:1       | 3:1
- G05    | 10-05-2012  | 2:1       | 2:1
- G05    | 06-05-2015  | 4:1       | 4:1
- G05    | 01-21-2022  | 4:1       | 4:1
- G07    | 06-20-2003  | 2:1       | 2:1
- G07    | 09-29-2006  | 2:1       | 2:1
- G07    | 03-06-2009  | 2:1       | 2:1
- G07    | 03-21-2014  | 3:2       | 3:2
- G07    | 07-24-2020  | 3:1       | 3:1
- G13    | 01-08-2016  | 3:1       | 3:1
- G13    | 02-24-2017  | 3:1       | 3:1
- G13    | 12-24-2020  | 2:1       | 2:1
- G13    | 07-02-2021  | 2:1       | 2:1
- G20    | 10-31-2008  | 3:2       | 3:2
- G20    | 06-19-2009  | 2:1       | 2:1
- G20    | 05-24-2013  | 2:1       | 2:1
- G20    | 11-10-2017  | 3:2       | 3:2
- G34    | 10-17-2003  | 7:1       | 7:1
- G44    | 02-24-2017  | 20:1      | 20:1
- G54    | 05-14-2010  | 1:10      | 1:10
-(30 rows)
-
 SELECT count(*) AS dividends,
 	   count(*) FILTER (WHERE g.amount::float8 IS DISTINCT FROM t.amount) AS amount_wrong,
 	   count(*) FILTER (WHERE NOT within(g.split_adjusted_amount::float8, t.split_adjusted_amount, 1e-7)) AS adjusted_wrong
   FROM (SELECT * FROM truth_actions WHERE action = 'dividend') t
   FULL JOIN (SELECT s.symbol, a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
 			  WHERE a.action = 'dividend') g USING (symbol, week_ending);
- dividends | amount_wrong | adjusted_wrong 
------------+--------------+----------------
-       662 |            0 |              0
-(1 row)
-
 SELECT count(*) AS other_adjustments FROM gold.corporate_actions WHERE action = 'other adjustment';
- other_adjustments 
--------------------
-                 0
-(1 row)
 
 -- Dividend growth by calendar year: complete years, payments, split-adjusted totals,
 -- growth and streaks all as the generator made them.
@@ -251,11 +128,6 @@ SELECT count(*) AS years,
 	   count(*) FILTER (WHERE g.growth_streak IS DISTINCT FROM t.growth_streak) AS streak_wrong,
 	   count(*) FILTER (WHERE t.growth < 0) AS cuts
   FROM truth_years t FULL JOIN gold.dividend_growth g USING (symbol, year);
- years | missing | complete_wrong | payments_wrong | dps_wrong | growth_wrong | streak_wrong | cuts 
--------+---------+----------------+----------------+-----------+--------------+--------------+------
-   174 |       0 |              0 |              0 |         0 |            0 |            0 |    6
-(1 row)
-
 -- A split never looks like a cut: the split years of G13 (3:1, 3:1, 2:1, 2:1) and G44
 -- (20:1) are years of growth; G03's real cuts show as cuts.
 SELECT d.symbol, d.year, a.ratio_numerator || ':' || a.ratio_denominator AS split,
@@ -268,86 +140,22 @@ SELECT d.symbol, d.year, a.ratio_numerator || ':' || a.ratio_denominator AS spli
  WHERE (d.symbol IN ('G13', 'G44') AND d.year BETWEEN 2015 AND 2023)
 	OR (d.symbol = 'G03' AND d.year BETWEEN 2019 AND 2023)
  ORDER BY 1, 2;
- symbol | year | split | dividends_per_share | growth  | growth_streak 
---------+------+-------+---------------------+---------+---------------
- G03    | 2019 | 2:1   |            0.089200 |  0.1150 |             1
- G03    | 2020 |       |            0.093600 |  0.0493 |             2
- G03    | 2021 |       |            0.069800 | -0.2543 |             0
- G03    | 2022 | 2:1   |            0.053700 | -0.2307 |             0
- G03    | 2023 |       |            0.075600 |         |             0
- G13    | 2015 |       |            0.014444 |  0.0000 |             0
- G13    | 2016 | 3:1   |            0.015867 |  0.0985 |             1
- G13    | 2017 | 3:1   |            0.016842 |  0.0614 |             2
- G13    | 2018 |       |            0.018500 |  0.0985 |             3
- G13    | 2019 |       |            0.020300 |  0.0973 |             4
- G13    | 2020 | 2:1   |            0.021600 |  0.0640 |             5
- G13    | 2021 | 2:1   |            0.022400 |  0.0370 |             6
- G13    | 2022 |       |            0.023200 |  0.0357 |             7
- G13    | 2023 |       |            0.025200 |  0.0862 |             8
- G44    | 2015 |       |            0.362000 |  0.0000 |             0
- G44    | 2016 |       |            0.380000 |  0.0497 |             1
- G44    | 2017 | 20:1  |            0.402000 |  0.0579 |             2
- G44    | 2018 |       |            0.440000 |  0.0945 |             3
- G44    | 2019 |       |            0.480000 |  0.0909 |             4
- G44    | 2020 |       |            0.520000 |  0.0833 |             5
- G44    | 2021 |       |            0.560000 |  0.0769 |             6
- G44    | 2022 |       |            0.600000 |  0.0714 |             7
- G44    | 2023 |       |            0.640000 |  0.0667 |             8
-(23 rows)
-
 SELECT * FROM gold.dividend_growers();
- symbol | name | growth_streak | through_year | dividends_per_share |        growth        
---------+------+---------------+--------------+---------------------+----------------------
- G13    |      |             8 |         2023 |      0.025200000000 |   0.0862068965517242
- G44    |      |             8 |         2023 |      0.640000000000 |  0.06666666666666665
- G05    |      |             6 |         2023 |      2.160000000000 | 0.060122699386503164
-(3 rows)
-
 SELECT symbol, growth_streak, through_year FROM gold.dividend_growers(3);
- symbol | growth_streak | through_year 
---------+---------------+--------------
- G13    |             8 |         2023
- G44    |             8 |         2023
- G05    |             6 |         2023
-(3 rows)
-
 -- The same list from the generator's own years.
 SELECT symbol, growth_streak, year AS through_year
   FROM (SELECT DISTINCT ON (symbol) * FROM truth_years WHERE complete_year ORDER BY symbol, year DESC) t
  WHERE growth_streak >= 3 ORDER BY growth_streak DESC, symbol;
- symbol | growth_streak | through_year 
---------+---------------+--------------
- G13    |             8 |         2023
- G44    |             8 |         2023
- G05    |             6 |         2023
-(3 rows)
 
 -- The calendar: every date of the years with prices, one row each, sessions marked.
 SELECT min(date), max(date), count(*), count(*) = max(date) - min(date) + 1 AS one_row_a_day
   FROM gold.dim_date;
-    min     |    max     | count | one_row_a_day 
-------------+------------+-------+---------------
- 01-01-2003 | 12-31-2024 |  8036 | t
-(1 row)
-
 SELECT date, date_key, iso_year, iso_week, quarter, day_of_week, calendar, is_trading_day, holiday,
 	   week_last_trading_day, week_closed_early
   FROM gold.dim_date JOIN gold.dim_trading_day USING (date_key, date)
  WHERE date IN ('2001-09-10', '2001-09-14', '2004-12-31', '2009-12-31', '2012-10-29', '2015-04-03',
 				'2020-07-02', '2021-01-01', '2022-06-20', '2024-03-29')
  ORDER BY date;
-    date    | date_key | iso_year | iso_week | quarter | day_of_week | calendar | is_trading_day |     holiday     | week_last_trading_day | week_closed_early 
-------------+----------+----------+----------+---------+-------------+----------+----------------+-----------------+-----------------------+-------------------
- 12-31-2004 | 20041231 |     2004 |       53 |       4 |           5 | NYSE     | t              |                 | 12-31-2004            | f
- 12-31-2009 | 20091231 |     2009 |       53 |       4 |           4 | NYSE     | t              |                 | 12-31-2009            | t
- 10-29-2012 | 20121029 |     2012 |       44 |       4 |           1 | NYSE     | f              | Hurricane Sandy | 11-02-2012            | f
- 04-03-2015 | 20150403 |     2015 |       14 |       2 |           5 | NYSE     | f              | Good Friday     | 04-02-2015            | t
- 07-02-2020 | 20200702 |     2020 |       27 |       3 |           4 | NYSE     | t              |                 | 07-02-2020            | t
- 01-01-2021 | 20210101 |     2020 |       53 |       1 |           5 | NYSE     | f              | New Year's Day  | 12-31-2020            | t
- 06-20-2022 | 20220620 |     2022 |       25 |       2 |           1 | NYSE     | f              | Juneteenth      | 06-24-2022            | f
- 03-29-2024 | 20240329 |     2024 |       13 |       1 |           5 | NYSE     | f              | Good Friday     | 03-28-2024            | t
-(8 rows)
-
 -- Every closed week of the generated stocks is keyed by its week's last session.
 SELECT count(*) AS closed_weeks,
 	   count(*) FILTER (WHERE f.week_ending <> d.week_last_trading_day) AS not_last_session,
@@ -355,88 +163,29 @@ SELECT count(*) AS closed_weeks,
   FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key)
   JOIN gold.dim_trading_day d USING (calendar, date_key)
  WHERE NOT f.is_partial;
- closed_weeks | not_last_session | closed_early 
---------------+------------------+--------------
-        10990 |                0 |          380
-(1 row)
 
 -- A clean generated load passes every check.
 SELECT * FROM stockelt_check();
- severity | check_name | symbol | week_ending | detail 
-----------+------------+--------+-------------+--------
-(0 rows)
 
 -- Incremental refresh: a sequence of ingests, restatements, late arrivals and SQL
 -- changes, each followed by a refresh of only what changed ...
 -- (an older fetch of G08 with a longer history, to be ingested late)
-\! $STANDINCTL symbol 'symbol=G08&weeks=1150&end=2023-06-30'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=G08&weeks=1150&end=2023-06-30'
 SELECT stockelt_fetch('G08') AS late_key \gset
 -- one week later for every stock: the partial week closes and a new one starts;
-\! for s in G02 G03 G05 G07 G08 G13 G20 G34 G44 G54; do $STANDINCTL symbol "symbol=$s&weeks=1101&end=2024-04-22"; done
+\! for s in G02 G03 G05 G07 G08 G13 G20 G34 G44 G54; do "$PG_ABS_SRCDIR/standinctl" symbol "symbol=$s&weeks=1101&end=2024-04-22"; done
 SELECT count(*) AS objects FROM stockelt_ingest(ARRAY(SELECT stockelt_fetch(symbol) FROM gen ORDER BY 1));
- objects 
----------
-      10
-(1 row)
-
 SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
- symbol | from_week  
---------+------------
- G02    | 04-15-2024
- G03    | 04-15-2024
- G05    | 04-15-2024
- G07    | 04-15-2024
- G08    | 04-15-2024
- G13    | 04-15-2024
- G20    | 04-15-2024
- G34    | 04-15-2024
- G44    | 04-15-2024
- G54    | 04-15-2024
-(10 rows)
-
 SELECT * FROM stockelt_refresh_gold();
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-     10 |            20 |               0
-(1 row)
-
 SELECT symbol, week_ending, is_partial FROM gold.weekly_performance
  WHERE symbol = 'G02' AND week_ending >= '2024-04-01' ORDER BY 2;
- symbol | week_ending | is_partial 
---------+-------------+------------
- G02    | 04-05-2024  | f
- G02    | 04-12-2024  | f
- G02    | 04-19-2024  | f
- G02    | 04-22-2024  | t
-(4 rows)
-
 -- every adjusted close of G02 restated;
-\! $STANDINCTL symbol 'symbol=G02&weeks=1101&end=2024-04-22&restate=0.97'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=G02&weeks=1101&end=2024-04-22&restate=0.97'
 SELECT * FROM stockelt_ingest(stockelt_fetch('G02'));
- inserted | updated | unchanged 
-----------+---------+-----------
-        0 |    1101 |         0
-(1 row)
-
 SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
- symbol | from_week  
---------+------------
- G02    | 03-28-2003
-(1 row)
-
 SELECT * FROM stockelt_refresh_gold();
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-      1 |          1101 |               1
-(1 row)
-
 -- a late arrival: the older fetch of G08 adds its early weeks and changes no newer one;
 SELECT * FROM stockelt_ingest(:'late_key');
- inserted | updated | unchanged 
-----------+---------+-----------
-       92 |       0 |      1058
-(1 row)
-
 -- (silver's basis_factor puts its early weeks on the newest object's basis: the ratio of
 -- the two objects' adjusted closes in their newest common week)
 UPDATE silver.weekly_adjusted_prices s SET basis_factor = r.factor
@@ -448,101 +197,35 @@ UPDATE silver.weekly_adjusted_prices s SET basis_factor = r.factor
 		 ORDER BY n.week_ending DESC LIMIT 1) r
  WHERE s.symbol = 'G08' AND s.bronze_key = :'late_key';
 SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
- symbol | from_week  
---------+------------
- G08    | 06-22-2001
-(1 row)
-
 SELECT * FROM stockelt_refresh_gold();
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-      1 |          1193 |               1
-(1 row)
-
 -- no factor jump is invented where the early weeks meet the newest object's
 SELECT a.action, a.week_ending FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
  WHERE s.symbol = 'G08' AND a.action NOT IN ('dividend', 'split') ORDER BY 2;
- action | week_ending 
---------+-------------
-(0 rows)
-
 -- a stock's newest week changed by SQL, and a week deleted by SQL;
 UPDATE silver.weekly_adjusted_prices SET volume = volume + 1
  WHERE symbol = 'G05' AND week_ending = '2024-04-19';
 DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'G07' AND week_ending = '2020-06-05';
 SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
- symbol | from_week  
---------+------------
- G05    | 04-19-2024
- G07    | 06-05-2020
-(2 rows)
-
 SELECT * FROM stockelt_refresh_gold();
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-      2 |          1102 |               1
-(1 row)
-
 -- the deleted week ingested again;
 SELECT * FROM stockelt_ingest((SELECT key FROM stockelt.bronze_objects WHERE symbol = 'G07'
 								ORDER BY fetched_at DESC LIMIT 1), force => true);
- inserted | updated | unchanged 
-----------+---------+-----------
-        1 |       0 |      1100
-(1 row)
-
 SELECT * FROM stockelt_refresh_gold();
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-      1 |          1101 |               1
-(1 row)
-
 -- a new stock, and one that leaves silver entirely.
-\! $STANDINCTL symbol 'symbol=G100&weeks=700&end=2024-04-19'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=G100&weeks=700&end=2024-04-19'
 SELECT * FROM stockelt_ingest(stockelt_fetch('G100'));
- inserted | updated | unchanged 
-----------+---------+-----------
-      700 |       0 |         0
-(1 row)
-
 DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'G20';
 SELECT * FROM stockelt_refresh_gold();
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-      1 |           700 |               1
-(1 row)
-
 SELECT * FROM stockelt_refresh_gold();
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-      0 |             0 |               0
-(1 row)
-
 -- G13 fetched from a listing whose dividend field is on today's share basis (each amount
 -- divided by the splits after it) while its raw prices are not: the factor jumps show it,
 -- and every dividend is divided by its splits once, not twice.
-\! $STANDINCTL symbol 'symbol=G13&weeks=1101&end=2024-04-22&dividends=current'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=G13&weeks=1101&end=2024-04-22&dividends=current'
 SELECT inserted, updated > 0 AS restated FROM stockelt_ingest(stockelt_fetch('G13'));
- inserted | restated 
-----------+----------
-        0 | t
-(1 row)
-
 SELECT stocks, rebuilt_history FROM stockelt_refresh_gold();
- stocks | rebuilt_history 
---------+-----------------
-      1 |               1
-(1 row)
-
 SELECT symbol, dividends_on_current_basis FROM gold.dim_stock WHERE symbol IN ('G13', 'G44') ORDER BY 1;
- symbol | dividends_on_current_basis 
---------+----------------------------
- G13    | t
- G44    | f
-(2 rows)
-
-\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" years G13 --weeks 1101 --end 2024-04-22 > "$WORK/gold_years.csv"
-\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" actions G13 --weeks 1101 --end 2024-04-22 > "$WORK/gold_actions.csv"
+\! python3 "$PG_ABS_SRCDIR/goldtruth.py" years G13 --weeks 1101 --end 2024-04-22 > "$STOCKELT_TEST_WORK/gold_years.csv"
+\! python3 "$PG_ABS_SRCDIR/goldtruth.py" actions G13 --weeks 1101 --end 2024-04-22 > "$STOCKELT_TEST_WORK/gold_actions.csv"
 TRUNCATE truth_years, truth_actions;
 COPY truth_years FROM :'yearsfile' (FORMAT csv);
 COPY truth_actions FROM :'actionsfile' (FORMAT csv);
@@ -554,11 +237,6 @@ SELECT count(*) AS dividends,
   FULL JOIN (SELECT s.symbol, a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
 			  WHERE a.action IN ('dividend', 'special dividend', 'distribution') AND s.symbol = 'G13') g
 	USING (symbol, week_ending);
- dividends | not_regular | adjusted_wrong 
------------+-------------+----------------
-        84 |           0 |              0
-(1 row)
-
 SELECT count(*) AS years,
 	   count(*) FILTER (WHERE g.year IS NULL OR t.year IS NULL) AS missing,
 	   count(*) FILTER (WHERE g.payments IS DISTINCT FROM t.payments) AS payments_wrong,
@@ -566,30 +244,15 @@ SELECT count(*) AS years,
 	   count(*) FILTER (WHERE g.growth_streak IS DISTINCT FROM t.growth_streak) AS streak_wrong
   FROM truth_years t FULL JOIN gold.dividend_growth g USING (symbol, year)
  WHERE coalesce(t.symbol, g.symbol) = 'G13';
- years | missing | payments_wrong | dps_wrong | streak_wrong 
--------+---------+----------------+-----------+--------------
-    22 |       0 |              0 |         0 |            0
-(1 row)
-
 -- A new stock with what real listings show besides regular dividends and splits: a special
 -- dividend five weeks after a regular one (20 times its size), a spin-off that leaves
 -- only a factor jump of x1.03, and a distribution in kind stated as a dividend of 30.00
 -- whose factor jump (x1.35) is not the x1.331 a cash dividend of 30.00 would make.
-\! $STANDINCTL symbol "symbol=G202&weeks=600&end=2024-04-19&events=special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35"
+\! "$PG_ABS_SRCDIR/standinctl" symbol "symbol=G202&weeks=600&end=2024-04-19&events=special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35"
 SELECT inserted FROM stockelt_ingest(stockelt_fetch('G202'));
- inserted 
-----------
-      600
-(1 row)
-
 SELECT stocks, rebuilt_history FROM stockelt_refresh_gold();
- stocks | rebuilt_history 
---------+-----------------
-      1 |               1
-(1 row)
-
-\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" years G202 --weeks 600 --end 2024-04-19 --events special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35 > "$WORK/gold_years.csv"
-\! $PYTHON "$(dirname "$STANDINCTL")/goldtruth.py" actions G202 --weeks 600 --end 2024-04-19 --events special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35 > "$WORK/gold_actions.csv"
+\! python3 "$PG_ABS_SRCDIR/goldtruth.py" years G202 --weeks 600 --end 2024-04-19 --events special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35 > "$STOCKELT_TEST_WORK/gold_years.csv"
+\! python3 "$PG_ABS_SRCDIR/goldtruth.py" actions G202 --weeks 600 --end 2024-04-19 --events special:2019-01-18:5.00,spinoff:2019-08-02:1.03,distribution:2020-07-24:30.00:1.35 > "$STOCKELT_TEST_WORK/gold_actions.csv"
 TRUNCATE truth_years, truth_actions;
 COPY truth_years FROM :'yearsfile' (FORMAT csv);
 COPY truth_actions FROM :'actionsfile' (FORMAT csv);
@@ -604,25 +267,9 @@ SELECT coalesce(t.action, g.action) AS action, count(*) AS weeks,
   FULL JOIN (SELECT s.symbol, a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
 			  WHERE s.symbol = 'G202') g USING (symbol, week_ending, action)
  GROUP BY 1 ORDER BY 1;
-      action      | weeks | only_gold | only_truth | wrong 
-------------------+-------+-----------+------------+-------
- distribution     |     1 |         0 |          0 |     0
- dividend         |    46 |         0 |          0 |     0
- other adjustment |     1 |         0 |          0 |     0
- special dividend |     1 |         0 |          0 |     0
- split            |     2 |         0 |          0 |     0
-(5 rows)
-
 SELECT week_ending, action, amount, round(observed_factor::numeric, 4) AS factor
   FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
  WHERE s.symbol = 'G202' AND action NOT IN ('dividend', 'split') ORDER BY 1;
- week_ending |      action      | amount  | factor 
--------------+------------------+---------+--------
- 01-18-2019  | special dividend |  5.0000 |       
- 08-02-2019  | other adjustment |         | 1.0300
- 07-24-2020  | distribution     | 30.0000 | 1.3500
-(3 rows)
-
 -- growth and streaks from the regular dividends alone, the special one in its own column
 SELECT count(*) AS years,
 	   count(*) FILTER (WHERE g.year IS NULL OR t.year IS NULL) AS missing,
@@ -633,36 +280,17 @@ SELECT count(*) AS years,
 	   sum(g.special_dividends_per_share) AS special
   FROM truth_years t FULL JOIN gold.dividend_growth g USING (symbol, year)
  WHERE coalesce(t.symbol, g.symbol) = 'G202';
- years | missing | payments_wrong | dps_wrong | growth_wrong | streak_wrong |    special     
--------+---------+----------------+-----------+--------------+--------------+----------------
-    13 |       0 |              0 |         0 |            0 |            0 | 3.333333333333
-(1 row)
-
 -- A seam that silver could not rebase (basis_factor NULL): G05's weeks before 2010 are
 -- off the newest basis.  They get no adjusted close; no return, window or cumulative
 -- return crosses the seam, and the series starts again after it; the check warns.
 UPDATE silver.weekly_adjusted_prices SET basis_factor = NULL
  WHERE symbol = 'G05' AND week_ending < '2010-01-01';
 SELECT stocks, rebuilt_history FROM stockelt_refresh_gold();
- stocks | rebuilt_history 
---------+-----------------
-      1 |               1
-(1 row)
-
 SELECT week_ending, adjusted_close IS NULL AS off_basis, weekly_return IS NULL AS no_return,
 	   return_4w IS NULL AS no_4w, moving_average_13w IS NULL AS no_ma13w,
 	   round(cumulative_return::numeric, 10) AS cumulative_return
   FROM gold.weekly_performance
  WHERE symbol = 'G05' AND week_ending BETWEEN '2009-12-18' AND '2010-01-15' ORDER BY 1;
- week_ending | off_basis | no_return | no_4w | no_ma13w | cumulative_return 
--------------+-----------+-----------+-------+----------+-------------------
- 12-18-2009  | t         | t         | t     | t        |                  
- 12-24-2009  | t         | t         | t     | t        |                  
- 12-31-2009  | t         | t         | t     | t        |                  
- 01-08-2010  | f         | t         | t     | t        |      0.0000000000
- 01-15-2010  | f         | f         | t     | t        |      0.0096786952
-(5 rows)
-
 SELECT count(*) AS weeks_after_seam,
 	   count(*) FILTER (WHERE p.cumulative_return IS DISTINCT FROM
 			CASE WHEN NOT p.is_partial THEN s.adjusted_close::float8 / b.adjusted_close::float8 - 1 END) AS cumulative_wrong,
@@ -672,26 +300,12 @@ SELECT count(*) AS weeks_after_seam,
   CROSS JOIN (SELECT adjusted_close FROM silver.weekly_adjusted_prices
 			   WHERE symbol = 'G05' AND week_ending >= '2010-01-01' ORDER BY week_ending LIMIT 1) b
  WHERE p.symbol = 'G05' AND p.week_ending >= '2010-01-01';
- weeks_after_seam | cumulative_wrong | window_across_seam 
-------------------+------------------+--------------------
-              747 |                0 |                  0
-(1 row)
-
 SELECT severity, check_name, symbol, week_ending, detail FROM stockelt_check()
  WHERE check_name = 'seam that could not be rebased';
- severity |           check_name           | symbol | week_ending |                                                                     detail                                                                     
-----------+--------------------------------+--------+-------------+------------------------------------------------------------------------------------------------------------------------------------------------
- warning  | seam that could not be rebased | G05    | 12-31-2009  | the adjusted closes up to this week are not on the basis of the newest object (from 03-28-2003); returns and windows start again on 01-08-2010
-(1 row)
-
 -- a later week of G05 changed by SQL: the refresh starts after the seam, from the base it kept
 UPDATE silver.weekly_adjusted_prices SET volume = volume + 1
  WHERE symbol = 'G05' AND week_ending = '2015-06-05';
 SELECT stocks, rebuilt_history FROM stockelt_refresh_gold();
- stocks | rebuilt_history 
---------+-----------------
-      1 |               1
-(1 row)
 
 -- ... gives the same gold tables as a full rebuild, row for row.
 CREATE TEMP TABLE inc_facts AS SELECT * FROM gold.fact_weekly_prices;
@@ -699,11 +313,6 @@ CREATE TEMP TABLE inc_actions AS SELECT * FROM gold.corporate_actions;
 CREATE TEMP TABLE inc_stocks AS SELECT * FROM gold.dim_stock;
 CREATE TEMP TABLE inc_dates AS SELECT * FROM gold.dim_date;
 SELECT * FROM stockelt_refresh_gold(true);
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-     11 |         11301 |              11
-(1 row)
-
 SELECT 'fact_weekly_prices' AS "table", (SELECT count(*) FROM gold.fact_weekly_prices) AS rows,
 	   (SELECT count(*) FROM (TABLE inc_facts EXCEPT ALL TABLE gold.fact_weekly_prices) d) AS only_incremental,
 	   (SELECT count(*) FROM (TABLE gold.fact_weekly_prices EXCEPT ALL TABLE inc_facts) d) AS only_rebuild
@@ -719,122 +328,44 @@ UNION ALL
 SELECT 'dim_date', (SELECT count(*) FROM gold.dim_date),
 	   (SELECT count(*) FROM (TABLE inc_dates EXCEPT ALL TABLE gold.dim_date) d),
 	   (SELECT count(*) FROM (TABLE gold.dim_date EXCEPT ALL TABLE inc_dates) d);
-       table        | rows  | only_incremental | only_rebuild 
---------------------+-------+------------------+--------------
- fact_weekly_prices | 11301 |                0 |            0
- corporate_actions  |   713 |                0 |            0
- dim_stock          |    11 |                0 |            0
- dim_date           |  8766 |                0 |            0
-(4 rows)
-
 -- A refresh with nothing to do changes nothing.
 SELECT * FROM stockelt_refresh_gold();
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-      0 |             0 |               0
-(1 row)
-
 SELECT count(*) AS changed FROM (TABLE inc_facts EXCEPT ALL TABLE gold.fact_weekly_prices) d;
- changed 
----------
-       0
-(1 row)
 
 -- (G05 back on one basis for the checks below)
 UPDATE silver.weekly_adjusted_prices SET basis_factor = 1 WHERE symbol = 'G05' AND basis_factor IS NULL;
 SELECT stocks, rebuilt_history FROM stockelt_refresh_gold();
- stocks | rebuilt_history 
---------+-----------------
-      1 |               1
-(1 row)
 
 -- Descriptive columns come from silver.symbols.
 SELECT * FROM stockelt_ingest(stockelt_fetch_overview('G02'));
- inserted | updated | unchanged 
-----------+---------+-----------
-        1 |       0 |         0
-(1 row)
-
 SELECT * FROM stockelt_refresh_gold();
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-      0 |             0 |               0
-(1 row)
-
 SELECT symbol, name IS NOT NULL AS named, asset_type, currency, sector IS NOT NULL AS has_sector
   FROM gold.dim_stock WHERE symbol = 'G02';
- symbol | named |  asset_type  | currency | has_sector 
---------+-------+--------------+----------+------------
- G02    | t     | Common Stock | USD      | t
-(1 row)
 
 -- Readers are never blocked by a refresh and never see it half done: another session
 -- sees gold as it was until the refresh commits.
 SELECT dblink_connect('reader', format('dbname=%s user=%s host=%s port=%s', current_database(),
 	   current_user, current_setting('unix_socket_directories'), current_setting('port')));
- dblink_connect 
-----------------
- OK
-(1 row)
-
 SELECT dblink_exec('reader', 'SET statement_timeout = ''5s''');
- dblink_exec 
--------------
- SET
-(1 row)
-
 BEGIN;
 DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'G54' AND week_ending >= '2020-01-01';
 SELECT stocks, weeks_written FROM stockelt_refresh_gold();
- stocks | weeks_written 
---------+---------------
-      1 |             0
-(1 row)
-
 SELECT count(*) AS g54_weeks_here FROM gold.fact_weekly_prices f JOIN gold.dim_stock USING (stock_key) WHERE symbol = 'G54';
- g54_weeks_here 
-----------------
-            875
-(1 row)
-
 SELECT * FROM dblink('reader', $$SELECT count(*) FROM gold.fact_weekly_prices f
 	JOIN gold.dim_stock USING (stock_key) WHERE symbol = 'G54'$$) AS r(g54_weeks_seen_by_reader bigint);
- g54_weeks_seen_by_reader 
---------------------------
-                     1101
-(1 row)
-
 COMMIT;
 SELECT * FROM dblink('reader', $$SELECT count(*) FROM gold.fact_weekly_prices f
 	JOIN gold.dim_stock USING (stock_key) WHERE symbol = 'G54'$$) AS r(g54_weeks_seen_by_reader bigint);
- g54_weeks_seen_by_reader 
---------------------------
-                      875
-(1 row)
-
 SELECT dblink_disconnect('reader');
- dblink_disconnect 
--------------------
- OK
-(1 row)
 
 -- Data-quality checks: each planted fault is reported with its offending row, then undone.
 SELECT * FROM stockelt_check();
- severity | check_name | symbol | week_ending | detail 
-----------+------------+--------+-------------+--------
-(0 rows)
-
 BEGIN;
 ALTER TABLE gold.fact_weekly_prices DROP CONSTRAINT fact_weekly_prices_pkey;
 INSERT INTO gold.fact_weekly_prices
 SELECT * FROM gold.fact_weekly_prices f
  WHERE stock_key = (SELECT stock_key FROM gold.dim_stock WHERE symbol = 'G02') AND week_ending = '2023-03-03';
 SELECT severity, check_name, symbol, week_ending FROM stockelt_check();
- severity |        check_name        | symbol | week_ending 
-----------+--------------------------+--------+-------------
- error    | fact grain is not unique | G02    | 03-03-2023
-(1 row)
-
 ROLLBACK;
 BEGIN;
 ALTER TABLE gold.fact_weekly_prices DROP CONSTRAINT fact_weekly_prices_pkey,
@@ -842,12 +373,6 @@ ALTER TABLE gold.fact_weekly_prices DROP CONSTRAINT fact_weekly_prices_pkey,
 UPDATE gold.fact_weekly_prices SET date_key = NULL
  WHERE stock_key = (SELECT stock_key FROM gold.dim_stock WHERE symbol = 'G02') AND week_ending = '2023-03-03';
 SELECT severity, check_name, symbol, week_ending, detail FROM stockelt_check();
- severity |       check_name       | symbol | week_ending |                  detail                   
-----------+------------------------+--------+-------------+-------------------------------------------
- error    | fact key is null       | G02    | 03-03-2023  | stock_key 1, date_key NULL
- warning  | gap longer than a week | G02    | 03-10-2023  | no week between 02-24-2023 and 03-10-2023
-(2 rows)
-
 ROLLBACK;
 BEGIN;
 UPDATE gold.fact_weekly_prices SET stock_key = 99999
@@ -855,14 +380,6 @@ UPDATE gold.fact_weekly_prices SET stock_key = 99999
 UPDATE gold.fact_weekly_prices SET date_key = 19000105
  WHERE stock_key = (SELECT stock_key FROM gold.dim_stock WHERE symbol = 'G03') AND week_ending = '2023-03-03';
 SELECT severity, check_name, symbol, week_ending, detail FROM stockelt_check();
- severity |           check_name           | symbol | week_ending |                  detail                   
-----------+--------------------------------+--------+-------------+-------------------------------------------
- error    | date key has no dimension row  | G03    | 03-03-2023  | date_key 19000105
- error    | stock key has no dimension row |        | 03-03-2023  | stock_key 99999
- warning  | gap longer than a week         | G02    | 03-10-2023  | no week between 02-24-2023 and 03-10-2023
- warning  | gap longer than a week         | G03    | 03-10-2023  | no week between 02-24-2023 and 03-10-2023
-(4 rows)
-
 ROLLBACK;
 BEGIN;
 UPDATE gold.fact_weekly_prices f SET high = low - 1
@@ -875,13 +392,6 @@ UPDATE gold.fact_weekly_prices f SET close = low / 2
 UPDATE gold.fact_weekly_prices f SET open = high * 2
   FROM gold.dim_stock s WHERE s.stock_key = f.stock_key AND s.symbol = 'G44' AND f.week_ending = '2017-02-24';
 SELECT severity, check_name, symbol, week_ending FROM stockelt_check();
- severity |            check_name             | symbol | week_ending 
-----------+-----------------------------------+--------+-------------
- error    | high below low                    | G02    | 03-03-2023
- error    | open or close outside low to high | G03    | 03-03-2023
- error    | open or close outside low to high | G05    | 03-03-2023
-(3 rows)
-
 ROLLBACK;
 BEGIN;
 UPDATE gold.fact_weekly_prices f SET volume = -5
@@ -889,12 +399,6 @@ UPDATE gold.fact_weekly_prices f SET volume = -5
 UPDATE gold.fact_weekly_prices f SET low = -0.01, adjusted_close = 0
   FROM gold.dim_stock s WHERE s.stock_key = f.stock_key AND s.symbol = 'G03' AND f.week_ending = '2023-03-03';
 SELECT severity, check_name, symbol, week_ending FROM stockelt_check();
- severity |        check_name        | symbol | week_ending 
-----------+--------------------------+--------+-------------
- error    | negative volume or price | G02    | 03-03-2023
- error    | negative volume or price | G03    | 03-03-2023
-(2 rows)
-
 ROLLBACK;
 BEGIN;
 UPDATE gold.fact_weekly_prices f SET week_ending = current_date + 8,
@@ -902,11 +406,6 @@ UPDATE gold.fact_weekly_prices f SET week_ending = current_date + 8,
   FROM gold.dim_stock s WHERE s.stock_key = f.stock_key AND s.symbol = 'G02' AND f.week_ending = '2024-04-12';
 SELECT severity, check_name, symbol, week_ending = current_date + 8 AS next_week_or_later
   FROM stockelt_check() WHERE check_name = 'date in the future';
- severity |     check_name     | symbol | next_week_or_later 
-----------+--------------------+--------+--------------------
- error    | date in the future | G02    | t
-(1 row)
-
 ROLLBACK;
 BEGIN;
 -- a Friday week keyed by its Thursday, and a week missing
@@ -915,25 +414,15 @@ UPDATE gold.fact_weekly_prices f SET week_ending = '2023-03-02', date_key = 2023
 DELETE FROM gold.fact_weekly_prices f USING gold.dim_stock s
  WHERE s.stock_key = f.stock_key AND s.symbol = 'G03' AND f.week_ending IN ('2023-03-03', '2023-03-10');
 SELECT severity, check_name, symbol, week_ending, detail FROM stockelt_check();
- severity |                  check_name                  | symbol | week_ending |                        detail                         
-----------+----------------------------------------------+--------+-------------+-------------------------------------------------------
- warning  | gap longer than a week                       | G03    | 03-17-2023  | no week between 02-24-2023 and 03-17-2023
- warning  | week key is not the last session of its week | G02    | 03-02-2023  | the week's last session is 03-03-2023 (NYSE calendar)
-(2 rows)
-
 ROLLBACK;
 SELECT count(*) AS failed_checks_after FROM stockelt_check();
- failed_checks_after 
----------------------
-                   0
-(1 row)
 
 -- Listings on other exchanges, each on its own calendar: a Toronto listing (XTO.TO, to a
 -- Thursday before a Canada Day Friday) with two keys in seven Christmas weeks, as the
 -- provider sends them, and a London one (XLN.LON, to a Friday).  Silver holds them as the
 -- generator rendered them for COPY.
-\! $PYTHON "$(dirname "$STANDINCTL")/genpayload.py" XTO --exchange TSX --weeks 1300 --end 2022-07-01 --format csv > "$WORK/gold_tsx.csv"
-\! $PYTHON "$(dirname "$STANDINCTL")/genpayload.py" XLN --exchange LSE --weeks 1300 --end 2024-04-12 --format csv > "$WORK/gold_lse.csv"
+\! python3 "$PG_ABS_SRCDIR/genpayload.py" XTO --exchange TSX --weeks 1300 --end 2022-07-01 --format csv > "$STOCKELT_TEST_WORK/gold_tsx.csv"
+\! python3 "$PG_ABS_SRCDIR/genpayload.py" XLN --exchange LSE --weeks 1300 --end 2024-04-12 --format csv > "$STOCKELT_TEST_WORK/gold_lse.csv"
 \set tsxfile :work/gold_tsx.csv
 \set lsefile :work/gold_lse.csv
 CREATE TEMP TABLE listed (symbol text, week_ending date, open numeric, high numeric, low numeric,
@@ -943,12 +432,6 @@ COPY listed FROM :'lsefile' (FORMAT csv, HEADER);
 SELECT symbol, count(*) AS keys, min(week_ending), max(week_ending),
 	   count(*) - count(DISTINCT date_trunc('week', week_ending)) AS second_keys_in_a_week
   FROM listed GROUP BY 1 ORDER BY 1;
- symbol  | keys |    min     |    max     | second_keys_in_a_week 
----------+------+------------+------------+-----------------------
- XLN.LON | 1300 | 05-21-1999 | 04-12-2024 |                     0
- XTO.TO  | 1300 | 09-26-1997 | 06-30-2022 |                     7
-(2 rows)
-
 CREATE FUNCTION load_listed(where_clause text) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -962,54 +445,19 @@ BEGIN
 	RETURN n;
 END
 $$;
+
 -- Their calendars, as the exchanges published them for 2022, and the years the rules change.
 SELECT c.calendar, h.day, h.name FROM (VALUES ('TSX'), ('LSE')) c (calendar),
 	   stockelt.market_holidays(c.calendar, 2022) h ORDER BY 1, 2;
- calendar |    day     |                name                 
-----------+------------+-------------------------------------
- LSE      | 01-03-2022 | New Year's Day
- LSE      | 04-15-2022 | Good Friday
- LSE      | 04-18-2022 | Easter Monday
- LSE      | 05-02-2022 | Early May bank holiday
- LSE      | 06-02-2022 | Spring bank holiday
- LSE      | 06-03-2022 | Platinum Jubilee
- LSE      | 08-29-2022 | Summer bank holiday
- LSE      | 09-19-2022 | state funeral of Queen Elizabeth II
- LSE      | 12-26-2022 | Boxing Day
- LSE      | 12-27-2022 | Christmas Day
- TSX      | 01-03-2022 | New Year's Day
- TSX      | 02-21-2022 | Family Day
- TSX      | 04-15-2022 | Good Friday
- TSX      | 05-23-2022 | Victoria Day
- TSX      | 07-01-2022 | Canada Day
- TSX      | 08-01-2022 | Civic Holiday
- TSX      | 09-05-2022 | Labour Day
- TSX      | 10-10-2022 | Thanksgiving Day
- TSX      | 12-26-2022 | Boxing Day
- TSX      | 12-27-2022 | Christmas Day
-(20 rows)
-
 SELECT c.calendar, y, string_agg(to_char(h.day, 'MM-DD') || ' ' || h.name, ', ' ORDER BY h.day) AS moved_or_new
   FROM (VALUES ('TSX', 2007), ('TSX', 2008), ('TSX', 2021), ('LSE', 1995), ('LSE', 1999),
 			   ('LSE', 2002), ('LSE', 2020), ('LSE', 2021)) c (calendar, y),
 	   stockelt.market_holidays(c.calendar, c.y) h
  WHERE h.name ~ 'Family|Early May|Spring|millennium|Jubilee|Christmas|Boxing|New Year'
  GROUP BY 1, 2 ORDER BY 1, 2;
- calendar |  y   |                                                                moved_or_new                                                                
-----------+------+--------------------------------------------------------------------------------------------------------------------------------------------
- LSE      | 1995 | 01-02 New Year's Day, 05-08 Early May bank holiday, 05-29 Spring bank holiday, 12-25 Christmas Day, 12-26 Boxing Day
- LSE      | 1999 | 01-01 New Year's Day, 05-03 Early May bank holiday, 05-31 Spring bank holiday, 12-27 Christmas Day, 12-28 Boxing Day, 12-31 millennium
- LSE      | 2002 | 01-01 New Year's Day, 05-06 Early May bank holiday, 06-03 Golden Jubilee, 06-04 Spring bank holiday, 12-25 Christmas Day, 12-26 Boxing Day
- LSE      | 2020 | 01-01 New Year's Day, 05-08 Early May bank holiday, 05-25 Spring bank holiday, 12-25 Christmas Day, 12-28 Boxing Day
- LSE      | 2021 | 01-01 New Year's Day, 05-03 Early May bank holiday, 05-31 Spring bank holiday, 12-27 Christmas Day, 12-28 Boxing Day
- TSX      | 2007 | 01-01 New Year's Day, 12-25 Christmas Day, 12-26 Boxing Day
- TSX      | 2008 | 01-01 New Year's Day, 02-18 Family Day, 12-25 Christmas Day, 12-26 Boxing Day
- TSX      | 2021 | 01-01 New Year's Day, 02-15 Family Day, 12-27 Christmas Day, 12-28 Boxing Day
-(8 rows)
-
 -- Every weekday of 1990 to 2030 is a session or not on both the generator's and stockelt's
 -- calendar (the generator implements the same published rules on its own).
-\! $PYTHON -c "import sys, datetime; sys.path.insert(0, '$(dirname "$STANDINCTL")'); import genpayload as g; [print(e, d) for e in ('TSX', 'LSE') for y in range(1990, 2031) for d in sorted(g.HOLIDAYS[e](y)) if d.weekday() < 5]" > "$WORK/gold_holidays.txt"
+\! python3 -c "import sys, datetime; sys.path.insert(0, '$PG_ABS_SRCDIR'); import genpayload as g; [print(e, d) for e in ('TSX', 'LSE') for y in range(1990, 2031) for d in sorted(g.HOLIDAYS[e](y)) if d.weekday() < 5]" > "$STOCKELT_TEST_WORK/gold_holidays.txt"
 \set holidaysfile :work/gold_holidays.txt
 CREATE TEMP TABLE generator_holidays (calendar text, day date);
 COPY generator_holidays FROM :'holidaysfile' (FORMAT text, DELIMITER ' ');
@@ -1020,73 +468,21 @@ SELECT calendar, count(*) AS holidays,
 			   generate_series(1990, 2030) y, stockelt.market_holidays(c.calendar, y) h) s
   FULL JOIN generator_holidays g USING (calendar, day)
  GROUP BY 1 ORDER BY 1;
- calendar | holidays | only_stockelt | only_generator 
-----------+----------+---------------+----------------
- LSE      |      335 |             0 |              0
- TSX      |      392 |             0 |              0
-(2 rows)
 
 -- Toronto up to its Christmas Monday of 2018, the newest key; London whole.
 SELECT load_listed($$symbol = 'XTO.TO' AND week_ending <= '2018-12-24' OR symbol = 'XLN.LON'$$) AS loaded;
- loaded 
---------
-   2415
-(1 row)
-
 SELECT * FROM stockelt_refresh_gold();
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-      2 |          2410 |               2
-(1 row)
-
 SELECT symbol, exchange, region, timezone, currency, calendar FROM gold.dim_stock
  WHERE symbol IN ('XTO.TO', 'XLN.LON') ORDER BY 1;
- symbol  | exchange |     region     |    timezone     | currency | calendar 
----------+----------+----------------+-----------------+----------+----------
- XLN.LON |          | United Kingdom | Europe/London   | GBX      | LSE
- XTO.TO  |          | Toronto        | America/Toronto | CAD      | TSX
-(2 rows)
-
 -- A mid-week newest key is partial: its week's last session is the Friday.
 SELECT symbol, week_ending, is_partial FROM gold.weekly_performance
  WHERE symbol = 'XTO.TO' AND week_ending >= '2018-12-14' ORDER BY 2;
- symbol | week_ending | is_partial 
---------+-------------+------------
- XTO.TO | 12-14-2018  | f
- XTO.TO | 12-21-2018  | f
- XTO.TO | 12-24-2018  | t
-(3 rows)
-
 -- The rest of Toronto but its key before Christmas 2019, which comes late, after its Friday.
 SELECT load_listed($$symbol = 'XTO.TO' AND week_ending > '2018-12-24' AND week_ending <> '2019-12-24'$$) AS loaded;
- loaded 
---------
-    184
-(1 row)
-
 SELECT * FROM stockelt_refresh_gold();
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-      1 |          1293 |               1
-(1 row)
-
 SELECT load_listed($$symbol = 'XTO.TO' AND week_ending = '2019-12-24'$$) AS loaded;
- loaded 
---------
-      1
-(1 row)
-
 SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
- symbol | from_week  
---------+------------
- XTO.TO | 12-24-2019
-(1 row)
-
 SELECT * FROM stockelt_refresh_gold();
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-      1 |          1293 |               1
-(1 row)
 
 -- One bar a calendar week: the keys of a week combined (open of the first, high and low
 -- over all, close and adjusted close of the last, volume and dividend summed), keyed by
@@ -1112,46 +508,19 @@ SELECT w.symbol, count(*) AS weeks, count(*) FILTER (WHERE w.keys > 1) AS combin
   LEFT JOIN gold.dim_stock s USING (symbol)
   LEFT JOIN gold.fact_weekly_prices f ON f.stock_key = s.stock_key AND f.week_ending = w.week_ending
  GROUP BY 1 ORDER BY 1;
- symbol  | weeks | combined | missing | bar_wrong | return_wrong | gold_weeks 
----------+-------+----------+---------+-----------+--------------+------------
- XLN.LON |  1300 |        0 |       0 |         0 |            0 |       1300
- XTO.TO  |  1293 |        7 |       0 |         0 |            0 |       1293
-(2 rows)
-
 SELECT week_ending, open, high, low, close, volume, round(weekly_return::numeric, 6) AS weekly_return
   FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key)
   JOIN gold.weekly_performance p USING (symbol, week_ending)
  WHERE symbol = 'XTO.TO' AND week_ending BETWEEN '2018-12-21' AND '2019-01-04' ORDER BY 1;
- week_ending |   open    |   high    |    low    |   close   | volume  | weekly_return 
--------------+-----------+-----------+-----------+-----------+---------+---------------
- 12-21-2018  | 1037.4100 | 1055.7900 | 1030.2200 | 1041.0700 | 3988885 |     -0.003131
- 12-28-2018  | 1046.0600 | 1063.9100 |  975.2300 | 1030.1500 | 2300946 |     -0.010489
- 01-04-2019  | 1031.3200 | 1039.3200 |  943.6300 |  961.4800 | 2542371 |     -0.066660
-(3 rows)
 
 -- Each on its own calendar: no false warnings; one for each mid-week key, saying how gold
 -- used it.
 SELECT severity, check_name, symbol, week_ending, detail FROM stockelt_check();
- severity |  check_name  | symbol | week_ending |                                                                                                         detail                                                                                                         
-----------+--------------+--------+-------------+------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------
- warning  | mid-week key | XTO.TO | 12-24-2001  | another key, 12-28-2001, is in the same week: gold combined the week's keys into one bar keyed 12-28-2001 (open of the first, high and low over all, close and adjusted close of the last, volume and dividend summed)
- warning  | mid-week key | XTO.TO | 12-24-2002  | another key, 12-27-2002, is in the same week: gold combined the week's keys into one bar keyed 12-27-2002 (open of the first, high and low over all, close and adjusted close of the last, volume and dividend summed)
- warning  | mid-week key | XTO.TO | 12-24-2007  | another key, 12-28-2007, is in the same week: gold combined the week's keys into one bar keyed 12-28-2007 (open of the first, high and low over all, close and adjusted close of the last, volume and dividend summed)
- warning  | mid-week key | XTO.TO | 12-24-2012  | another key, 12-28-2012, is in the same week: gold combined the week's keys into one bar keyed 12-28-2012 (open of the first, high and low over all, close and adjusted close of the last, volume and dividend summed)
- warning  | mid-week key | XTO.TO | 12-24-2013  | another key, 12-27-2013, is in the same week: gold combined the week's keys into one bar keyed 12-27-2013 (open of the first, high and low over all, close and adjusted close of the last, volume and dividend summed)
- warning  | mid-week key | XTO.TO | 12-24-2018  | another key, 12-28-2018, is in the same week: gold combined the week's keys into one bar keyed 12-28-2018 (open of the first, high and low over all, close and adjusted close of the last, volume and dividend summed)
- warning  | mid-week key | XTO.TO | 12-24-2019  | another key, 12-27-2019, is in the same week: gold combined the week's keys into one bar keyed 12-27-2019 (open of the first, high and low over all, close and adjusted close of the last, volume and dividend summed)
-(7 rows)
-
 SELECT count(*) AS closed_weeks,
 	   count(*) FILTER (WHERE f.week_ending <> d.week_last_trading_day) AS not_last_session
   FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key)
   JOIN gold.dim_trading_day d USING (calendar, date_key)
  WHERE NOT f.is_partial AND s.symbol IN ('XTO.TO', 'XLN.LON');
- closed_weeks | not_last_session 
---------------+------------------
-         2593 |                0
-(1 row)
 
 -- The newest week is closed once the exchange's session has closed, in its time zone:
 -- Toronto's Thursday before Canada Day at 16:00 America/Toronto (New York trades that
@@ -1177,13 +546,6 @@ END
 $$;
 SELECT symbol, to_char(fetched_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS fetched_utc, week_ending, is_partial
   FROM partial_seen ORDER BY 1, 2;
- symbol  |   fetched_utc    | week_ending | is_partial 
----------+------------------+-------------+------------
- XLN.LON | 2024-04-12 15:29 | 04-12-2024  | t
- XLN.LON | 2024-04-12 15:31 | 04-12-2024  | f
- XTO.TO  | 2022-06-30 19:59 | 06-30-2022  | t
- XTO.TO  | 2022-06-30 20:01 | 06-30-2022  | f
-(4 rows)
 
 -- A listing on an exchange stockelt has no calendar for: one warning, no session checks.
 INSERT INTO silver.weekly_adjusted_prices (symbol, week_ending, open, high, low, close,
@@ -1192,30 +554,11 @@ SELECT 'XDE.DEX', week_ending, open, high, low, close, adjusted_close, volume, d
 	   'generated/XDE.DEX', '2024-04-13 12:00+00'
   FROM listed WHERE symbol = 'XLN.LON' AND week_ending >= '2022-01-01';
 SELECT * FROM stockelt_refresh_gold();
- stocks | weeks_written | rebuilt_history 
---------+---------------+-----------------
-      1 |           119 |               1
-(1 row)
-
 SELECT symbol, calendar, region, timezone, currency FROM gold.dim_stock WHERE symbol = 'XDE.DEX';
- symbol  | calendar | region | timezone | currency 
----------+----------+--------+----------+----------
- XDE.DEX |          |        |          | 
-(1 row)
-
 SELECT severity, check_name, symbol, week_ending, detail FROM stockelt_check() WHERE symbol <> 'XTO.TO';
- severity |          check_name           | symbol  | week_ending |                                                       detail                                                       
-----------+-------------------------------+---------+-------------+--------------------------------------------------------------------------------------------------------------------
- warning  | listing has no known calendar | XDE.DEX |             | exchange unknown, region unknown: weeks are taken as Monday to Friday; sessions, holidays and gaps are not checked
-(1 row)
-
 SELECT count(*) AS weeks, count(*) FILTER (WHERE is_partial) AS partial,
 	   count(*) FILTER (WHERE weekly_return IS NULL) AS without_return
   FROM gold.weekly_performance WHERE symbol = 'XDE.DEX';
- weeks | partial | without_return 
--------+---------+----------------
-   119 |       0 |              1
-(1 row)
 
 -- After all of it, the incremental refresh equals a full rebuild, row for row.
 CREATE TEMP TABLE listed_facts AS SELECT * FROM gold.fact_weekly_prices;
@@ -1223,11 +566,6 @@ CREATE TEMP TABLE listed_actions AS SELECT * FROM gold.corporate_actions;
 CREATE TEMP TABLE listed_stocks AS SELECT * FROM gold.dim_stock;
 CREATE TEMP TABLE listed_days AS SELECT * FROM gold.dim_trading_day;
 SELECT stocks FROM stockelt_refresh_gold(true);
- stocks 
---------
-     14
-(1 row)
-
 SELECT 'fact_weekly_prices' AS "table", (SELECT count(*) FROM gold.fact_weekly_prices) AS rows,
 	   (SELECT count(*) FROM (TABLE listed_facts EXCEPT ALL TABLE gold.fact_weekly_prices) d) AS only_incremental,
 	   (SELECT count(*) FROM (TABLE gold.fact_weekly_prices EXCEPT ALL TABLE listed_facts) d) AS only_rebuild
@@ -1243,51 +581,17 @@ UNION ALL
 SELECT 'dim_trading_day', (SELECT count(*) FROM gold.dim_trading_day),
 	   (SELECT count(*) FROM (TABLE listed_days EXCEPT ALL TABLE gold.dim_trading_day) d),
 	   (SELECT count(*) FROM (TABLE gold.dim_trading_day EXCEPT ALL TABLE listed_days) d);
-       table        | rows  | only_incremental | only_rebuild 
---------------------+-------+------------------+--------------
- fact_weekly_prices | 13787 |                0 |            0
- corporate_actions  |   836 |                0 |            0
- dim_stock          |    14 |                0 |            0
- dim_trading_day    | 30681 |                0 |            0
-(4 rows)
-
 SELECT calendar, count(*) AS days FROM gold.dim_trading_day GROUP BY 1 ORDER BY 1;
- calendar | days  
-----------+-------
- LSE      | 10227
- NYSE     | 10227
- TSX      | 10227
-(3 rows)
-
 -- The listings leave silver and gold again.
 DELETE FROM silver.weekly_adjusted_prices WHERE symbol IN ('XTO.TO', 'XLN.LON', 'XDE.DEX');
 SELECT stocks, weeks_written FROM stockelt_refresh_gold();
- stocks | weeks_written 
---------+---------------
-      0 |             0
-(1 row)
-
 SELECT calendar, count(*) AS stocks FROM gold.dim_stock GROUP BY 1 ORDER BY 1;
- calendar | stocks 
-----------+--------
- NYSE     |     11
-(1 row)
 
 -- End to end: a Toronto payload with two keys in some Christmas weeks, fetched through the
 -- stand-in, ingested whole, and combined into one bar a week in gold with a warning a key.
-\! $STANDINCTL symbol 'symbol=XEE.TO&exchange=TSX&weeks=300&end=2022-07-01'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=XEE.TO&exchange=TSX&weeks=300&end=2022-07-01'
 SELECT inserted > 0 AS ingested FROM stockelt_ingest(stockelt_fetch('XEE.TO'));
- ingested 
-----------
- t
-(1 row)
-
 SELECT stocks FROM stockelt_refresh_gold();
- stocks 
---------
-      1
-(1 row)
-
 WITH s AS (SELECT count(*) AS keys, count(DISTINCT date_trunc('week', week_ending)) AS weeks
 			 FROM silver.weekly_adjusted_prices WHERE symbol = 'XEE.TO'),
 	 c AS (SELECT count(*) FILTER (WHERE check_name = 'mid-week key') AS mid_week,
@@ -1298,15 +602,5 @@ SELECT s.keys > s.weeks AS two_keys_in_some_weeks,
 	   c.mid_week = s.keys - s.weeks AS a_warning_a_mid_week_key, c.other AS other_findings,
 	   (SELECT calendar FROM gold.dim_stock WHERE symbol = 'XEE.TO') AS calendar
   FROM s, c;
- two_keys_in_some_weeks | one_bar_a_week | a_warning_a_mid_week_key | other_findings | calendar 
-------------------------+----------------+--------------------------+----------------+----------
- t                      | t              | t                        |              0 | TSX
-(1 row)
-
 DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'XEE.TO';
 SELECT stocks FROM stockelt_refresh_gold();
- stocks 
---------
-      0
-(1 row)
-

@@ -1,11 +1,11 @@
 -- The real Alpha Vantage responses, served byte for byte by the stand-in server
 -- (this test runs only when ../shared/fixtures/alphavantage exists).
-\! $STANDINCTL reset
-\getenv work WORK
+\! "$PG_ABS_SRCDIR/standinctl" reset
+\getenv work STOCKELT_TEST_WORK
 
 -- Every recorded weekly series is data and lands in bronze unchanged.
 CREATE TEMP TABLE fetched (symbol text, fetched text, file_sha256 text, key text);
-\! "$(dirname "$STANDINCTL")/fixture_script.sh" weekly > "$WORK/fixture_weekly.sql"
+\! "$PG_ABS_SRCDIR/fixture_script.sh" weekly > "$STOCKELT_TEST_WORK/fixture_weekly.sql"
 \i :work/fixture_weekly.sql
 SELECT f.symbol, f.fetched, o.sha256 = f.file_sha256 AS same_bytes, o.size_bytes
   FROM fetched f JOIN stockelt.bronze_objects o USING (key)
@@ -13,7 +13,7 @@ SELECT f.symbol, f.fetched, o.sha256 = f.file_sha256 AS same_bytes, o.size_bytes
 
 -- Every recorded non-data answer gets its SQLSTATE, and nothing is stored.
 CREATE TEMP TABLE before AS SELECT count(*) AS n FROM stockelt.bronze_objects;
-\! "$(dirname "$STANDINCTL")/fixture_script.sh" messages > "$WORK/fixture_messages.sql"
+\! "$PG_ABS_SRCDIR/fixture_script.sh" messages > "$STOCKELT_TEST_WORK/fixture_messages.sql"
 \i :work/fixture_messages.sql
 SELECT (SELECT count(*) FROM stockelt.bronze_objects) - n AS objects_added FROM before;
 
@@ -78,7 +78,7 @@ SELECT i.* FROM fetched f, stockelt_ingest(f.key, force => true) i
  WHERE f.symbol = 'IBM' AND f.fetched = '2022-02-11';
 
 -- OVERVIEW and SYMBOL_SEARCH as recorded: "None" becomes NULL.
-\! $STANDINCTL reset
+\! "$PG_ABS_SRCDIR/standinctl" reset
 SELECT i.* FROM stockelt_fetch_overview('IBM') k, stockelt_ingest(k) i;
 SELECT i.* FROM stockelt_fetch_overview('TSLA') k, stockelt_ingest(k) i;
 SELECT symbol, name, asset_type, exchange, currency, country, sector, industry

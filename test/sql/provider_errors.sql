@@ -1,65 +1,65 @@
 -- Every answer that is not data raises its own SQLSTATE and stores nothing.
 CREATE TEMP TABLE before AS SELECT count(*) AS n FROM stockelt.bronze_objects;
 
-\! $STANDINCTL next 'message=burst'
+\! "$PG_ABS_SRCDIR/standinctl" next 'message=burst'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
-\! $STANDINCTL next 'message=per_minute'
+\! "$PG_ABS_SRCDIR/standinctl" next 'message=per_minute'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
-\! $STANDINCTL next 'message=daily_quota'
+\! "$PG_ABS_SRCDIR/standinctl" next 'message=daily_quota'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
 -- A quota answer pauses every caller until the next day, without calling the API again;
 -- stockelt_resume() lifts the pause.
-\! $STANDINCTL reset
+\! "$PG_ABS_SRCDIR/standinctl" reset
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$) AS while_paused;
-\! $STANDINCTL count
+\! "$PG_ABS_SRCDIR/standinctl" count
 SELECT paused_until IS NOT NULL AS paused, stockelt_resume() AS resumed FROM stockelt_usage();
 SELECT paused_until IS NULL AS not_paused FROM stockelt_usage();
-\! $STANDINCTL next 'message=premium'
+\! "$PG_ABS_SRCDIR/standinctl" next 'message=premium'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
-\! $STANDINCTL next 'message=demo'
+\! "$PG_ABS_SRCDIR/standinctl" next 'message=demo'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
-\! $STANDINCTL next 'message=invalid_call'
+\! "$PG_ABS_SRCDIR/standinctl" next 'message=invalid_call'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
-\! $STANDINCTL next 'message=invalid_apikey'
+\! "$PG_ABS_SRCDIR/standinctl" next 'message=invalid_apikey'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
-\! $STANDINCTL next 'message=empty'
+\! "$PG_ABS_SRCDIR/standinctl" next 'message=empty'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
-\! $STANDINCTL next 'message=premium_sample'
+\! "$PG_ABS_SRCDIR/standinctl" next 'message=premium_sample'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
-\! $STANDINCTL next 'message=html503'
+\! "$PG_ABS_SRCDIR/standinctl" next 'message=html503'
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
 
 -- The provider's own words reach errdetail.
-\! $STANDINCTL next 'message=daily_quota'
+\! "$PG_ABS_SRCDIR/standinctl" next 'message=daily_quota'
 SELECT error_detail($$SELECT stockelt_fetch('IBM')$$) ~ '^Alpha Vantage answered: .*25 requests per day' AS quota_detail;
 SELECT stockelt_resume() AS resumed;
-\! $STANDINCTL next 'message=burst'
+\! "$PG_ABS_SRCDIR/standinctl" next 'message=burst'
 SELECT error_detail($$SELECT stockelt_fetch('IBM')$$) ~ '^Alpha Vantage answered: .*spreading out' AS burst_detail;
 
 -- A series for another symbol is not data for this one.
-\! $STANDINCTL symbol 'symbol=MSFT&as_symbol=AAPL'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=MSFT&as_symbol=AAPL'
 SELECT expect_error($$SELECT stockelt_fetch('MSFT')$$);
 SELECT error_detail($$SELECT stockelt_fetch('MSFT')$$);
-\! $STANDINCTL symbol 'symbol=MSFT&clear=1'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=MSFT&clear=1'
 
 -- Another function's data (daily, monthly or non-adjusted weekly prices) is named, not "no data".
-\! $STANDINCTL symbol 'symbol=WRONGF&function=monthly_adjusted'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=WRONGF&function=monthly_adjusted'
 SELECT expect_error($$SELECT stockelt_fetch('WRONGF')$$);
 SELECT error_detail($$SELECT stockelt_fetch('WRONGF')$$);
-\! $STANDINCTL symbol 'symbol=WRONGF&function=weekly'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=WRONGF&function=weekly'
 SELECT error_detail($$SELECT stockelt_fetch('WRONGF')$$);
-\! $STANDINCTL symbol 'symbol=WRONGF&function=daily'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=WRONGF&function=daily'
 SELECT error_detail($$SELECT stockelt_fetch('WRONGF')$$);
-\! $STANDINCTL symbol 'symbol=WRONGF&clear=1'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=WRONGF&clear=1'
 SELECT count(*) AS wrong_function_stored FROM stockelt.bronze_objects WHERE symbol = 'WRONGF';
 
 -- An unknown symbol: the API's invalid-call answer.
-\! $STANDINCTL symbol 'symbol=NOSUCH&unknown=1'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=NOSUCH&unknown=1'
 SELECT expect_error($$SELECT stockelt_fetch('NOSUCH')$$);
 
 -- A wrong API key.
-\! umask 077 && printf 'not-the-key\n' > "$WORK/wrong_api_key"
-\set wrong_key_file `echo "$WORK/wrong_api_key"`
+\! umask 077 && printf 'not-the-key\n' > "$STOCKELT_TEST_WORK/wrong_api_key"
+\set wrong_key_file `echo "$STOCKELT_TEST_WORK/wrong_api_key"`
 SET stockelt.api_key_file = :'wrong_key_file';
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
 RESET stockelt.api_key_file;
@@ -72,13 +72,13 @@ CREATE FUNCTION pg_temp.key_piece_in(t text) RETURNS boolean LANGUAGE sql AS $$
 					WHERE strpos(lower(t), lower(substr(k, i, 8))) > 0)
 $$;
 CREATE TEMP TABLE echoed (form text, message text, detail text);
-\! $STANDINCTL next 'echo_key=cut&count=2'
+\! "$PG_ABS_SRCDIR/standinctl" next 'echo_key=cut&count=2'
 INSERT INTO echoed VALUES ('cut', expect_error($$SELECT stockelt_fetch('IBM')$$), error_detail($$SELECT stockelt_fetch('IBM')$$));
-\! $STANDINCTL next 'echo_key=middle&echo_in=html&count=2'
+\! "$PG_ABS_SRCDIR/standinctl" next 'echo_key=middle&echo_in=html&count=2'
 INSERT INTO echoed VALUES ('middle in html', expect_error($$SELECT stockelt_fetch('IBM')$$), error_detail($$SELECT stockelt_fetch('IBM')$$));
-\! $STANDINCTL next 'echo_key=lower&echo_in=note&count=2'
+\! "$PG_ABS_SRCDIR/standinctl" next 'echo_key=lower&echo_in=note&count=2'
 INSERT INTO echoed VALUES ('lower', expect_error($$SELECT stockelt_fetch('IBM')$$), error_detail($$SELECT stockelt_fetch('IBM')$$));
-\! $STANDINCTL next 'echo_key=whole&count=2'
+\! "$PG_ABS_SRCDIR/standinctl" next 'echo_key=whole&count=2'
 INSERT INTO echoed VALUES ('whole', expect_error($$SELECT stockelt_fetch('IBM')$$), error_detail($$SELECT stockelt_fetch('IBM')$$));
 SELECT form, message, detail FROM echoed ORDER BY form;
 SELECT form, pg_temp.key_piece_in(message || detail) AS key_piece_shown FROM echoed ORDER BY form;
@@ -87,18 +87,18 @@ SELECT form, pg_temp.key_piece_in(message || detail) AS key_piece_shown FROM ech
 -- control characters comes down to 400 characters; a key the cut leaves nine characters of is
 -- redacted, one it leaves seven of is not worth hiding.
 TRUNCATE echoed;
-\! $STANDINCTL next 'echo_key=whole&pad=5000'
+\! "$PG_ABS_SRCDIR/standinctl" next 'echo_key=whole&pad=5000'
 INSERT INTO echoed VALUES ('pad 5000', NULL, error_detail($$SELECT stockelt_fetch('IBM')$$));
-\! $STANDINCTL next 'echo_key=whole&pad=370'
+\! "$PG_ABS_SRCDIR/standinctl" next 'echo_key=whole&pad=370'
 INSERT INTO echoed VALUES ('pad 370', NULL, error_detail($$SELECT stockelt_fetch('IBM')$$));
-\! $STANDINCTL next 'echo_key=whole&pad=372'
+\! "$PG_ABS_SRCDIR/standinctl" next 'echo_key=whole&pad=372'
 INSERT INTO echoed VALUES ('pad 372', NULL, error_detail($$SELECT stockelt_fetch('IBM')$$));
 SELECT form, length(detail) AS detail_length, detail ~ '[[:cntrl:]]' AS control_characters,
 	   right(detail, 13) = '[redacted]...' AS ends_redacted, pg_temp.key_piece_in(detail) AS key_piece_shown
   FROM echoed ORDER BY form;
 
 -- Nowhere in the server log either.
-\set key_pieces_in_log `$PYTHON -c 'import sys; k = sys.argv[1].lower(); t = open(sys.argv[2], errors="replace").read().lower(); print(sum(k[i:i + 8] in t for i in range(len(k) - 7)))' "$APIKEY" "$WORK/regress/log/postmaster.log"`
+\set key_pieces_in_log `python3 -c 'import sys; k = sys.argv[1].lower(); t = open(sys.argv[2], errors="replace").read().lower(); print(sum(k[i:i + 8] in t for i in range(len(k) - 7)))' "$(cat "$STOCKELT_TEST_WORK/secrets/api_key")" "$STOCKELT_TEST_WORK/server.log"`
 SELECT :key_pieces_in_log AS key_pieces_in_server_log;
 
 SELECT (SELECT count(*) FROM stockelt.bronze_objects) - n AS objects_added FROM before;

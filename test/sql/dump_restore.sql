@@ -1,17 +1,7 @@
 -- Bronze data lives in extension tables: pg_dump and restore keep it.  So do the queue and
 -- the run history: jobs in every state, the gold refreshes, and the counters of their ids.
 SELECT count(*) AS queued FROM stockelt_enqueue(ARRAY['DUMPA', 'DUMPB', 'DUMPC']);
- queued 
---------
-      3
-(1 row)
-
 SELECT count(*) AS queued FROM stockelt_enqueue(ARRAY['DUMPD', 'DUMPE']);
- queued 
---------
-      2
-(1 row)
-
 UPDATE stockelt.jobs SET state = 'done', attempts = 1, started_at = now() - interval '2 s',
 	   finished_at = now(), fetch_ms = 12.5, ingest_ms = 3.25, last_http_status = 200,
 	   bronze_key = 'alphavantage/time_series_weekly_adjusted/symbol=DUMPA/fetched=20240415T210000.000000Z.json'
@@ -26,44 +16,26 @@ INSERT INTO stockelt.gold_refreshes (started_at, finished_at, full_rebuild, stoc
 VALUES (now() - interval '1 day', now() - interval '1 day' + interval '2 s', true, 10, 11000),
 	   (now() - interval '1 hour', now() - interval '1 hour' + interval '1 s', false, 2, 4);
 SELECT state, count(*) FROM stockelt.jobs GROUP BY 1 ORDER BY 1;
- state  | count 
---------+-------
- done   |     1
- failed |     1
- queued |     2
- retry  |     1
-(4 rows)
 
-\! "$PGBIN/createdb" stockelt_restored
-\! "$PGBIN/pg_dump" stockelt_regress | "$PGBIN/psql" -X -q -o /dev/null -d stockelt_restored 2>&1 | grep -v '^$' || true
+\! "$STOCKELT_TEST_WORK/pg_bindir/createdb" stockelt_restored
+\! "$STOCKELT_TEST_WORK/pg_bindir/pg_dump" stockelt_regress | "$STOCKELT_TEST_WORK/pg_bindir/psql" -X -q -o /dev/null -d stockelt_restored 2>&1 | grep -v '^$' || true
 SELECT o.n > 0 AS objects_dumped, o.n = r.n AS objects_restored,
 	   o.digest = r.digest AS same_catalog_and_bodies
   FROM (SELECT count(*) AS n, md5(string_agg(key || sha256 || coalesce(b.s, ''), ',' ORDER BY key)) AS digest
 		  FROM stockelt.bronze_objects
 		  LEFT JOIN (SELECT key, encode(sha256(body), 'hex') AS s FROM stockelt.bronze_bodies) b USING (key)) o,
-	   dblink('dbname=stockelt_restored',
+	   dblink(format('dbname=stockelt_restored user=%s host=%s port=%s',
+					 current_user, current_setting('unix_socket_directories'), current_setting('port')),
 			  $$SELECT count(*), md5(string_agg(key || sha256 || coalesce(b.s, ''), ',' ORDER BY key))
 				  FROM stockelt.bronze_objects
 				  LEFT JOIN (SELECT key, encode(sha256(body), 'hex') AS s FROM stockelt.bronze_bodies) b USING (key)$$)
 		AS r(n bigint, digest text);
- objects_dumped | objects_restored | same_catalog_and_bodies 
-----------------+------------------+-------------------------
- t              | t                | t
-(1 row)
 
 -- Every job and refresh comes back as it was, column for column, and so do the counters.
-SELECT dblink_connect('restored', 'dbname=stockelt_restored');
- dblink_connect 
-----------------
- OK
-(1 row)
-
+SELECT dblink_connect('restored', format('dbname=stockelt_restored user=%s host=%s port=%s',
+	   current_user, current_setting('unix_socket_directories'), current_setting('port')));
 SELECT dblink_exec('restored', $$SET TimeZone = 'UTC'$$);
- dblink_exec 
--------------
- SET
-(1 row)
-
+SELECT dblink_exec('restored', format('SET DateStyle = %L', current_setting('DateStyle')));
 SET TimeZone = 'UTC';
 CREATE TEMP VIEW history_digest AS
 SELECT (SELECT count(*) FROM stockelt.jobs) AS jobs,
@@ -87,21 +59,8 @@ SELECT o.jobs AS original_jobs, r.jobs AS restored_jobs, o.jobs_digest = r.jobs_
 								   (SELECT last_value FROM stockelt.gold_refreshes_id_seq)$$)
 		AS r(jobs bigint, jobs_digest text, refreshes bigint, refreshes_digest text, job_id bigint,
 			 batch bigint, refresh_id bigint);
- original_jobs | restored_jobs | same_jobs | refreshes_dumped | refreshes_restored | same_refreshes | same_counters 
----------------+---------------+-----------+------------------+--------------------+----------------+---------------
-             5 |             5 | t         | t                | t                  | t              | t
-(1 row)
-
 SELECT * FROM dblink('restored', $$SELECT symbol, state, attempts, last_sqlstate FROM stockelt.jobs ORDER BY id$$)
 	AS r(symbol text, state text, attempts integer, last_sqlstate text);
- symbol | state  | attempts | last_sqlstate 
---------+--------+----------+---------------
- DUMPA  | done   |        1 | 
- DUMPB  | failed |        5 | SE005
- DUMPC  | retry  |        2 | SE101
- DUMPD  | queued |        0 | 
- DUMPE  | queued |        0 | 
-(5 rows)
 
 -- After the restore, new work takes new ids: a new symbol gets an id and a batch above every
 -- restored one; a symbol whose job is still open gets that job back, not a second one.
@@ -115,50 +74,19 @@ SELECT r.symbol, r.id > :max_job_id AS new_id, r.batch > :max_batch AS new_batch
   FROM dblink('restored', $$SELECT id, symbol, batch FROM stockelt.jobs$$) AS r(id bigint, symbol text, batch bigint)
   JOIN enqueued_after_restore USING (id)
  ORDER BY r.symbol;
- symbol | new_id | new_batch | restored_id 
---------+--------+-----------+-------------
- DUMPA  | t      | t         | f
- DUMPD  | f      | f         | t
- DUMPF  | t      | t         | 
-(3 rows)
-
 SELECT * FROM dblink('restored', $$SELECT symbol, count(*) FROM stockelt.jobs GROUP BY 1 ORDER BY 1$$)
 	AS r(symbol text, jobs bigint);
- symbol | jobs 
---------+------
- DUMPA  |    2
- DUMPB  |    1
- DUMPC  |    1
- DUMPD  |    1
- DUMPE  |    1
- DUMPF  |    1
-(6 rows)
-
 SELECT r.id > :max_refresh_id AS new_refresh_id
   FROM dblink('restored', $$INSERT INTO stockelt.gold_refreshes (started_at, finished_at, full_rebuild, stocks, weeks_written)
 							VALUES (now(), now(), false, 0, 0) RETURNING id$$) AS r(id bigint);
- new_refresh_id 
-----------------
- t
-(1 row)
-
 -- Gold is not dumped: the restored silver marks every stock for the next refresh.
 SELECT r.pending = (SELECT count(DISTINCT symbol) FROM silver.weekly_adjusted_prices) AS every_stock_pending
   FROM dblink('restored', $$SELECT count(*) FROM stockelt.gold_pending$$) AS r(pending bigint);
- every_stock_pending 
----------------------
- t
-(1 row)
-
 SELECT dblink_disconnect('restored');
- dblink_disconnect 
--------------------
- OK
-(1 row)
-
 RESET TimeZone;
 DROP VIEW history_digest;
 DROP TABLE enqueued_after_restore;
-\! "$PGBIN/dropdb" stockelt_restored
+\! "$STOCKELT_TEST_WORK/pg_bindir/dropdb" stockelt_restored
+
 -- Later suites start from an empty queue and history.
 TRUNCATE stockelt.jobs, stockelt.gold_refreshes;

@@ -1,20 +1,12 @@
 -- Installing stockelt: its schemas are its own, never merged into existing ones.
 CREATE SCHEMA gold;
 CREATE EXTENSION stockelt;
-ERROR:  cannot create extension stockelt: schema gold already exists
-HINT:  stockelt keeps its tables in the schemas stockelt, silver and gold; rename or drop the existing schema first.
-CONTEXT:  PL/pgSQL function inline_code_block line 9 at RAISE
 DROP SCHEMA gold;
 CREATE EXTENSION stockelt;
 SELECT nspname FROM pg_namespace WHERE nspname IN ('stockelt', 'silver', 'gold') ORDER BY 1;
- nspname  
-----------
- gold
- silver
- stockelt
-(3 rows)
 
 CREATE EXTENSION dblink;
+
 -- Test helpers: run a statement and show the SQLSTATE and message it raised.
 CREATE FUNCTION expect_error(statement text) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -29,6 +21,7 @@ EXCEPTION WHEN OTHERS THEN
 	RETURN state || ': ' || message;
 END
 $$;
+
 CREATE FUNCTION error_detail(statement text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -41,7 +34,19 @@ EXCEPTION WHEN OTHERS THEN
 	RETURN detail;
 END
 $$;
--- Points the session at the throwaway S3 server the test runner started.
+
+-- Points the session at the throwaway S3 server the test runner started: its coordinates
+-- (test/s3server.sh wrote them in the run's work directory) kept as settings of this database.
+\set s3_endpoint `. "$STOCKELT_TEST_WORK/s3/env" && echo "$S3_ENDPOINT"`
+\set s3_region `. "$STOCKELT_TEST_WORK/s3/env" && echo "$S3_REGION"`
+\set s3_bucket `. "$STOCKELT_TEST_WORK/s3/env" && echo "$S3_BUCKET"`
+\set s3_access_key_id `. "$STOCKELT_TEST_WORK/s3/env" && echo "$S3_ACCESS_KEY"`
+\set s3_secret_file `echo "$STOCKELT_TEST_WORK/secrets/s3_secret"`
+ALTER DATABASE :"DBNAME" SET stockelt_test.s3_endpoint = :'s3_endpoint';
+ALTER DATABASE :"DBNAME" SET stockelt_test.s3_region = :'s3_region';
+ALTER DATABASE :"DBNAME" SET stockelt_test.s3_bucket = :'s3_bucket';
+ALTER DATABASE :"DBNAME" SET stockelt_test.s3_access_key_id = :'s3_access_key_id';
+ALTER DATABASE :"DBNAME" SET stockelt_test.s3_secret_access_key_file = :'s3_secret_file';
 CREATE FUNCTION use_s3() RETURNS void
 LANGUAGE sql AS $$
 	SELECT set_config('stockelt.s3_endpoint', current_setting('stockelt_test.s3_endpoint'), false),

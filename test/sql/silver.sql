@@ -1,5 +1,5 @@
 -- Silver: bronze objects parsed into normalised tables, exact and idempotent.
-\! $STANDINCTL reset
+\! "$PG_ABS_SRCDIR/standinctl" reset
 CREATE TEMP TABLE wal (label text, lsn pg_lsn);
 
 -- Numbers of every shape a price may have: tiny, large (12 digits before the point), 8 decimals,
@@ -26,7 +26,7 @@ CREATE FUNCTION put_numbers(p_key text) RETURNS text LANGUAGE sql AS $$
 $$;
 
 -- Fetch and ingest into empty silver: one row per week, values equal to the body's strings.
-\! $STANDINCTL symbol 'symbol=ACME&weeks=120&end=2024-04-15'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=ACME&weeks=120&end=2024-04-15'
 SELECT stockelt_fetch('ACME') AS key1 \gset
 SELECT * FROM stockelt_ingest(:'key1');
 SELECT count(*) AS rows, min(week_ending), max(week_ending),
@@ -72,7 +72,7 @@ SELECT count(*) AS rows_still_from_first_object FROM silver.weekly_adjusted_pric
  WHERE symbol = 'ACME' AND bronze_key = :'key1';
 
 -- A newer fetch that restates adjusted closes updates exactly the restated rows.
-\! $STANDINCTL symbol 'symbol=ACME&weeks=120&end=2024-04-15&restate=0.97'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=ACME&weeks=120&end=2024-04-15&restate=0.97'
 SELECT stockelt_fetch('ACME') AS key2 \gset
 SELECT count(*) AS restated_in_body
   FROM body_weeks a JOIN body_weeks b USING (week_ending)
@@ -83,7 +83,7 @@ SELECT count(*) FILTER (WHERE bronze_key = :'key2') AS rows_from_second_object,
   FROM silver.weekly_adjusted_prices WHERE symbol = 'ACME';
 
 -- The partial newest week (keyed 2024-04-15, a Monday) is replaced when the week closes.
-\! $STANDINCTL symbol 'symbol=ACME&weeks=120&end=2024-04-19&restate=0.97'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=ACME&weeks=120&end=2024-04-19&restate=0.97'
 SELECT stockelt_fetch('ACME') AS key3 \gset
 SELECT * FROM stockelt_ingest(:'key3');
 SELECT week_ending, bronze_key = :'key3' AS from_newest
@@ -184,8 +184,8 @@ ALTER TABLE silver.weekly_adjusted_prices DROP CONSTRAINT test_open_below_10;
 SELECT week_ending FROM silver.weekly_adjusted_prices WHERE symbol = 'BAD' ORDER BY 1;
 
 -- A batch stops at the first bad object, and the statement leaves nothing of the batch.
-\! $STANDINCTL symbol 'symbol=BATCHA&weeks=1300'
-\! $STANDINCTL symbol 'symbol=BATCHB&weeks=1300'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=BATCHA&weeks=1300'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=BATCHB&weeks=1300'
 SELECT stockelt_fetch('BATCHA') AS batch_a \gset
 SELECT stockelt_fetch('BATCHB') AS batch_b \gset
 SELECT regexp_replace(expect_error(format('SELECT * FROM stockelt_ingest(ARRAY[%L, %L, %L])', :'batch_a',
@@ -211,7 +211,7 @@ SELECT regexp_replace(expect_error(format('SELECT * FROM stockelt_ingest(ARRAY[%
 ROLLBACK;
 
 -- OVERVIEW and SYMBOL_SEARCH become silver.symbols; "None" and "null" become NULL.
-\! $STANDINCTL reset
+\! "$PG_ABS_SRCDIR/standinctl" reset
 SELECT stockelt_fetch_overview('ACME') AS overview_key \gset
 SELECT * FROM stockelt_ingest(:'overview_key');
 SELECT symbol, name, asset_type, exchange, currency, country, sector IS NOT NULL AS has_sector, source
@@ -245,12 +245,12 @@ LANGUAGE sql AS $$
 	  FROM body_weeks b LEFT JOIN silver.weekly_adjusted_prices s ON s.symbol = p_symbol AND s.week_ending = b.week_ending
 	 WHERE b.key = p_key;
 $$;
-\! $STANDINCTL symbol 'symbol=TSXC&weeks=60&end=2018-12-26&christmas_monday=1'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=TSXC&weeks=60&end=2018-12-26&christmas_monday=1'
 SELECT stockelt_fetch('TSXC') AS tsx_partial \gset
 SELECT * FROM stockelt_ingest(:'tsx_partial');
 SELECT week_ending, to_char(week_ending, 'Dy') AS day FROM silver.weekly_adjusted_prices
  WHERE symbol = 'TSXC' AND week_ending >= '2018-12-17' ORDER BY 1;
-\! $STANDINCTL symbol 'symbol=TSXC&weeks=60&end=2018-12-28&christmas_monday=1'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=TSXC&weeks=60&end=2018-12-28&christmas_monday=1'
 SELECT stockelt_fetch('TSXC') AS tsx_closed \gset
 SELECT * FROM stockelt_ingest(:'tsx_closed');
 SELECT week_ending, to_char(week_ending, 'Dy') AS day FROM silver.weekly_adjusted_prices
@@ -266,7 +266,7 @@ SELECT count(*) AS christmas_weeks_with_two_keys FROM (
 SELECT * FROM stockelt_ingest(:'tsx_partial', force => true);
 SELECT count(*) AS stale_partial_key FROM silver.weekly_adjusted_prices WHERE symbol = 'TSXC' AND week_ending = '2018-12-26';
 -- A newer object that no longer gives the Monday removes it: its week has one key now.
-\! $STANDINCTL symbol 'symbol=TSXC&weeks=60&end=2019-01-04'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=TSXC&weeks=60&end=2019-01-04'
 SELECT stockelt_fetch('TSXC') AS tsx_single \gset
 SELECT * FROM stockelt_ingest(:'tsx_single');
 SELECT week_ending, to_char(week_ending, 'Dy') AS day FROM silver.weekly_adjusted_prices
@@ -276,10 +276,10 @@ SELECT * FROM equal_to_body('TSXC', :'tsx_single');
 -- One adjustment basis: an older fetch with a longer history, then a newer one whose adjusted
 -- closes are restated by the dividends since.  Rows the newer object gives have factor 1; the
 -- older weeks only the first object has are rebased at the seam, the oldest week both have.
-\! $STANDINCTL symbol 'symbol=LONGH&weeks=300&end=2022-02-11'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=LONGH&weeks=300&end=2022-02-11'
 SELECT stockelt_fetch('LONGH') AS long_old \gset
 SELECT * FROM stockelt_ingest(:'long_old');
-\! $STANDINCTL symbol 'symbol=LONGH&weeks=150&end=2024-04-15'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=LONGH&weeks=150&end=2024-04-15'
 SELECT stockelt_fetch('LONGH') AS long_new \gset
 SELECT * FROM stockelt_ingest(:'long_new');
 SELECT * FROM equal_to_body('LONGH', :'long_new');
@@ -301,7 +301,7 @@ SELECT count(*) AS old_only_rows,
  WHERE s.symbol = 'LONGH' AND s.week_ending < seam.week_ending;
 -- Against the truth: a fetch of the whole history on the newer basis (read, not ingested).
 -- adjusted_close * basis_factor is within what four-decimal values allow of its adjusted close.
-\! $STANDINCTL symbol 'symbol=LONGH&weeks=400&end=2024-04-15'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=LONGH&weeks=400&end=2024-04-15'
 SELECT stockelt_fetch('LONGH') AS long_full \gset
 SELECT count(*) AS old_weeks_checked,
 	   count(*) FILTER (WHERE abs(s.adjusted_close * s.basis_factor - (t.bar->>'5. adjusted close')::numeric)
@@ -322,15 +322,15 @@ DELETE FROM stockelt.bronze_objects WHERE key = :'long_full';
 -- Re-ingesting the newer object changes no factor.
 SELECT * FROM stockelt_ingest(:'long_new', force => true);
 -- With no week in common, the older rows cannot be rebased: their factor is NULL.
-\! $STANDINCTL symbol 'symbol=NOSEAM&weeks=50&end=2020-01-03'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=NOSEAM&weeks=50&end=2020-01-03'
 SELECT * FROM stockelt_ingest(stockelt_fetch('NOSEAM'));
-\! $STANDINCTL symbol 'symbol=NOSEAM&weeks=50&end=2024-04-15'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=NOSEAM&weeks=50&end=2024-04-15'
 SELECT * FROM stockelt_ingest(stockelt_fetch('NOSEAM'));
 SELECT week_ending < '2021-01-01' AS older_object, count(*), count(basis_factor) AS with_factor,
 	   bool_and(basis_factor = 1) AS factor_one
   FROM silver.weekly_adjusted_prices WHERE symbol = 'NOSEAM' GROUP BY 1 ORDER BY 1;
 -- A newer object that gives those weeks again puts them back on one basis.
-\! $STANDINCTL symbol 'symbol=NOSEAM&weeks=300&end=2024-04-19'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=NOSEAM&weeks=300&end=2024-04-19'
 SELECT * FROM stockelt_ingest(stockelt_fetch('NOSEAM'));
 SELECT count(*), count(basis_factor) AS with_factor, bool_and(basis_factor = 1) AS factor_one
   FROM silver.weekly_adjusted_prices WHERE symbol = 'NOSEAM';
@@ -338,11 +338,11 @@ SELECT count(*), count(basis_factor) AS with_factor, bool_and(basis_factor = 1) 
 -- Objects are ordered by the data's own date, not by when they were fetched: a stale object
 -- fetched after a newer one changes nothing and adds only the weeks that are missing, on the
 -- newer object's basis.
-\! $STANDINCTL symbol 'symbol=STALE&weeks=100&end=2024-04-15'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=STALE&weeks=100&end=2024-04-15'
 SELECT stockelt_fetch('STALE') AS stale_newest \gset
 SELECT * FROM stockelt_ingest(:'stale_newest');
 CREATE TEMP TABLE stale_before AS SELECT * FROM silver.weekly_adjusted_prices WHERE symbol = 'STALE';
-\! $STANDINCTL symbol 'symbol=STALE&weeks=150&end=2023-06-02'
+\! "$PG_ABS_SRCDIR/standinctl" symbol 'symbol=STALE&weeks=150&end=2023-06-02'
 SELECT stockelt_fetch('STALE') AS stale_old \gset
 SELECT (SELECT fetched_at FROM stockelt.bronze_objects WHERE key = :'stale_old')
 	   > (SELECT fetched_at FROM stockelt.bronze_objects WHERE key = :'stale_newest') AS fetched_later;

@@ -1,13 +1,13 @@
 -- stockelt_fetch into the embedded bronze store (a table).
 -- Symbols are validated before any network call.
-\! $STANDINCTL reset
+\! "$PG_ABS_SRCDIR/standinctl" reset
 SELECT expect_error($$SELECT stockelt_fetch('IBM; DROP TABLE x')$$);
 SELECT expect_error($$SELECT stockelt_fetch('')$$);
 SELECT expect_error($$SELECT stockelt_fetch(repeat('A', 33))$$);
 SELECT expect_error($$SELECT stockelt_fetch('IBM/../x')$$);
 SELECT expect_error($$SELECT stockelt_fetch('I B M')$$);
 SELECT expect_error($$SELECT stockelt_fetch(E'IBM\n')$$);
-\set calls `$STANDINCTL count`
+\set calls `"$PG_ABS_SRCDIR/standinctl" count`
 SELECT :calls AS api_calls_after_invalid_symbols;
 
 -- Valid symbols of every shape are fetched; keys are Hive-style.
@@ -16,7 +16,7 @@ SELECT symbol,
 			|| regexp_replace(upper(symbol), '([.^$])', '\\\1', 'g')
 			|| '/fetched=\d{8}T\d{6}\.\d{6}Z\.json$') AS key_ok
   FROM unnest(ARRAY['IBM', 'TSCO.LON', 'BRK-B', '^GSPC', 'T.TO', 'EURUSD=X', 'XETRA:SAP', 'ibm']) AS symbol;
-\set calls `$STANDINCTL count`
+\set calls `"$PG_ABS_SRCDIR/standinctl" count`
 SELECT :calls AS api_calls;
 
 -- The catalog describes every object; the bytes are the stand-in's bytes.
@@ -27,7 +27,7 @@ SELECT count(*) AS objects_with_sha256_of_body
   FROM stockelt.bronze_objects o JOIN stockelt.bronze_bodies b USING (key)
  WHERE o.sha256 = encode(sha256(b.body), 'hex') AND o.size_bytes = length(b.body);
 
-\set expected_sha `curl -s "$STANDIN/query?function=TIME_SERIES_WEEKLY_ADJUSTED&symbol=IBM&outputsize=full&datatype=json&apikey=$APIKEY" | sha256sum | cut -c1-64`
+\set expected_sha `"$PG_ABS_SRCDIR/standinctl" query 'function=TIME_SERIES_WEEKLY_ADJUSTED&symbol=IBM&outputsize=full&datatype=json' | sha256sum | cut -c1-64`
 SELECT sha256 = :'expected_sha' AS same_bytes_as_standin
   FROM stockelt.bronze_objects WHERE symbol = 'IBM' ORDER BY fetched_at LIMIT 1;
 

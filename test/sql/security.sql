@@ -39,7 +39,7 @@ RESET ROLE;
 -- The key is in no catalog row, no key, no error.
 SELECT count(*) AS catalog_rows_with_key FROM stockelt.bronze_objects o
  WHERE strpos(row_to_json(o)::text, btrim(pg_read_file(current_setting('stockelt.api_key_file')), E'\n')) > 0;
-\! $STANDINCTL next 'message=invalid_apikey&count=2'
+\! "$PG_ABS_SRCDIR/standinctl" next 'message=invalid_apikey&count=2'
 SELECT strpos(expect_error($$SELECT stockelt_fetch('IBM')$$) || error_detail($$SELECT stockelt_fetch('IBM')$$),
 			  btrim(pg_read_file(current_setting('stockelt.api_key_file')), E'\n')) AS key_in_error;
 SET stockelt.api_base_url = 'http://127.0.0.1:1/query';
@@ -47,11 +47,11 @@ SELECT strpos(error_detail($$SELECT stockelt_fetch('IBM')$$), btrim(pg_read_file
 RESET stockelt.api_base_url;
 
 -- With no key at all, the error says how to configure one, before any call.
-\! $STANDINCTL reset
+\! "$PG_ABS_SRCDIR/standinctl" reset
 SET stockelt.api_key_file = '';
 SELECT expect_error($$SELECT stockelt_fetch('IBM')$$);
 RESET stockelt.api_key_file;
-\set calls `$STANDINCTL count`
+\set calls `"$PG_ABS_SRCDIR/standinctl" count`
 SELECT :calls AS api_calls_without_key;
 
 REVOKE ALL ON FUNCTION stockelt_fetch(text) FROM analyst;
@@ -75,8 +75,8 @@ BEGIN;
 SELECT current_setting('stockelt.api_base_url') AS base_url_before \gset
 CREATE ROLE stockelt_etl;
 -- The README's recipe, as written, for this role.
-\! "$(dirname "$STANDINCTL")/readme_grants.sh" stockelt_etl > "$WORK/grants_stockelt_etl.sql"
-\set grants_file `echo "$WORK/grants_stockelt_etl.sql"`
+\! "$PG_ABS_SRCDIR/readme_grants.sh" stockelt_etl > "$STOCKELT_TEST_WORK/grants_stockelt_etl.sql"
+\set grants_file `echo "$STOCKELT_TEST_WORK/grants_stockelt_etl.sql"`
 \i :grants_file
 CREATE SCHEMA attack AUTHORIZATION stockelt_etl;
 
