@@ -5,6 +5,7 @@ OBJS = \
 	src/http.o \
 	src/alphavantage.o \
 	src/s3.o \
+	src/sha256.o \
 	src/bronze.o \
 	src/fetch.o \
 	src/parse.o \

@@ -1,20 +1,18 @@
 /*
  * alphavantage.c
- *		URLs for Alpha Vantage API functions, and the classification of their
- *		answers.
+ *		URLs for Alpha Vantage API functions, and the error each kind of
+ *		answer raises.
  *
- * The API answers errors, throttling and entitlement problems with HTTP 200
- * and a one-key JSON body, sometimes under the "wrong" key, so a body counts
- * as data only when it has the function's data key and names the requested
- * symbol; everything else gets a SQLSTATE of its own.
+ * parse.c says what an answer is (parse_classify); this file maps each
+ * verdict to a SQLSTATE, a message and a hint in one table, and tells the
+ * rate limiter what a throttle or quota answer means for every caller.
  */
 #include "postgres.h"
-
-#include <jansson.h>
 
 #include "errcodes.h"
 #include "settings.h"
 #include "alphavantage.h"
+#include "ratelimit.h"
 
 #define MAX_SYMBOL_LEN 32
 /* The provider's own sentences run to about 350 characters. */
@@ -22,25 +20,61 @@
 
 const AvFunction av_weekly_adjusted = {
 	"TIME_SERIES_WEEKLY_ADJUSTED", "symbol", "&outputsize=full",
-	"Weekly Adjusted Time Series", "Meta Data", "2. Symbol", "weekly prices"
+	&parse_weekly_format, "weekly prices"
 };
 
 const AvFunction av_overview = {
-	"OVERVIEW", "symbol", "", "Symbol", NULL, "Symbol", "the company overview"
+	"OVERVIEW", "symbol", "", &parse_overview_format, "the company overview"
 };
 
 const AvFunction av_symbol_search = {
-	"SYMBOL_SEARCH", "keywords", "", "bestMatches", NULL, NULL, "symbol matches"
+	"SYMBOL_SEARCH", "keywords", "", &parse_search_format, "symbol matches"
 };
 
-/* What an answer turned out to be. */
-typedef struct Verdict
+/* The error each verdict of parse.c raises, and what it tells the rate limiter. */
+typedef struct VerdictError
 {
 	int			sqlstate;		/* 0 for data */
 	const char *summary;		/* what the provider said, in our words */
-	char	   *detail;			/* the provider's own text, or facts */
 	const char *hint;
-} Verdict;
+	RateAnswer	pace;
+} VerdictError;
+
+static const VerdictError verdict_errors[PARSE_VERDICTS] = {
+	[PARSE_DATA] = {0, NULL, NULL, RATE_ANSWER_NEUTRAL},
+	[PARSE_NOT_JSON] = {ERRCODE_STOCKELT_NOT_JSON, "the response is not JSON", NULL,
+	RATE_ANSWER_NEUTRAL},
+	[PARSE_TRUNCATED] = {ERRCODE_STOCKELT_TRUNCATED, "the response is truncated JSON", NULL,
+	RATE_ANSWER_NEUTRAL},
+	[PARSE_NOT_OBJECT] = {ERRCODE_STOCKELT_UNEXPECTED, "the response is not a JSON object", NULL,
+	RATE_ANSWER_NEUTRAL},
+	[PARSE_SAMPLE_DATA] = {ERRCODE_STOCKELT_SAMPLE_DATA, "the API answered with premium sample data",
+		"Sample data is artificial and is never stored.", RATE_ANSWER_NEUTRAL},
+	[PARSE_EMPTY] = {ERRCODE_STOCKELT_EMPTY_RESPONSE, "the API answered with an empty object",
+	"Check that the symbol exists.", RATE_ANSWER_NEUTRAL},
+	[PARSE_INVALID_API_KEY] = {ERRCODE_STOCKELT_INVALID_API_KEY, "the API key is missing or invalid",
+		"Check the key in the file named by stockelt.api_key_file, or ALPHAVANTAGE_API_KEY in the server's environment.",
+	RATE_ANSWER_NEUTRAL},
+	[PARSE_INVALID_CALL] = {ERRCODE_STOCKELT_INVALID_CALL, "the API rejected the call as invalid",
+	"Check that the symbol exists.", RATE_ANSWER_NEUTRAL},
+	[PARSE_DEMO_KEY] = {ERRCODE_STOCKELT_DEMO_KEY, "the demo API key is not accepted for this call",
+	"Put a key of your own in the file named by stockelt.api_key_file.", RATE_ANSWER_NEUTRAL},
+	[PARSE_THROTTLED] = {ERRCODE_STOCKELT_THROTTLED, "the API throttled the request",
+	"Retry later; a free key allows about one request a second.", RATE_ANSWER_THROTTLED},
+	[PARSE_DAILY_QUOTA] = {ERRCODE_STOCKELT_DAILY_QUOTA, "the API key's daily request quota is spent",
+	"Retry tomorrow, or use a premium key.", RATE_ANSWER_DAILY_QUOTA},
+	[PARSE_PREMIUM_ONLY] = {ERRCODE_STOCKELT_PREMIUM_ONLY, "the API function needs a premium key", NULL,
+	RATE_ANSWER_NEUTRAL},
+	[PARSE_NOTICE] = {ERRCODE_STOCKELT_UNEXPECTED, "the API answered with a notice instead of data", NULL,
+	RATE_ANSWER_NEUTRAL},
+	[PARSE_OTHER_SERIES] = {ERRCODE_STOCKELT_UNEXPECTED, "the response holds another function's data",
+		"Check stockelt.api_base_url: the server there answered another function than the one asked for.",
+	RATE_ANSWER_NEUTRAL},
+	[PARSE_NO_DATA] = {ERRCODE_STOCKELT_UNEXPECTED, "the response has no data", NULL,
+	RATE_ANSWER_NEUTRAL},
+	[PARSE_WRONG_SYMBOL] = {ERRCODE_STOCKELT_WRONG_SYMBOL, "the response is for another symbol", NULL,
+	RATE_ANSWER_NEUTRAL},
+};
 
 void
 av_validate_symbol(const char *symbol)
@@ -108,229 +142,71 @@ provider_text(const char *text)
 	return http_excerpt(text, strlen(text), PROVIDER_TEXT_LEN);
 }
 
-static bool
-contains_ci(const char *text, const char *needle)
+/* The facts of a verdict for an errdetail: mostly the provider's own words. */
+static char *
+verdict_detail(const AvFunction *fn, const char *argument, const HttpResponse *resp,
+			   const ParseAnswer *answer)
 {
-	size_t		n = strlen(needle);
-
-	for (const char *p = text; *p; p++)
-		if (pg_strncasecmp(p, needle, n) == 0)
-			return true;
-	return false;
-}
-
-/* "Note" and "Information" carry throttles, quotas and entitlement errors alike. */
-static void
-classify_notice(const char *text, Verdict *v)
-{
-	v->detail = psprintf("Alpha Vantage answered: %s", provider_text(text));
-	if (contains_ci(text, "demo"))
+	switch (answer->verdict)
 	{
-		v->sqlstate = ERRCODE_STOCKELT_DEMO_KEY;
-		v->summary = "the demo API key is not accepted for this call";
-		v->hint = "Put a key of your own in the file named by stockelt.api_key_file.";
+		case PARSE_NOT_JSON:
+		case PARSE_TRUNCATED:
+			return psprintf("%s (Content-Type \"%s\", %d bytes): %s",
+							provider_text(answer->text), provider_text(resp->content_type),
+							resp->body.len, snippet(&resp->body));
+		case PARSE_NOT_OBJECT:
+			return snippet(&resp->body);
+		case PARSE_EMPTY:
+			return pstrdup("The body was {}.");
+		case PARSE_OTHER_SERIES:
+			return psprintf("The body holds \"%s\", not \"%s\".", provider_text(answer->text),
+							fn->format->data_key);
+		case PARSE_NO_DATA:
+			return psprintf("The JSON object has no \"%s\" key.", fn->format->data_key);
+		case PARSE_WRONG_SYMBOL:
+			return psprintf("%s names \"%s\", not \"%s\".",
+							fn->format->symbol_object ? fn->format->symbol_object : "The response",
+							answer->has_text ? provider_text(answer->text) : "(nothing)", argument);
+		default:
+			return psprintf("Alpha Vantage answered: %s",
+							answer->has_text ? provider_text(answer->text) : "(no text)");
 	}
-	else if (contains_ci(text, "spreading out") || contains_ci(text, "per second") ||
-			 contains_ci(text, "call frequency") || contains_ci(text, "per minute"))
-	{
-		v->sqlstate = ERRCODE_STOCKELT_THROTTLED;
-		v->summary = "the API throttled the request";
-		v->hint = "Retry later; a free key allows about one request a second.";
-	}
-	else if (contains_ci(text, "per day") || contains_ci(text, "daily"))
-	{
-		v->sqlstate = ERRCODE_STOCKELT_DAILY_QUOTA;
-		v->summary = "the API key's daily request quota is spent";
-		v->hint = "Retry tomorrow, or use a premium key.";
-	}
-	else if (contains_ci(text, "premium"))
-	{
-		v->sqlstate = ERRCODE_STOCKELT_PREMIUM_ONLY;
-		v->summary = "the API function needs a premium key";
-		v->hint = NULL;
-	}
-	else
-	{
-		v->sqlstate = ERRCODE_STOCKELT_UNEXPECTED;
-		v->summary = "the API answered with a notice instead of data";
-		v->hint = NULL;
-	}
-}
-
-static void
-classify_error_message(const char *text, Verdict *v)
-{
-	v->detail = psprintf("Alpha Vantage answered: %s", provider_text(text));
-	if (contains_ci(text, "apikey"))
-	{
-		v->sqlstate = ERRCODE_STOCKELT_INVALID_API_KEY;
-		v->summary = "the API key is missing or invalid";
-		v->hint = "Check the key in the file named by stockelt.api_key_file, or ALPHAVANTAGE_API_KEY in the server's environment.";
-	}
-	else
-	{
-		v->sqlstate = ERRCODE_STOCKELT_INVALID_CALL;
-		v->summary = "the API rejected the call as invalid";
-		v->hint = "Check that the symbol exists.";
-	}
-}
-
-static void
-classify_data(const AvFunction *fn, const char *argument, json_t *root, Verdict *v)
-{
-	json_t	   *holder = fn->symbol_object ? json_object_get(root, fn->symbol_object) : root;
-	const char *named;
-
-	if (fn->symbol_field == NULL)
-		return;
-	named = json_string_value(json_object_get(holder, fn->symbol_field));
-	if (named == NULL || pg_strcasecmp(named, argument) != 0)
-	{
-		v->sqlstate = ERRCODE_STOCKELT_WRONG_SYMBOL;
-		v->summary = "the response is for another symbol";
-		v->detail = psprintf("%s names \"%s\", not \"%s\".",
-							 fn->symbol_object ? fn->symbol_object : "The response",
-							 named ? provider_text(named) : "(nothing)", argument);
-		v->hint = NULL;
-	}
-}
-
-/* The key of another time series the body holds instead of the one asked for, or NULL. */
-static const char *
-other_series(const AvFunction *fn, json_t *root)
-{
-	const char *key;
-	json_t	   *value;
-
-	json_object_foreach(root, key, value)
-	{
-		if (strcmp(key, fn->data_key) != 0 && json_is_object(value) &&
-			strstr(key, "Time Series") != NULL)
-			return key;
-	}
-	return NULL;
-}
-
-static void
-classify_object(const AvFunction *fn, const char *argument, json_t *root, Verdict *v)
-{
-	const char *text;
-
-	if (json_object_get(root, fn->data_key) != NULL &&
-		json_object_get(root, "message") == NULL)
-	{
-		classify_data(fn, argument, root, v);
-		return;
-	}
-	if (json_object_get(root, "message") != NULL)
-	{
-		v->sqlstate = ERRCODE_STOCKELT_SAMPLE_DATA;
-		v->summary = "the API answered with premium sample data";
-		text = json_string_value(json_object_get(root, "message"));
-		v->detail = psprintf("Alpha Vantage answered: %s", text ? provider_text(text) : "(no text)");
-		v->hint = "Sample data is artificial and is never stored.";
-	}
-	else if (json_object_size(root) == 0)
-	{
-		v->sqlstate = ERRCODE_STOCKELT_EMPTY_RESPONSE;
-		v->summary = "the API answered with an empty object";
-		v->detail = pstrdup("The body was {}.");
-		v->hint = "Check that the symbol exists.";
-	}
-	else if ((text = json_string_value(json_object_get(root, "Error Message"))) != NULL)
-		classify_error_message(text, v);
-	else if ((text = json_string_value(json_object_get(root, "Note"))) != NULL ||
-			 (text = json_string_value(json_object_get(root, "Information"))) != NULL)
-		classify_notice(text, v);
-	else if ((text = other_series(fn, root)) != NULL)
-	{
-		v->sqlstate = ERRCODE_STOCKELT_UNEXPECTED;
-		v->summary = "the response holds another function's data";
-		v->detail = psprintf("The body holds \"%s\", not \"%s\".", provider_text(text), fn->data_key);
-		v->hint = "Check stockelt.api_base_url: the server there answered another function than the one asked for.";
-	}
-	else
-	{
-		v->sqlstate = ERRCODE_STOCKELT_UNEXPECTED;
-		v->summary = "the response has no data";
-		v->detail = psprintf("The JSON object has no \"%s\" key.", fn->data_key);
-		v->hint = NULL;
-	}
-}
-
-static void
-classify_body(const AvFunction *fn, const char *argument, const HttpResponse *resp,
-			  Verdict *v)
-{
-	const char *data = resp->body.data;
-	size_t		len = resp->body.len;
-	json_error_t jerr;
-	json_t	   *root;
-
-	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
-		data += 3, len -= 3;
-
-	root = json_loadb(data, len, 0, &jerr);
-	if (root == NULL)
-	{
-		bool		at_end = strstr(jerr.text, "end of file") != NULL ||
-			strstr(jerr.text, "premature end") != NULL;
-		bool		looks_json = len > 0 && (data[0] == '{' || data[0] == '[');
-
-		v->sqlstate = (at_end && looks_json) ? ERRCODE_STOCKELT_TRUNCATED : ERRCODE_STOCKELT_NOT_JSON;
-		v->summary = (at_end && looks_json) ? "the response is truncated JSON" : "the response is not JSON";
-		v->detail = psprintf("%s (Content-Type \"%s\", %d bytes): %s",
-							 provider_text(jerr.text), provider_text(resp->content_type),
-							 resp->body.len, snippet(&resp->body));
-		v->hint = NULL;
-		return;
-	}
-	PG_TRY();
-	{
-		if (json_is_object(root))
-			classify_object(fn, argument, root, v);
-		else
-		{
-			v->sqlstate = ERRCODE_STOCKELT_UNEXPECTED;
-			v->summary = "the response is not a JSON object";
-			v->detail = snippet(&resp->body);
-			v->hint = NULL;
-		}
-	}
-	PG_FINALLY();
-	{
-		json_decref(root);
-	}
-	PG_END_TRY();
 }
 
 void
 av_check_response(const AvFunction *fn, const char *argument,
 				  const HttpResponse *resp, const char *secret)
 {
-	Verdict		v = {0};
+	ParseAnswer answer;
+	const VerdictError *verdict;
+	char	   *detail;
 
 	if (!resp->ok)
+		ereport(ERROR,
+				(errcode(resp->error_code),
+				 errmsg("could not fetch %s for \"%s\": %s", fn->describe, argument,
+						resp->error_summary),
+				 errdetail_internal("%s", http_redact(resp->error_detail, secret))));
+	if (resp->status != 200)
 	{
-		v.sqlstate = resp->error_code;
-		v.summary = resp->error_summary;
-		v.detail = resp->error_detail;
+		detail = psprintf("HTTP status %ld (Content-Type \"%s\"): %s",
+						  resp->status, provider_text(resp->content_type), snippet(&resp->body));
+		ereport(ERROR,
+				(errcode(ERRCODE_STOCKELT_HTTP_STATUS),
+				 errmsg("could not fetch %s for \"%s\": the API answered with an HTTP error",
+						fn->describe, argument),
+				 errdetail_internal("%s", http_redact(detail, secret))));
 	}
-	else if (resp->status != 200)
-	{
-		v.sqlstate = ERRCODE_STOCKELT_HTTP_STATUS;
-		v.summary = "the API answered with an HTTP error";
-		v.detail = psprintf("HTTP status %ld (Content-Type \"%s\"): %s",
-							resp->status, provider_text(resp->content_type), snippet(&resp->body));
-	}
-	else
-		classify_body(fn, argument, resp, &v);
 
-	if (v.sqlstate == 0)
+	parse_classify(resp->body.data, resp->body.len, fn->format, argument, &answer);
+	verdict = &verdict_errors[answer.verdict];
+	ratelimit_note_answer(verdict->pace);
+	if (verdict->sqlstate == 0)
 		return;
+	detail = verdict_detail(fn, argument, resp, &answer);
 	ereport(ERROR,
-			(errcode(v.sqlstate),
-			 errmsg("could not fetch %s for \"%s\": %s", fn->describe, argument, v.summary),
-			 errdetail_internal("%s", http_redact(v.detail, secret)),
-			 v.hint ? errhint("%s", v.hint) : 0));
+			(errcode(verdict->sqlstate),
+			 errmsg("could not fetch %s for \"%s\": %s", fn->describe, argument, verdict->summary),
+			 errdetail_internal("%s", http_redact(detail, secret)),
+			 verdict->hint ? errhint("%s", verdict->hint) : 0));
 }

@@ -1,21 +1,20 @@
 /*
  * alphavantage.h
- *		Alpha Vantage requests and the classification of what comes back.
+ *		Alpha Vantage requests, and the error each kind of answer raises.
  */
 #ifndef STOCKELT_ALPHAVANTAGE_H
 #define STOCKELT_ALPHAVANTAGE_H
 
 #include "http.h"
+#include "parse.h"
 
-/* One API function stockelt calls, and what marks its answer as data. */
+/* One API function stockelt calls, and the shape of its data (parse.c). */
 typedef struct AvFunction
 {
 	const char *name;			/* e.g. "TIME_SERIES_WEEKLY_ADJUSTED" */
 	const char *argument;		/* query parameter: "symbol" or "keywords" */
 	const char *extra_query;	/* further fixed query parameters */
-	const char *data_key;		/* top-level key present only in data */
-	const char *symbol_object;	/* object naming the symbol, NULL for the top level */
-	const char *symbol_field;	/* field naming the symbol, NULL if none */
+	const ParseFormat *format;	/* what marks an answer as data */
 	const char *describe;		/* for messages: "weekly prices" */
 } AvFunction;
 
@@ -31,7 +30,8 @@ extern char *av_query_url(const AvFunction *fn, const char *argument,
 
 /*
  * Raises the error that fits a response unless it is data for the requested
- * argument; the caller names what it was doing in the primary message.
+ * argument.  A throttle or quota answer tells the rate limiter first, so that
+ * every caller of the API slows down or pauses.
  */
 extern void av_check_response(const AvFunction *fn, const char *argument,
 							  const HttpResponse *resp, const char *secret);

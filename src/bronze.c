@@ -1,7 +1,7 @@
 /*
  * bronze.c
- *		The bronze store interface (a table of the database, or S3) and the
- *		layout of object keys.
+ *		The bronze store (a table of the database, or S3), its catalog and the
+ *		layout of object keys: the only code that reads or writes bronze.
  *
  * Keys are Hive-style so that lake engines can read them:
  *   [prefix/]alphavantage/<function>/symbol=<SYMBOL>/fetched=<UTC timestamp>.json
@@ -13,10 +13,13 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
+#include "access/toast_compression.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/formatting.h"
@@ -28,6 +31,7 @@
 #include "bronze.h"
 #include "http.h"
 #include "s3.h"
+#include "sha256.h"
 
 PG_FUNCTION_INFO_V1(stockelt_bronze_read);
 PG_FUNCTION_INFO_V1(stockelt_bronze_list);
@@ -35,6 +39,18 @@ PG_FUNCTION_INFO_V1(stockelt_bronze_list);
 #define LAYOUT_ROOT "alphavantage"
 #define LAYOUT_HINT "Bronze keys are [stockelt.s3_prefix/]alphavantage/<function>/symbol=<SYMBOL>/" \
 	"fetched=<YYYYMMDDTHHMMSS.ffffffZ>.json (keywords=<keywords> for symbol_search)."
+
+/* S3 refuses longer keys. */
+#define BRONZE_MAX_KEY_LEN 1024
+
+/* What a key of stockelt's layout says about its object. */
+typedef struct BronzeKey
+{
+	char	   *prefix;			/* before "alphavantage/", without the slash; "" if none */
+	char	   *api_function;	/* e.g. "TIME_SERIES_WEEKLY_ADJUSTED" */
+	char	   *argument;		/* the symbol, or the search keywords unescaped */
+	TimestampTz fetched_at;
+} BronzeKey;
 
 /* The API functions whose objects the layout holds, each under its partition. */
 static const AvFunction *const layout_functions[] = {
@@ -102,7 +118,8 @@ bad_prefix(const char *prefix, size_t len)
 	return NULL;
 }
 
-const char *
+/* The configured S3 prefix without trailing slashes ("" on the table store); raises if unusable. */
+static const char *
 bronze_prefix(void)
 {
 	const char *prefix = s3_configured() ? stockelt_s3_prefix : "";
@@ -248,7 +265,12 @@ parse_fetched(const char *segment, size_t len, TimestampTz *fetched_at, char **r
 	return true;
 }
 
-bool
+/*
+ * Parses a key of the layout [prefix/]alphavantage/<function>/<partition>=<value>/
+ * fetched=<YYYYMMDDTHHMMSS.ffffffZ>.json; false with the reason if it is not
+ * one.  Any usable prefix is accepted: compare it with bronze_prefix().
+ */
+static bool
 bronze_parse_key(const char *key, BronzeKey *parsed, char **reason)
 {
 	size_t		len = strlen(key);
@@ -327,7 +349,11 @@ bronze_parse_key(const char *key, BronzeKey *parsed, char **reason)
 	return true;
 }
 
-void
+/*
+ * Raises an error (22023) unless a key is of the layout and under the
+ * configured prefix: the only keys stockelt reads that are not in its catalog.
+ */
+static void
 bronze_require_own_key(const char *key, BronzeKey *parsed)
 {
 	char	   *reason;
@@ -376,6 +402,12 @@ object_key(const char *api_function, const char *partition, const char *value,
 	if (!bronze_parse_key(key, &parsed, &reason))
 		elog(ERROR, "bronze key \"%s\" does not follow the layout: %s", key, reason);
 	return key;
+}
+
+void
+bronze_require_s3(void)
+{
+	s3_require_configuration();
 }
 
 void
@@ -446,10 +478,11 @@ bronze_store(const char *api_function, const char *partition, const char *value,
 	char	   *key = object_key(api_function, partition,
 								 strcmp(partition, "symbol") == 0 ? value : http_escape(value, false),
 								 fetched_at);
-	char		sha256[65];
+	char		sha256[SHA256_HEX_LEN];
 	char	   *etag = NULL;
 
-	sha256_hex(data, len, sha256);
+	if (!sha256_hex(data, len, sha256))
+		elog(ERROR, "could not compute SHA-256");
 	if (s3_configured())
 	{
 		/* Objects are immutable: never replace one that is already there. */
@@ -468,68 +501,13 @@ bronze_store(const char *api_function, const char *partition, const char *value,
 	return key;
 }
 
-/* Where the catalog says an object lives: "table", "s3", or NULL if unknown. */
-static char *
-catalog_lookup(const char *key, char **sha256)
-{
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(key)};
-	MemoryContext caller = CurrentMemoryContext;
-	char	   *store = NULL;
-
-	*sha256 = NULL;
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT store, sha256 FROM stockelt.bronze_objects WHERE key = $1",
-							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up bronze object \"%s\"", key);
-	if (SPI_processed == 1)
-	{
-		HeapTuple	row = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-
-		store = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 1));
-		*sha256 = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 2));
-	}
-	SPI_finish();
-	return store;
-}
-
-static bool
-read_table_body(const char *key, StringInfo out)
-{
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(key)};
-	bool		found = false;
-	MemoryContext caller = CurrentMemoryContext;
-
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT body FROM stockelt.bronze_bodies WHERE key = $1",
-							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read bronze object \"%s\"", key);
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		MemoryContext spi = MemoryContextSwitchTo(caller);
-		bytea	   *body = DatumGetByteaPCopy(d);
-
-		/* The detoasted copy is the caller's: no second copy of a large body. */
-		out->data = VARDATA(body);
-		out->len = out->maxlen = VARSIZE(body) - VARHDRSZ;
-		out->cursor = 0;
-		MemoryContextSwitchTo(spi);
-		found = true;
-	}
-	SPI_finish();
-	return found;
-}
-
 void
 bronze_verify(const char *key, const StringInfoData *body, const char *sha256)
 {
-	char		actual[65];
+	char		actual[SHA256_HEX_LEN];
 
-	sha256_hex(body->data, body->len, actual);
+	if (!sha256_hex(body->data, body->len, actual))
+		elog(ERROR, "could not compute SHA-256");
 	if (strcmp(actual, sha256) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -537,54 +515,213 @@ bronze_verify(const char *key, const StringInfoData *body, const char *sha256)
 				 errdetail("Catalog SHA-256 %s, object SHA-256 %s.", sha256, actual)));
 }
 
-void
-bronze_read(const char *key, StringInfo out)
+/*
+ * A body the table store holds, into obj->body in the current memory
+ * context.  With BRONZE_RAW, a body that PostgreSQL keeps lz4-compressed out
+ * of line is fetched as it is stored, a fifth of the bytes, and left in
+ * obj->compressed for the caller to decompress into obj->body.data, which is
+ * allocated here; anything else is detoasted whole, with no second copy.
+ */
+static void
+take_table_body(struct varlena *stored, int flags, BronzeObject *obj)
 {
-	char	   *sha256;
-	char	   *store = catalog_lookup(key, &sha256);
-	bool		found;
+	struct varlena *fetched = VARATT_IS_EXTERNAL(stored) ? detoast_external_attr(stored) : NULL;
+	StringInfo	body = &obj->body;
 
-	if (store == NULL)
+	if ((flags & BRONZE_RAW) && fetched != NULL && VARATT_IS_COMPRESSED(fetched) &&
+		VARDATA_COMPRESSED_GET_COMPRESS_METHOD(fetched) == TOAST_LZ4_COMPRESSION_ID)
 	{
-		BronzeKey	parsed;
-
-		/* Not stockelt's own write: only its layout, under its prefix, in its bucket. */
-		bronze_require_own_key(key, &parsed);
-		if (s3_configured())
-		{
-			s3_get(key, out);
-			found = true;
-		}
-		else
-			found = false;
+		obj->compressed = fetched;
+		body->len = body->maxlen = VARDATA_COMPRESSED_GET_EXTSIZE(fetched);
+		body->data = palloc(body->len + 1);
+		body->cursor = 0;
+		return;
 	}
-	else if (strcmp(store, "s3") == 0)
 	{
-		s3_get(key, out);
+		bytea	   *copy = (bytea *) pg_detoast_datum_copy(fetched ? fetched : stored);
+
+		body->data = VARDATA(copy);
+		body->len = body->maxlen = VARSIZE(copy) - VARHDRSZ;
+		body->cursor = 0;
+	}
+}
+
+/*
+ * The catalog row of obj->key and, from the table store, its body, in one
+ * look-up through a plan kept for the life of the backend.  A table body
+ * larger than max_size (when not negative) is not read: its size is set, and
+ * *too_large.  False if the key is not cataloged.
+ */
+static bool
+read_catalog(int flags, int64 max_size, BronzeObject *obj, bool *too_large)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {TEXTOID, BOOLOID};
+	Datum		values[2] = {CStringGetTextDatum(obj->key), BoolGetDatum((flags & BRONZE_FROM_S3) != 0)};
+	MemoryContext caller = CurrentMemoryContext;
+	bool		found = false;
+
+	SPI_connect();
+	if (plan == NULL)
+	{
+		const char *sql = "SELECT o.api_function, coalesce(o.symbol, o.keywords), o.fetched_at, "
+			"       o.store, o.sha256, o.size_bytes, CASE WHEN NOT $2 THEN b.body END "
+			"  FROM stockelt.bronze_objects o "
+			"  LEFT JOIN stockelt.bronze_bodies b ON b.key = o.key "
+			" WHERE o.key = $1";
+
+		if ((plan = SPI_prepare(sql, 2, types)) == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+	}
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up bronze object \"%s\"", obj->key);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	row = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
 		found = true;
-	}
-	else
-		found = read_table_body(key, out);
+		obj->api_function = pstrdup(SPI_getvalue(row, desc, 1));
+		obj->argument = pstrdup(SPI_getvalue(row, desc, 2));
+		obj->fetched_at = DatumGetTimestampTz(SPI_getbinval(row, desc, 3, &isnull));
+		obj->store = pstrdup(SPI_getvalue(row, desc, 4));
+		obj->sha256 = pstrdup(SPI_getvalue(row, desc, 5));
+		obj->size = DatumGetInt64(SPI_getbinval(row, desc, 6, &isnull));
+		d = SPI_getbinval(row, desc, 7, &isnull);
+		if (!isnull)
+		{
+			int64		stored_size = (int64) toast_raw_datum_size(d) - VARHDRSZ;
 
-	if (!found)
+			*too_large = max_size >= 0 && stored_size > max_size;
+			if (*too_large)
+				obj->size = stored_size;
+			else
+				take_table_body((struct varlena *) DatumGetPointer(d), flags, obj);
+		}
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	return found;
+}
+
+/* Not cataloged (written to S3 by another client): the key says what it holds. */
+static void
+describe_by_key(BronzeObject *obj)
+{
+	BronzeKey	parsed;
+
+	/* Only stockelt's layout, under its prefix, in its bucket. */
+	bronze_require_own_key(obj->key, &parsed);
+	obj->api_function = parsed.api_function;
+	obj->argument = parsed.argument;
+	obj->fetched_at = parsed.fetched_at;
+	obj->store = s3_configured() ? "s3" : NULL;
+}
+
+bool
+bronze_open(const char *key, int flags, int64 max_size, BronzeObject *obj)
+{
+	bool		too_large = false;
+
+	memset(obj, 0, sizeof(*obj));
+	obj->key = pstrdup(key);
+	obj->size = -1;
+	if (!read_catalog(flags, max_size, obj, &too_large))
+		describe_by_key(obj);
+
+	if ((flags & BRONZE_FROM_S3) || (obj->store != NULL && strcmp(obj->store, "s3") == 0))
+	{
+		if (max_size >= 0 && obj->size > max_size)
+			return false;
+		s3_get(key, &obj->body);
+		if (max_size >= 0 && obj->body.len > max_size)
+		{
+			obj->size = obj->body.len;
+			return false;
+		}
+	}
+	else if (too_large)
+		return false;
+	else if (obj->body.data == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_STOCKELT_NO_SUCH_OBJECT),
 				 errmsg("bronze object \"%s\" does not exist", key)));
-	if (sha256)
-		bronze_verify(key, out, sha256);
+	if (obj->sha256 != NULL && !(flags & BRONZE_RAW))
+		bronze_verify(key, &obj->body, obj->sha256);
+	return true;
+}
+
+List *
+bronze_describe(List *keys)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {TEXTARRAYOID};
+	Datum	   *elems = palloc(sizeof(Datum) * list_length(keys));
+	Datum		values[1];
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *described = NIL;
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, keys)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	values[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+
+	SPI_connect();
+	if (plan == NULL)
+	{
+		const char *sql = "SELECT k.key, o.api_function, coalesce(o.symbol, o.keywords), o.fetched_at "
+			"  FROM unnest($1) WITH ORDINALITY AS k (key, n) "
+			"  LEFT JOIN stockelt.bronze_objects o ON o.key = k.key "
+			" ORDER BY k.n";
+
+		if ((plan = SPI_prepare(sql, 1, types)) == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+	}
+	/* Not read-only: objects cataloged earlier in this statement are seen. */
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up bronze objects");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+		BronzeObject *obj = palloc0(sizeof(BronzeObject));
+
+		obj->key = pstrdup(SPI_getvalue(row, desc, 1));
+		obj->size = -1;
+		if (SPI_getvalue(row, desc, 2) == NULL)
+			describe_by_key(obj);
+		else
+		{
+			obj->api_function = pstrdup(SPI_getvalue(row, desc, 2));
+			obj->argument = pstrdup(SPI_getvalue(row, desc, 3));
+			obj->fetched_at = DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull));
+		}
+		described = lappend(described, obj);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	return described;
 }
 
 Datum
 stockelt_bronze_read(PG_FUNCTION_ARGS)
 {
 	char	   *key = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	StringInfoData body;
+	BronzeObject obj;
 	bytea	   *result;
 
-	bronze_read(key, &body);
-	result = palloc(VARHDRSZ + body.len);
-	SET_VARSIZE(result, VARHDRSZ + body.len);
-	memcpy(VARDATA(result), body.data, body.len);
+	(void) bronze_open(key, 0, -1, &obj);
+	result = palloc(VARHDRSZ + obj.body.len);
+	SET_VARSIZE(result, VARHDRSZ + obj.body.len);
+	memcpy(VARDATA(result), obj.body.data, obj.body.len);
 	PG_RETURN_BYTEA_P(result);
 }
 

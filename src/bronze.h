@@ -10,33 +10,8 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 
-/* S3 refuses longer keys. */
-#define BRONZE_MAX_KEY_LEN 1024
-
-/* What a key of stockelt's layout says about its object. */
-typedef struct BronzeKey
-{
-	char	   *prefix;			/* before "alphavantage/", without the slash; "" if none */
-	char	   *api_function;	/* e.g. "TIME_SERIES_WEEKLY_ADJUSTED" */
-	char	   *argument;		/* the symbol, or the search keywords unescaped */
-	TimestampTz fetched_at;
-} BronzeKey;
-
-/*
- * Parses a key of the layout [prefix/]alphavantage/<function>/<partition>=<value>/
- * fetched=<YYYYMMDDTHHMMSS.ffffffZ>.json; false with the reason if it is not
- * one.  Any usable prefix is accepted: compare it with bronze_prefix().
- */
-extern bool bronze_parse_key(const char *key, BronzeKey *parsed, char **reason);
-
-/*
- * Raises an error (22023) unless a key is of the layout and under the
- * configured prefix: the only keys stockelt reads that are not in its catalog.
- */
-extern void bronze_require_own_key(const char *key, BronzeKey *parsed);
-
-/* The configured S3 prefix without trailing slashes ("" on the table store); raises if unusable. */
-extern const char *bronze_prefix(void);
+/* Raises an error unless S3 is configured, for a caller that reads from S3 alone. */
+extern void bronze_require_s3(void);
 
 /* Fails before any API call when the configured store cannot be used. */
 extern void bronze_check_store(void);
@@ -59,8 +34,46 @@ typedef struct BronzeEntry
 /* Objects under a prefix in the configured store, by key or oldest fetch first. */
 extern List *bronze_list(const char *prefix, bool oldest_fetch_first);
 
-/* Reads an object back from whichever store holds it, checked against the catalog. */
-extern void bronze_read(const char *key, StringInfo out);
+/*
+ * One object of bronze: what its catalog row says (or, for an object another
+ * client wrote to S3, its key), and its body.
+ */
+typedef struct BronzeObject
+{
+	char	   *key;
+	char	   *api_function;	/* e.g. "TIME_SERIES_WEEKLY_ADJUSTED" */
+	char	   *argument;		/* the symbol, or the search keywords */
+	TimestampTz fetched_at;
+	char	   *store;			/* "table" or "s3", NULL if no store holds it */
+	char	   *sha256;			/* the catalog's checksum in hex, NULL if not cataloged */
+	int64		size;			/* bytes of the body, -1 if not known */
+	StringInfoData body;		/* data is NULL if the body was not read */
+	struct varlena *compressed; /* BRONZE_RAW: the body as stored, to decompress into body.data */
+} BronzeObject;
+
+/* Read from S3, whatever the catalog says. */
+#define BRONZE_FROM_S3	0x01
+/*
+ * Leave a table body that PostgreSQL keeps lz4-compressed as it is stored,
+ * and the checksum unchecked: the caller (a parser thread) does both.
+ */
+#define BRONZE_RAW		0x02
+
+/*
+ * Reads an object's catalog row and its body from whichever store holds it,
+ * checked against the catalog's checksum unless BRONZE_RAW.  A key that is
+ * not cataloged must be of the layout under the configured prefix (22023).
+ * False, with the size set and no body, if the body is larger than max_size
+ * (when max_size is not negative); raises SE203 if no store has it.
+ */
+extern bool bronze_open(const char *key, int flags, int64 max_size, BronzeObject *obj);
+
+/*
+ * What the catalog, or else each key itself, says of a list of keys: a list
+ * of BronzeObject in the same order, without bodies.  Raises as bronze_open
+ * does for a key that is neither cataloged nor stockelt's.
+ */
+extern List *bronze_describe(List *keys);
 
 /* Raises an error unless a body has the catalog's SHA-256. */
 extern void bronze_verify(const char *key, const StringInfoData *body, const char *sha256);

@@ -25,32 +25,6 @@ PG_FUNCTION_INFO_V1(stockelt_fetch);
 PG_FUNCTION_INFO_V1(stockelt_fetch_overview);
 PG_FUNCTION_INFO_V1(stockelt_search);
 
-/* Raises the answer's error; a throttle or quota answer also tells the limiter. */
-static void
-check_answer(const AvFunction *fn, const char *argument, const HttpResponse *resp,
-			 const char *apikey)
-{
-	MemoryContext caller = CurrentMemoryContext;
-
-	PG_TRY();
-	{
-		av_check_response(fn, argument, resp, apikey);
-	}
-	PG_CATCH();
-	{
-		int			code;
-
-		MemoryContextSwitchTo(caller);
-		code = geterrcode();
-		if (code == ERRCODE_STOCKELT_THROTTLED)
-			ratelimit_note_throttle();
-		else if (code == ERRCODE_STOCKELT_DAILY_QUOTA)
-			ratelimit_note_daily_quota();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-}
-
 /*
  * Calls the API for one argument and keeps the answer in bronze if it is
  * data; returns the object key, and the body when asked for.
@@ -70,7 +44,8 @@ fetch_to_bronze(const AvFunction *fn, const char *argument, StringInfo body)
 	req.secret = apikey;
 	ratelimit_acquire();
 	http_perform(&req, &resp);
-	check_answer(fn, argument, &resp, apikey);
+	/* A throttle or quota answer also tells the limiter, as the worker's do. */
+	av_check_response(fn, argument, &resp, apikey);
 
 	key = bronze_store(fn->name, fn->argument, argument, GetCurrentTimestamp(),
 					   resp.body.data, resp.body.len);

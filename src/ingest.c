@@ -3,14 +3,14 @@
  *		Bronze objects into silver: stockelt_ingest(key), stockelt_ingest_s3(key)
  *		and stockelt_replay(prefix).
  *
- * One object is ingested in the caller's transaction, so an error anywhere
- * leaves nothing of it behind.  An object already applied to silver is not
- * parsed again unless forced: SQL changes to silver forget what was applied.
+ * bronze.c reads each object (catalog row and body); this file decides what
+ * is applied already and writes the rest through silver.c.  One object is
+ * ingested in the caller's transaction, so an error anywhere leaves nothing
+ * of it behind.  An object already applied to silver is not parsed again
+ * unless forced: SQL changes to silver forget what was applied.
  */
 #include "postgres.h"
 
-#include "access/detoast.h"
-#include "access/toast_compression.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -29,7 +29,6 @@
 #include "bronze.h"
 #include "parse.h"
 #include "parsejob.h"
-#include "s3.h"
 #include "silver.h"
 #include "ingest.h"
 
@@ -40,15 +39,6 @@ PG_FUNCTION_INFO_V1(stockelt_ingest);
 PG_FUNCTION_INFO_V1(stockelt_ingest_s3);
 PG_FUNCTION_INFO_V1(stockelt_ingest_many);
 PG_FUNCTION_INFO_V1(stockelt_replay);
-
-/* What the catalog, or failing that the key itself, says about an object. */
-typedef struct ObjectInfo
-{
-	char	   *key;
-	char	   *api_function;
-	char	   *argument;		/* symbol, or search keywords */
-	TimestampTz fetched_at;
-} ObjectInfo;
 
 /* A plan kept for the life of the backend; the plan cache replans it when tables change. */
 static SPIPlanPtr
@@ -81,107 +71,6 @@ require_body_size(const char *key, int64 size)
 						   size, PARSE_MAX_BODY_BYTES / (1024 * 1024))));
 }
 
-/*
- * A stored body, in the current memory context.  A weekly body that
- * PostgreSQL keeps lz4-compressed is fetched as it is stored, a fifth of the
- * bytes, and left for a parser thread to decompress into body->data, which is
- * allocated here; anything else is detoasted whole.
- */
-static void
-fetch_body(struct varlena *stored, bool weekly, StringInfo body, struct varlena **compressed)
-{
-	struct varlena *fetched = VARATT_IS_EXTERNAL(stored) ? detoast_external_attr(stored) : NULL;
-
-	*compressed = NULL;
-	if (weekly && fetched != NULL && VARATT_IS_COMPRESSED(fetched) &&
-		VARDATA_COMPRESSED_GET_COMPRESS_METHOD(fetched) == TOAST_LZ4_COMPRESSION_ID)
-	{
-		*compressed = fetched;
-		body->len = body->maxlen = VARDATA_COMPRESSED_GET_EXTSIZE(fetched);
-		body->data = palloc(body->len + 1);
-		body->cursor = 0;
-		return;
-	}
-	{
-		bytea	   *copy = (bytea *) pg_detoast_datum_copy(fetched ? fetched : stored);
-
-		body->data = VARDATA(copy);
-		body->len = body->maxlen = VARSIZE(copy) - VARHDRSZ;
-		body->cursor = 0;
-	}
-}
-
-static bool
-read_catalog(const char *key, bool force, ObjectInfo *info, char **store, char **sha256,
-			 int64 *size, int64 *applied, StringInfo body, struct varlena **compressed)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {TEXTOID, BOOLOID};
-	Datum		values[2] = {CStringGetTextDatum(key), BoolGetDatum(force)};
-	MemoryContext caller = CurrentMemoryContext;
-	bool		found = false;
-
-	SPI_connect();
-	kept_plan(&plan,
-			  "SELECT o.api_function, coalesce(o.symbol, o.keywords), o.fetched_at, o.store, "
-			  "       o.sha256, a.rows_in_object, "
-			  "       CASE WHEN $2 OR a.key IS NULL THEN b.body END, o.size_bytes "
-			  "  FROM stockelt.bronze_objects o "
-			  "  LEFT JOIN stockelt.silver_objects a ON a.key = o.key "
-			  "  LEFT JOIN stockelt.bronze_bodies b ON b.key = o.key "
-			  " WHERE o.key = $1",
-			  2, types);
-	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up bronze object \"%s\"", key);
-	if (SPI_processed == 1)
-	{
-		HeapTuple	row = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		d;
-
-		found = true;
-		info->api_function = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 1));
-		info->argument = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 2));
-		info->fetched_at = DatumGetTimestampTz(SPI_getbinval(row, desc, 3, &isnull));
-		*store = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 4));
-		*sha256 = MemoryContextStrdup(caller, SPI_getvalue(row, desc, 5));
-		d = SPI_getbinval(row, desc, 8, &isnull);
-		*size = isnull ? -1 : DatumGetInt64(d);
-		d = SPI_getbinval(row, desc, 6, &isnull);
-		*applied = (isnull || force) ? -1 : DatumGetInt64(d);
-		d = SPI_getbinval(row, desc, 7, &isnull);
-		if (!isnull)
-		{
-			MemoryContext spi;
-
-			require_body_size(key, (int64) toast_raw_datum_size(d) - VARHDRSZ);
-			spi = MemoryContextSwitchTo(caller);
-			fetch_body((struct varlena *) DatumGetPointer(d),
-					   strcmp(info->api_function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0,
-					   body, compressed);
-			MemoryContextSwitchTo(spi);
-		}
-	}
-	SPI_finish();
-	return found;
-}
-
-/*
- * Not cataloged (written to S3 by another client): the key says what it holds,
- * if it is a key of the layout under the configured prefix.
- */
-static void
-describe_from_key(const char *key, ObjectInfo *info)
-{
-	BronzeKey	parsed;
-
-	bronze_require_own_key(key, &parsed);
-	info->api_function = parsed.api_function;
-	info->argument = parsed.argument;
-	info->fetched_at = parsed.fetched_at;
-}
-
 /* Rows the object held when it was applied, or -1 if it has not been. */
 static int64
 applied_rows(const char *key)
@@ -206,7 +95,7 @@ applied_rows(const char *key)
 }
 
 static void
-record_applied(const ObjectInfo *info, int64 rows, const IngestCounts *counts)
+record_applied(const BronzeObject *info, int64 rows, const IngestCounts *counts)
 {
 	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID};
 	Datum		values[7] = {CStringGetTextDatum(info->key), CStringGetTextDatum(info->api_function),
@@ -229,7 +118,7 @@ record_applied(const ObjectInfo *info, int64 rows, const IngestCounts *counts)
 }
 
 static void
-raise_invalid(const ObjectInfo *info, const char *reason)
+raise_invalid(const BronzeObject *info, const char *reason)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_STOCKELT_INVALID_PAYLOAD),
@@ -244,66 +133,51 @@ raise_invalid(const ObjectInfo *info, const char *reason)
 typedef struct PendingObject
 {
 	MemoryContext context;
-	ObjectInfo	info;
+	BronzeObject info;			/* catalog row and body; only the key if applied */
 	int64		applied_rows;	/* >= 0: already applied, nothing to read */
-	StringInfoData body;
-	struct varlena *compressed; /* the body as stored, for a parser thread to decompress */
-	char	   *sha256;			/* the catalog's checksum of the body, if cataloged */
-	int64		catalog_size;	/* the catalog's size of the body, or -1 */
 	bool		weekly;
 	bool		parsing;		/* a parse job runs on the helper thread */
 	bool		parsed;			/* job.series holds the result */
 	ParseJob	job;
 } PendingObject;
 
-static void
-require_ingestible(const ObjectInfo *info)
+/* The API functions whose objects silver is made of; other objects in the lake are left alone. */
+static bool
+ingestible(const char *api_function)
 {
-	if (strcmp(info->api_function, "TIME_SERIES_WEEKLY_ADJUSTED") != 0 &&
-		strcmp(info->api_function, "OVERVIEW") != 0 &&
-		strcmp(info->api_function, "SYMBOL_SEARCH") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("bronze objects of API function %s cannot be ingested", info->api_function)));
+	return strcmp(api_function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0 ||
+		strcmp(api_function, "OVERVIEW") == 0 ||
+		strcmp(api_function, "SYMBOL_SEARCH") == 0;
 }
 
+/*
+ * Reads one object of a batch, described already by bronze_describe, unless
+ * it is applied; a weekly body is left for a parser thread to decompress and
+ * check, a listing is checked here.
+ */
 static PendingObject *
-prepare_object(const char *key, bool force, bool from_s3)
+prepare_object(const BronzeObject *described, bool force, bool from_s3)
 {
 	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "stockelt ingest",
 												  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext caller = MemoryContextSwitchTo(context);
 	PendingObject *p = palloc0(sizeof(PendingObject));
-	char	   *store = NULL;
+	int			flags = from_s3 ? BRONZE_FROM_S3 : 0;
 
 	p->context = context;
-	p->info.key = pstrdup(key);
-	p->catalog_size = -1;
-	if (!read_catalog(key, force, &p->info, &store, &p->sha256, &p->catalog_size,
-					  &p->applied_rows, &p->body, &p->compressed))
-	{
-		describe_from_key(key, &p->info);
-		p->applied_rows = force ? -1 : applied_rows(key);
-		store = s3_configured() ? "s3" : NULL;
-	}
-	p->weekly = strcmp(p->info.api_function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0;
+	p->info.key = pstrdup(described->key);
+	p->applied_rows = force ? -1 : applied_rows(described->key);
 	if (p->applied_rows < 0)
 	{
-		require_ingestible(&p->info);
-		if (from_s3 || (store != NULL && strcmp(store, "s3") == 0))
-		{
-			if (p->catalog_size >= 0)
-				require_body_size(key, p->catalog_size);
-			s3_get(key, &p->body);
-			require_body_size(key, p->body.len);
-		}
-		else if (p->body.data == NULL)
+		if (!ingestible(described->api_function))
 			ereport(ERROR,
-					(errcode(ERRCODE_STOCKELT_NO_SUCH_OBJECT),
-					 errmsg("bronze object \"%s\" does not exist", key)));
-		/* Weekly bodies are checked on the helper thread; listings here. */
-		if (!p->weekly && p->sha256 != NULL)
-			bronze_verify(key, &p->body, p->sha256);
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("bronze objects of API function %s cannot be ingested",
+							described->api_function)));
+		p->weekly = strcmp(described->api_function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0;
+		if (!bronze_open(described->key, flags | (p->weekly ? BRONZE_RAW : 0),
+						 PARSE_MAX_BODY_BYTES, &p->info))
+			require_body_size(described->key, p->info.size);
 	}
 	MemoryContextSwitchTo(caller);
 	return p;
@@ -359,12 +233,14 @@ start_parse(PendingObject *p)
 {
 	if (p == NULL || !p->weekly || p->applied_rows >= 0 || p->parsing || p->parsed)
 		return;
-	if (p->compressed != NULL)
-		parse_weekly_start_lz4(&p->job, VARDATA(p->compressed) + (VARHDRSZ_COMPRESSED - VARHDRSZ),
-							   VARSIZE(p->compressed) - VARHDRSZ_COMPRESSED,
-							   p->body.data, p->body.len, p->info.argument, p->sha256);
+	if (p->info.compressed != NULL)
+		parse_weekly_start_lz4(&p->job, VARDATA(p->info.compressed) + (VARHDRSZ_COMPRESSED - VARHDRSZ),
+							   VARSIZE(p->info.compressed) - VARHDRSZ_COMPRESSED,
+							   p->info.body.data, p->info.body.len, p->info.argument,
+							   p->info.sha256);
 	else
-		parse_weekly_start(&p->job, p->body.data, p->body.len, p->info.argument, p->sha256);
+		parse_weekly_start(&p->job, p->info.body.data, p->info.body.len, p->info.argument,
+						   p->info.sha256);
 	p->parsing = true;
 	track_parse(p, true);
 }
@@ -456,7 +332,7 @@ apply_weekly(PendingObject *p, IngestCounts *counts)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("bronze object \"%s\" does not decompress", p->info.key)));
 	if (!p->job.checksum_ok)
-		bronze_verify(p->info.key, &p->body, p->sha256);	/* raises the mismatch */
+		bronze_verify(p->info.key, &p->info.body, p->info.sha256); /* raises the mismatch */
 	if (p->job.rc != 0)
 		raise_invalid(&p->info, p->job.reason);
 	require_past_weeks(p);
@@ -473,8 +349,8 @@ apply_listing(PendingObject *p, IngestCounts *counts)
 	bool		overview = strcmp(p->info.api_function, "OVERVIEW") == 0;
 	int64		rows;
 
-	if ((overview ? parse_overview(p->body.data, p->body.len, p->info.argument, &list, reason) :
-		 parse_symbol_search(p->body.data, p->body.len, &list, reason)) != 0)
+	if ((overview ? parse_overview(p->info.body.data, p->info.body.len, p->info.argument, &list, reason) :
+		 parse_symbol_search(p->info.body.data, p->info.body.len, &list, reason)) != 0)
 		raise_invalid(&p->info, reason);
 	PG_TRY();
 	{
@@ -511,60 +387,28 @@ apply_object(PendingObject *p, IngestCounts *counts)
  * Before anything of a batch is read or written: every key is either in the
  * catalog or of the layout under the configured prefix (so a bad key is
  * refused before any request to S3), and the locks of all its objects are
- * taken at once, in the one order every ingest takes them.
+ * taken at once, in the one order every ingest takes them.  Returns what
+ * bronze says of each key, in order.
  */
-static void
+static List *
 lock_objects(List *keys)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[1];
-	Datum	   *elems = palloc(sizeof(Datum) * list_length(keys));
-	Datum		values[1];
-	MemoryContext caller = CurrentMemoryContext;
+	List	   *described = bronze_describe(keys);
 	List	   *symbols = NIL;
 	bool		listings = false;
-	int			n = 0;
 	ListCell   *lc;
 
-	foreach(lc, keys)
-		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
-	values[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-	types[0] = TEXTARRAYOID;
-
-	SPI_connect();
-	kept_plan(&plan,
-			  "SELECT k.key, o.api_function, coalesce(o.symbol, o.keywords) "
-			  "  FROM unnest($1) AS k (key) "
-			  "  LEFT JOIN stockelt.bronze_objects o ON o.key = k.key",
-			  1, types);
-	/* Not read-only: objects cataloged earlier in this statement are seen. */
-	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up bronze objects");
-	for (uint64 i = 0; i < SPI_processed; i++)
+	foreach(lc, described)
 	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *function = SPI_getvalue(row, desc, 2);
-		char	   *argument = SPI_getvalue(row, desc, 3);
-		MemoryContext spi;
+		BronzeObject *obj = (BronzeObject *) lfirst(lc);
 
-		if (function == NULL)
-		{
-			ObjectInfo	info;
-
-			describe_from_key(SPI_getvalue(row, desc, 1), &info);
-			function = info.api_function;
-			argument = info.argument;
-		}
-		spi = MemoryContextSwitchTo(caller);
-		if (strcmp(function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0)
-			symbols = lappend(symbols, pstrdup(argument));
+		if (strcmp(obj->api_function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0)
+			symbols = lappend(symbols, obj->argument);
 		else
 			listings = true;
-		MemoryContextSwitchTo(spi);
 	}
-	SPI_finish();
 	silver_lock_objects(symbols, listings);
+	return described;
 }
 
 /*
@@ -578,13 +422,15 @@ ingest_objects(List *keys, bool force, bool from_s3, IngestCallback callback, vo
 {
 	PendingObject *volatile window[PARSE_AHEAD + 1] = {NULL};
 	volatile int nwindow = 0;
-	ListCell   *volatile lc = list_head(keys);
+	List	   *described;
+	ListCell   *volatile lc;
 	instr_time	started;
 	instr_time	ended;
 
 	waited_ms = 0;
 	INSTR_TIME_SET_CURRENT(started);
-	lock_objects(keys);
+	described = lock_objects(keys);
+	lc = list_head(described);
 	PG_TRY();
 	{
 		for (;;)
@@ -595,11 +441,11 @@ ingest_objects(List *keys, bool force, bool from_s3, IngestCallback callback, vo
 			/* Keep the next objects read and parsing while this one is written. */
 			while (nwindow < PARSE_AHEAD + 1 && lc != NULL)
 			{
-				PendingObject *p = prepare_object((char *) lfirst(lc), force, from_s3);
+				PendingObject *p = prepare_object((BronzeObject *) lfirst(lc), force, from_s3);
 
 				window[nwindow++] = p;
 				start_parse(p);
-				lc = lnext(keys, lc);
+				lc = lnext(described, lc);
 			}
 			if (nwindow == 0)
 				break;
@@ -679,7 +525,7 @@ stockelt_ingest_s3(PG_FUNCTION_ARGS)
 {
 	IngestCounts counts;
 
-	s3_require_configuration();
+	bronze_require_s3();
 	ingest_object(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_BOOL(1), true, &counts);
 	PG_RETURN_DATUM(counts_datum(fcinfo, &counts));
 }
@@ -738,11 +584,7 @@ replay_keys(const char *prefix)
 	{
 		BronzeEntry *entry = (BronzeEntry *) lfirst(lc);
 
-		/* Other objects in the lake are left alone. */
-		if (entry->api_function != NULL &&
-			(strcmp(entry->api_function, "TIME_SERIES_WEEKLY_ADJUSTED") == 0 ||
-			 strcmp(entry->api_function, "OVERVIEW") == 0 ||
-			 strcmp(entry->api_function, "SYMBOL_SEARCH") == 0))
+		if (entry->api_function != NULL && ingestible(entry->api_function))
 			keys = lappend(keys, entry->key);
 	}
 	return keys;

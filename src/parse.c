@@ -17,7 +17,19 @@
 
 #include "parse.h"
 
-#define WEEKLY_SERIES_KEY "Weekly Adjusted Time Series"
+const ParseFormat parse_weekly_format = {
+	"Weekly Adjusted Time Series", "Meta Data", "2. Symbol", "series for"
+};
+
+const ParseFormat parse_overview_format = {
+	"Symbol", NULL, "Symbol", "overview of"
+};
+
+const ParseFormat parse_search_format = {
+	"bestMatches", NULL, NULL, NULL
+};
+
+#define WEEKLY_SERIES_KEY (parse_weekly_format.data_key)
 
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
@@ -149,12 +161,12 @@ install_arena_funcs(void)
 
 /* Parses with jansson allocating from a fresh arena that the tree then owns. */
 static void
-load_tree(const char *body, size_t len, json_error_t *err, ParsedTree *tree)
+load_tree(const char *body, size_t len, size_t flags, json_error_t *err, ParsedTree *tree)
 {
 	pthread_once(&arena_funcs_once, install_arena_funcs);
 	arena_blocks = NULL;
 	arena_active = 1;
-	tree->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, err);
+	tree->root = json_loadb(body, len, flags, err);
 	arena_active = 0;
 	tree->blocks = arena_blocks;
 	arena_blocks = NULL;
@@ -180,9 +192,9 @@ release_tree(ParsedTree *tree)
 #else
 /* Sanitizer builds: jansson's own allocations, so that AddressSanitizer sees every one. */
 static void
-load_tree(const char *body, size_t len, json_error_t *err, ParsedTree *tree)
+load_tree(const char *body, size_t len, size_t flags, json_error_t *err, ParsedTree *tree)
 {
-	tree->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, err);
+	tree->root = json_loadb(body, len, flags, err);
 	tree->blocks = NULL;
 }
 
@@ -258,53 +270,99 @@ count_json_items(const char *body, size_t len)
 	return items;
 }
 
-/* Parses a body into a JSON object; a leading UTF-8 byte-order mark is accepted. */
+/* Keeps a text of the provider (NULL: none) in the answer, cut to fit. */
+static void
+set_text(ParseAnswer *answer, const char *text)
+{
+	answer->has_text = text != NULL;
+	snprintf(answer->text, sizeof(answer->text), "%s", text ? text : "");
+}
+
+/* Whether text holds needle, ignoring ASCII case. */
 static int
-load_object(const char *body, size_t len, ParsedTree *tree, char *reason)
+contains_ci(const char *text, const char *needle)
+{
+	size_t		n = strlen(needle);
+
+	for (const char *p = text; *p; p++)
+	{
+		size_t		i = 0;
+
+		while (i < n && p[i] != '\0' &&
+			   (p[i] >= 'A' && p[i] <= 'Z' ? p[i] - 'A' + 'a' : p[i]) == needle[i])
+			i++;
+		if (i == n)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Parses a body into a JSON object; a leading UTF-8 byte-order mark is
+ * accepted.  On failure the answer says why (not JSON, truncated JSON, not
+ * an object).
+ */
+static int
+load_object(const char *body, size_t len, size_t flags, ParsedTree *tree, ParseAnswer *answer)
 {
 	json_error_t err;
 
-	if (len > PARSE_MAX_BODY_BYTES)
-	{
-		/* The parsed tree takes many times the body's size: refuse before parsing. */
-		set_reason(reason, "body of %zu bytes is larger than the %d MB an object may have",
-				   len, PARSE_MAX_BODY_BYTES / (1024 * 1024));
-		tree->root = NULL;
-		tree->blocks = NULL;
-		return -1;
-	}
-	if (count_json_items(body, len) > PARSE_MAX_JSON_ITEMS)
-	{
-		set_reason(reason, "body has more than %d JSON keys and values, more than any object of the API",
-				   PARSE_MAX_JSON_ITEMS);
-		tree->root = NULL;
-		tree->blocks = NULL;
-		return -1;
-	}
+	memset(answer, 0, sizeof(*answer));
 	if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0)
 		body += 3, len -= 3;
-	load_tree(body, len, &err, tree);
+	load_tree(body, len, flags, &err, tree);
 	if (tree->root == NULL)
 	{
 		int			at_end = strstr(err.text, "end of file") != NULL ||
 			strstr(err.text, "premature end") != NULL;
 
 		release_tree(tree);
-		if (strstr(err.text, "duplicate object key") != NULL)
-			set_reason(reason, "duplicate key: %s", err.text);
-		else if (at_end && len > 0 && (body[0] == '{' || body[0] == '['))
-			set_reason(reason, "truncated JSON: %s", err.text);
-		else
-			set_reason(reason, "not JSON: %s at byte %d", err.text, err.position);
+		answer->verdict = (at_end && len > 0 && (body[0] == '{' || body[0] == '[')) ?
+			PARSE_TRUNCATED : PARSE_NOT_JSON;
+		set_text(answer, err.text);
+		answer->position = err.position;
 		return -1;
 	}
 	if (!json_is_object(tree->root))
 	{
-		set_reason(reason, "not a JSON object");
+		answer->verdict = PARSE_NOT_OBJECT;
 		release_tree(tree);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Parses a body as an ingest reads it: bounded in size and number of values,
+ * and a key given twice is refused.
+ */
+static int
+load_stored_object(const char *body, size_t len, ParsedTree *tree, char *reason)
+{
+	ParseAnswer answer;
+
+	tree->root = NULL;
+	tree->blocks = NULL;
+	if (len > PARSE_MAX_BODY_BYTES)
+	{
+		/* The parsed tree takes many times the body's size: refuse before parsing. */
+		set_reason(reason, "body of %zu bytes is larger than the %d MB an object may have",
+				   len, PARSE_MAX_BODY_BYTES / (1024 * 1024));
+		return -1;
+	}
+	if (count_json_items(body, len) > PARSE_MAX_JSON_ITEMS)
+	{
+		set_reason(reason, "body has more than %d JSON keys and values, more than any object of the API",
+				   PARSE_MAX_JSON_ITEMS);
+		return -1;
+	}
+	if (load_object(body, len, JSON_REJECT_DUPLICATES, tree, &answer) == 0)
+		return 0;
+	if (strstr(answer.text, "duplicate object key") != NULL)
+		set_reason(reason, "duplicate key: %s", answer.text);
+	else
+		parse_explain(&answer, NULL, NULL, reason);
+	return -1;
 }
 
 /* The key of another series the body holds instead of data_key (a "... Time Series ..." object), or NULL. */
@@ -323,38 +381,145 @@ other_series(json_t *root, const char *data_key)
 	return NULL;
 }
 
-/* Why an object without the data key is not data: the provider's own words when it gave some. */
+/* "Note" and "Information" carry throttles, quotas and entitlement errors alike. */
 static void
-explain_missing(json_t *root, const char *data_key, char *reason)
+classify_notice(const char *text, ParseAnswer *answer)
 {
-	static const char *const notices[] = {"Error Message", "Note", "Information"};
+	if (contains_ci(text, "demo"))
+		answer->verdict = PARSE_DEMO_KEY;
+	else if (contains_ci(text, "spreading out") || contains_ci(text, "per second") ||
+			 contains_ci(text, "call frequency") || contains_ci(text, "per minute"))
+		answer->verdict = PARSE_THROTTLED;
+	else if (contains_ci(text, "per day") || contains_ci(text, "daily"))
+		answer->verdict = PARSE_DAILY_QUOTA;
+	else if (contains_ci(text, "premium"))
+		answer->verdict = PARSE_PREMIUM_ONLY;
+	else
+		answer->verdict = PARSE_NOTICE;
+	set_text(answer, text);
+}
+
+/* Data, unless it names another symbol than the one expected (NULL: any). */
+static void
+classify_data(json_t *root, const ParseFormat *format, const char *expected, ParseAnswer *answer)
+{
+	json_t	   *holder = format->symbol_object ? json_object_get(root, format->symbol_object) : root;
+	const char *named;
+
+	answer->verdict = PARSE_DATA;
+	if (format->symbol_field == NULL || expected == NULL)
+		return;
+	named = json_string_value(json_object_get(holder, format->symbol_field));
+	if (named == NULL || strcasecmp(named, expected) != 0)
+	{
+		answer->verdict = PARSE_WRONG_SYMBOL;
+		answer->key = format->symbol_field;
+		set_text(answer, named);
+	}
+}
+
+/* What a JSON object is: data, or which of the provider's other answers. */
+static void
+classify_object(json_t *root, const ParseFormat *format, const char *expected, ParseAnswer *answer)
+{
 	const char *text;
 
-	if ((text = json_string_value(json_object_get(root, "message"))) != NULL)
+	memset(answer, 0, sizeof(*answer));
+	if (json_object_get(root, format->data_key) != NULL &&
+		json_object_get(root, "message") == NULL)
+		classify_data(root, format, expected, answer);
+	else if (json_object_get(root, "message") != NULL)
 	{
-		set_reason(reason, "premium sample data, not data: %.180s", text);
-		return;
+		answer->verdict = PARSE_SAMPLE_DATA;
+		answer->key = "message";
+		set_text(answer, json_string_value(json_object_get(root, "message")));
 	}
-	if (json_object_size(root) == 0)
+	else if (json_object_size(root) == 0)
+		answer->verdict = PARSE_EMPTY;
+	else if ((text = json_string_value(json_object_get(root, "Error Message"))) != NULL)
 	{
-		set_reason(reason, "empty object {}");
-		return;
+		answer->verdict = contains_ci(text, "apikey") ? PARSE_INVALID_API_KEY : PARSE_INVALID_CALL;
+		answer->key = "Error Message";
+		set_text(answer, text);
 	}
-	for (size_t i = 0; i < sizeof(notices) / sizeof(notices[0]); i++)
+	else if ((text = json_string_value(json_object_get(root, "Note"))) != NULL ||
+			 (text = json_string_value(json_object_get(root, "Information"))) != NULL)
 	{
-		if ((text = json_string_value(json_object_get(root, notices[i]))) != NULL)
-		{
-			set_reason(reason, "the provider answered \"%s\": %.180s", notices[i], text);
-			return;
-		}
+		answer->key = json_object_get(root, "Note") == NULL ? "Information" : "Note";
+		classify_notice(text, answer);
 	}
-	if ((text = other_series(root, data_key)) != NULL)
+	else if ((text = other_series(root, format->data_key)) != NULL)
 	{
 		/* Another function's data: daily, monthly or non-adjusted weekly prices. */
-		set_reason(reason, "the body holds \"%.80s\", not \"%s\"", text, data_key);
-		return;
+		answer->verdict = PARSE_OTHER_SERIES;
+		set_text(answer, text);
 	}
-	set_reason(reason, "no \"%s\" in the body", data_key);
+	else
+		answer->verdict = PARSE_NO_DATA;
+}
+
+void
+parse_classify(const char *body, size_t len, const ParseFormat *format,
+			   const char *expected_symbol, ParseAnswer *answer)
+{
+	ParsedTree	tree;
+
+	if (load_object(body, len, 0, &tree, answer) != 0)
+		return;
+	classify_object(tree.root, format, expected_symbol, answer);
+	release_tree(&tree);
+}
+
+void
+parse_explain(const ParseAnswer *answer, const ParseFormat *format,
+			  const char *expected_symbol, char *reason)
+{
+	switch (answer->verdict)
+	{
+		case PARSE_DATA:
+			set_reason(reason, "data");
+			break;
+		case PARSE_NOT_JSON:
+			set_reason(reason, "not JSON: %s at byte %d", answer->text, answer->position);
+			break;
+		case PARSE_TRUNCATED:
+			set_reason(reason, "truncated JSON: %s", answer->text);
+			break;
+		case PARSE_NOT_OBJECT:
+			set_reason(reason, "not a JSON object");
+			break;
+		case PARSE_SAMPLE_DATA:
+			set_reason(reason, "premium sample data, not data: %.180s",
+					   answer->has_text ? answer->text : "(no text)");
+			break;
+		case PARSE_EMPTY:
+			set_reason(reason, "empty object {}");
+			break;
+		case PARSE_INVALID_API_KEY:
+		case PARSE_INVALID_CALL:
+		case PARSE_DEMO_KEY:
+		case PARSE_THROTTLED:
+		case PARSE_DAILY_QUOTA:
+		case PARSE_PREMIUM_ONLY:
+		case PARSE_NOTICE:
+			set_reason(reason, "the provider answered \"%s\": %.180s", answer->key, answer->text);
+			break;
+		case PARSE_OTHER_SERIES:
+			set_reason(reason, "the body holds \"%.80s\", not \"%s\"", answer->text, format->data_key);
+			break;
+		case PARSE_NO_DATA:
+			set_reason(reason, "no \"%s\" in the body", format->data_key);
+			break;
+		case PARSE_WRONG_SYMBOL:
+			if (answer->has_text)
+				set_reason(reason, "%s \"%.40s\", expected \"%.40s\"", format->named_as,
+						   answer->text, expected_symbol);
+			else
+				set_reason(reason, "%s \"(no symbol in %s)\", expected \"%.40s\"", format->named_as,
+						   format->symbol_object ? format->symbol_object : "the body",
+						   expected_symbol);
+			break;
+	}
 }
 
 static int
@@ -565,19 +730,14 @@ parse_week(const char *key, json_t *bar, WeeklyRow *row, char *reason)
 	return 0;
 }
 
+/* The symbol and date Meta Data names (classify_object has compared the symbol). */
 static int
-check_symbol(json_t *root, const char *expected, WeeklySeries *out, char *reason)
+copy_meta_data(json_t *root, WeeklySeries *out, char *reason)
 {
 	json_t	   *meta = json_object_get(root, "Meta Data");
 	const char *named = json_string_value(json_object_get(meta, "2. Symbol"));
 	const char *refreshed = json_string_value(json_object_get(meta, "3. Last Refreshed"));
 
-	if (expected != NULL && (named == NULL || strcasecmp(named, expected) != 0))
-	{
-		set_reason(reason, "series for \"%.40s\", expected \"%.40s\"",
-				   named ? named : "(no symbol in Meta Data)", expected);
-		return -1;
-	}
 	out->symbol = strdup(named ? named : "");
 	out->last_refreshed = strdup(refreshed ? refreshed : "");
 	if (out->symbol == NULL || out->last_refreshed == NULL)
@@ -669,13 +829,15 @@ fill_weekly(json_t *root, const char *expected, WeeklySeries *out, char *reason)
 	json_t	   *series = json_object_get(root, WEEKLY_SERIES_KEY);
 	const char *key;
 	json_t	   *bar;
+	ParseAnswer answer;
 
-	if (series == NULL || json_object_get(root, "message") != NULL)
+	classify_object(root, &parse_weekly_format, expected, &answer);
+	if (answer.verdict != PARSE_DATA)
 	{
-		explain_missing(root, WEEKLY_SERIES_KEY, reason);
+		parse_explain(&answer, &parse_weekly_format, expected, reason);
 		return -1;
 	}
-	if (check_symbol(root, expected, out, reason) != 0)
+	if (copy_meta_data(root, out, reason) != 0)
 		return -1;
 	if (!json_is_object(series) || json_object_size(series) == 0)
 	{
@@ -713,7 +875,7 @@ parse_weekly_adjusted(const char *body, size_t len, const char *expected_symbol,
 		set_reason(reason, "out of memory");
 		return -1;
 	}
-	if (load_object(body, len, tree, reason) != 0)
+	if (load_stored_object(body, len, tree, reason) != 0)
 	{
 		free(tree);
 		return -1;
@@ -782,16 +944,12 @@ symbol_list_free(SymbolList *list)
 static int
 fill_overview(json_t *root, const char *expected, SymbolInfo *info, char *reason)
 {
-	const char *symbol = json_string_value(json_object_get(root, "Symbol"));
+	ParseAnswer answer;
 
-	if (symbol == NULL || json_object_get(root, "message") != NULL)
+	classify_object(root, &parse_overview_format, expected, &answer);
+	if (answer.verdict != PARSE_DATA)
 	{
-		explain_missing(root, "Symbol", reason);
-		return -1;
-	}
-	if (expected != NULL && strcasecmp(symbol, expected) != 0)
-	{
-		set_reason(reason, "overview of \"%.40s\", expected \"%.40s\"", symbol, expected);
+		parse_explain(&answer, &parse_overview_format, expected, reason);
 		return -1;
 	}
 	if (copy_known(root, "Symbol", &info->symbol) || copy_known(root, "Name", &info->name) ||
@@ -823,7 +981,7 @@ parse_overview(const char *body, size_t len, const char *expected_symbol,
 
 	memset(out, 0, sizeof(*out));
 	reason[0] = '\0';
-	if (load_object(body, len, &tree, reason) != 0)
+	if (load_stored_object(body, len, &tree, reason) != 0)
 		return -1;
 	root = tree.root;
 	out->items = calloc(1, sizeof(SymbolInfo));
@@ -881,16 +1039,23 @@ parse_symbol_search(const char *body, size_t len, SymbolList *out, char *reason)
 	json_t	   *root;
 	json_t	   *matches;
 	int			rc = 0;
+	ParseAnswer answer;
 
 	memset(out, 0, sizeof(*out));
 	reason[0] = '\0';
-	if (load_object(body, len, &tree, reason) != 0)
+	if (load_stored_object(body, len, &tree, reason) != 0)
 		return -1;
 	root = tree.root;
-	matches = json_object_get(root, "bestMatches");
-	if (!json_is_array(matches))
+	matches = json_object_get(root, parse_search_format.data_key);
+	classify_object(root, &parse_search_format, NULL, &answer);
+	if (answer.verdict != PARSE_DATA)
 	{
-		explain_missing(root, "bestMatches", reason);
+		parse_explain(&answer, &parse_search_format, NULL, reason);
+		rc = -1;
+	}
+	else if (!json_is_array(matches))
+	{
+		set_reason(reason, "\"%s\" is not an array", parse_search_format.data_key);
 		rc = -1;
 	}
 	else if (json_array_size(matches) > 0 &&

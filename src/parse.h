@@ -94,6 +94,74 @@ typedef struct SymbolList
 } SymbolList;
 
 /*
+ * The shape of one API function's data.  The provider answers errors,
+ * throttling and entitlement problems with HTTP 200 and a one-key JSON body,
+ * sometimes under the "wrong" key, so a body is data only when it has the
+ * function's data key and names the symbol asked for.
+ */
+typedef struct ParseFormat
+{
+	const char *data_key;		/* top-level key present only in data */
+	const char *symbol_object;	/* object naming the symbol, NULL for the top level */
+	const char *symbol_field;	/* field naming the symbol, NULL if none */
+	const char *named_as;		/* for reasons: "series for" */
+} ParseFormat;
+
+extern const ParseFormat parse_weekly_format;
+extern const ParseFormat parse_overview_format;
+extern const ParseFormat parse_search_format;
+
+/* What an answer of the provider is. */
+typedef enum ParseVerdict
+{
+	PARSE_DATA = 0,
+	PARSE_NOT_JSON,
+	PARSE_TRUNCATED,			/* JSON that ends too early */
+	PARSE_NOT_OBJECT,			/* JSON, but not an object */
+	PARSE_SAMPLE_DATA,			/* "message": premium sample data */
+	PARSE_EMPTY,				/* {} */
+	PARSE_INVALID_API_KEY,		/* an "Error Message" about the API key */
+	PARSE_INVALID_CALL,			/* any other "Error Message" */
+	PARSE_DEMO_KEY,				/* a "Note" or "Information" about the demo key */
+	PARSE_THROTTLED,			/* ... about the pace of calls */
+	PARSE_DAILY_QUOTA,			/* ... about the day's quota */
+	PARSE_PREMIUM_ONLY,			/* ... about a premium function */
+	PARSE_NOTICE,				/* any other "Note" or "Information" */
+	PARSE_OTHER_SERIES,			/* another function's time series */
+	PARSE_NO_DATA,				/* an object without the data key */
+	PARSE_WRONG_SYMBOL			/* data naming another symbol, or none */
+} ParseVerdict;
+
+#define PARSE_VERDICTS (PARSE_WRONG_SYMBOL + 1)
+
+/* The provider's texts are kept this long; messages show less of them. */
+#define PARSE_ANSWER_TEXT_LEN 512
+
+typedef struct ParseAnswer
+{
+	ParseVerdict verdict;
+	const char *key;			/* the key the verdict rests on ("Note", ...), or NULL */
+	int			has_text;		/* text holds something */
+	char		text[PARSE_ANSWER_TEXT_LEN];	/* the provider's words, the symbol
+												 * named, the other series' key, or
+												 * the JSON error */
+	int			position;		/* PARSE_NOT_JSON: the byte the error is at */
+} ParseAnswer;
+
+/*
+ * Classifies an answer as a fetch receives it (any size, a key given twice
+ * counts once, with its last value).  expected_symbol may be NULL to accept
+ * whatever symbol the data names.  The parse_* functions below classify their
+ * body the same way, so that what a fetch keeps, an ingest accepts.
+ */
+extern void parse_classify(const char *body, size_t len, const ParseFormat *format,
+						   const char *expected_symbol, ParseAnswer *answer);
+
+/* Why an answer is not data, in one line (PARSE_REASON_LEN) as an ingest says it. */
+extern void parse_explain(const ParseAnswer *answer, const ParseFormat *format,
+						  const char *expected_symbol, char *reason);
+
+/*
  * Each returns 0 on success, or -1 with a one-line reason (why the body is
  * not the data asked for) in reason.  expected_symbol may be NULL to accept
  * whatever symbol the payload names.

@@ -4,11 +4,10 @@
  *		rows while the next ones are parsed and checksummed.
  *
  * A helper thread runs nothing of PostgreSQL: only parse.c, jansson and
- * OpenSSL's SHA-256.  It blocks every signal, so that signals keep going to
+ * sha256.c.  It blocks every signal, so that signals keep going to
  * the backend's own thread.
  */
 #include <lz4.h>
-#include <openssl/sha.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,22 +16,14 @@
 #include <unistd.h>
 
 #include "parsejob.h"
+#include "sha256.h"
 
 static bool
 checksum_matches(const char *body, size_t len, const char *expected_hex)
 {
-	static const char digits[] = "0123456789abcdef";
-	unsigned char digest[SHA256_DIGEST_LENGTH];
-	char		hex[2 * SHA256_DIGEST_LENGTH + 1];
+	char		hex[SHA256_HEX_LEN];
 
-	SHA256((const unsigned char *) body, len, digest);
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-	{
-		hex[2 * i] = digits[digest[i] >> 4];
-		hex[2 * i + 1] = digits[digest[i] & 0x0F];
-	}
-	hex[2 * SHA256_DIGEST_LENGTH] = '\0';
-	return strcmp(hex, expected_hex) == 0;
+	return sha256_hex(body, len, hex) && strcmp(hex, expected_hex) == 0;
 }
 
 static void *

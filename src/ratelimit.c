@@ -389,8 +389,8 @@ ratelimit_acquire(void)
 	PG_END_TRY();
 }
 
-void
-ratelimit_note_throttle(void)
+static void
+note_throttle(void)
 {
 	RateShared *s = get_shared();
 	TimestampTz now = stockelt_now();
@@ -404,8 +404,8 @@ ratelimit_note_throttle(void)
 	LWLockRelease(s->lock);
 }
 
-void
-ratelimit_note_daily_quota(void)
+static void
+note_daily_quota(void)
 {
 	RateShared *s = get_shared();
 	TimestampTz now = stockelt_now();
@@ -422,6 +422,22 @@ ratelimit_note_daily_quota(void)
 		LWLockRelease(s->lock);
 	}
 	PG_END_TRY();
+}
+
+void
+ratelimit_note_answer(RateAnswer answer)
+{
+	switch (answer)
+	{
+		case RATE_ANSWER_NEUTRAL:
+			break;
+		case RATE_ANSWER_THROTTLED:
+			note_throttle();
+			break;
+		case RATE_ANSWER_DAILY_QUOTA:
+			note_daily_quota();
+			break;
+	}
 }
 
 void

@@ -35,9 +35,16 @@ extern RateDecision ratelimit_reserve(TimestampTz *start_at, TimestampTz *retry_
 /* For a synchronous call: waits (cancellably) for a slot, or fails at once. */
 extern void ratelimit_acquire(void);
 
-/* What the provider said: a throttle slows every caller, a quota answer pauses them. */
-extern void ratelimit_note_throttle(void);
-extern void ratelimit_note_daily_quota(void);
+/* What an answer of the provider says about the pace of calls. */
+typedef enum RateAnswer
+{
+	RATE_ANSWER_NEUTRAL,		/* data, or an error that says nothing of the pace */
+	RATE_ANSWER_THROTTLED,		/* too fast: every caller slows down for a while */
+	RATE_ANSWER_DAILY_QUOTA		/* the provider's day is spent: every caller pauses */
+} RateAnswer;
+
+/* Tells the limiter what an answer meant, for every backend and the worker. */
+extern void ratelimit_note_answer(RateAnswer answer);
 
 extern void ratelimit_usage(RateUsage *usage);
 

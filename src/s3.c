@@ -9,14 +9,13 @@
  */
 #include "postgres.h"
 
-#include "common/cryptohash.h"
 #include "miscadmin.h"
-#include "common/sha2.h"
 
 #include "errcodes.h"
 #include "settings.h"
 #include "http.h"
 #include "s3.h"
+#include "sha256.h"
 
 typedef struct S3Call
 {
@@ -32,27 +31,6 @@ bool
 s3_configured(void)
 {
 	return stockelt_s3_endpoint != NULL && stockelt_s3_endpoint[0] != '\0';
-}
-
-void
-sha256_hex(const char *data, size_t len, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-
-	if (ctx == NULL ||
-		pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
-		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-		elog(ERROR, "could not compute SHA-256");
-	pg_cryptohash_free(ctx);
-	for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
-	{
-		hex[2 * i] = digits[digest[i] >> 4];
-		hex[2 * i + 1] = digits[digest[i] & 0x0F];
-	}
-	hex[2 * PG_SHA256_DIGEST_LENGTH] = '\0';
 }
 
 /* The access key id from its setting, else the environment; the secret comes from settings.c. */
@@ -221,12 +199,13 @@ static void
 s3_request(const S3Call *call, HttpResponse *resp)
 {
 	HttpRequest req = {0};
-	char		body_hash[65];
+	char		body_hash[SHA256_HEX_LEN];
 	struct curl_slist *volatile headers = NULL;
 	const char *secret = stockelt_effective_s3_secret();
 
 	s3_require_configuration();
-	sha256_hex(call->body ? call->body : "", call->body_len, body_hash);
+	if (!sha256_hex(call->body ? call->body : "", call->body_len, body_hash))
+		elog(ERROR, "could not compute SHA-256");
 
 	PG_TRY();
 	{

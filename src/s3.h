@@ -25,7 +25,4 @@ extern bool s3_head(const char *key);
 extern void s3_check_bucket(void);
 extern List *s3_list(const char *prefix);
 
-/* Hex SHA-256 of a buffer (65 bytes with the terminator). */
-extern void sha256_hex(const char *data, size_t len, char *hex);
-
 #endif							/* STOCKELT_S3_H */

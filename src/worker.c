@@ -581,13 +581,11 @@ record_failure(Job *job, const ErrorData *edata, long http_status, bool store_fa
 	char	   *message = edata->detail ?
 		psprintf("%s: %s", edata->message, edata->detail) : pstrdup(edata->message);
 
-	if (edata->sqlerrcode == ERRCODE_STOCKELT_THROTTLED)
-		ratelimit_note_throttle();
+	/* av_check_response has told the limiter of a throttle or quota answer. */
 	if (outcome == WAIT_FOR_QUOTA)
 	{
 		RateUsage	usage;
 
-		ratelimit_note_daily_quota();
 		ratelimit_usage(&usage);
 		state = "retry";
 		next = usage.paused_until ? usage.paused_until : next;

@@ -1,5 +1,7 @@
-/* libFuzzer harness for src/parse.c: feeds each input to every parser and aborts
- * when a result breaks the contract of parse.h (test/fuzz/run.sh builds and runs it). */
+/* libFuzzer harness for src/parse.c: feeds each input to every parser and to the
+ * classification of answers, and aborts when a result breaks the contract of parse.h
+ * or when an ingest would accept what a fetch refuses (test/fuzz/run.sh builds and
+ * runs it). */
 
 #include <stdint.h>
 #include <stdio.h>
@@ -99,6 +101,48 @@ check_price(const char *parser, const char *value, const char *field, int zero_o
 	}
 }
 
+/*
+ * parse_classify as a fetch calls it: a verdict of the enum, a terminated
+ * text, a key for the verdicts that rest on one, a reason for every verdict
+ * but data.
+ */
+static ParseVerdict
+check_classify(const char *parser, const uint8_t *data, size_t size,
+			   const ParseFormat *format, const char *expected)
+{
+	ParseAnswer answer;
+	char		reason[PARSE_REASON_LEN];
+
+	memset(&answer, REASON_FILL, sizeof(answer));
+	parse_classify((const char *) data, size, format, expected, &answer);
+	if ((unsigned) answer.verdict >= PARSE_VERDICTS)
+		fail(parser, "parse_classify gave a verdict outside the enum");
+	if (memchr(answer.text, '\0', sizeof(answer.text)) == NULL)
+		fail(parser, "the answer's text is not NUL-terminated");
+	if (!answer.has_text && answer.text[0] != '\0')
+		fail(parser, "the answer has a text but says it has none");
+	if (answer.verdict >= PARSE_INVALID_API_KEY && answer.verdict <= PARSE_NOTICE &&
+		(answer.key == NULL || !answer.has_text))
+		fail(parser, "a provider's notice without its key or text");
+	if (answer.verdict == PARSE_WRONG_SYMBOL && expected == NULL)
+		fail(parser, "another symbol, when none was expected");
+	if (answer.verdict != PARSE_DATA)
+	{
+		memset(reason, REASON_FILL, sizeof(reason));
+		parse_explain(&answer, format, expected, reason);
+		check_reason(parser, reason);
+	}
+	return answer.verdict;
+}
+
+/* What an ingest accepts, a fetch must have taken for data: the two classify alike. */
+static void
+check_agrees(const char *parser, int rc, ParseVerdict verdict)
+{
+	if (rc == 0 && verdict != PARSE_DATA)
+		fail(parser, "accepted a body that parse_classify does not call data");
+}
+
 static void
 check_weekly(const uint8_t *data, size_t size, const char *expected)
 {
@@ -145,6 +189,7 @@ check_weekly(const uint8_t *data, size_t size, const char *expected)
 		check_reason(parser, reason);
 	else
 		fail(parser, "returned neither 0 nor -1");
+	check_agrees(parser, rc, check_classify(parser, data, size, &parse_weekly_format, expected));
 	weekly_series_free(&series);
 }
 
@@ -217,6 +262,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(reason, REASON_FILL, sizeof(reason));
 	rc = parse_overview((const char *) data, size, NULL, &list, reason);
 	check_symbols("parse_overview(NULL)", rc, &list, reason);
+	check_agrees("parse_overview(NULL)", rc,
+				 check_classify("parse_overview(NULL)", data, size, &parse_overview_format, NULL));
 	if (rc == 0 && list.count != 1)
 		fail("parse_overview(NULL)", "success without exactly one listing");
 	symbol_list_free(&list);
@@ -225,6 +272,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(reason, REASON_FILL, sizeof(reason));
 	rc = parse_overview((const char *) data, size, "IBM", &list, reason);
 	check_symbols("parse_overview(IBM)", rc, &list, reason);
+	check_agrees("parse_overview(IBM)", rc,
+				 check_classify("parse_overview(IBM)", data, size, &parse_overview_format, "IBM"));
 	if (rc == 0 && list.count != 1)
 		fail("parse_overview(IBM)", "success without exactly one listing");
 	if (rc == 0 && list.items[0].symbol != NULL &&
@@ -236,6 +285,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(reason, REASON_FILL, sizeof(reason));
 	rc = parse_symbol_search((const char *) data, size, &list, reason);
 	check_symbols("parse_symbol_search", rc, &list, reason);
+	check_agrees("parse_symbol_search", rc,
+				 check_classify("parse_symbol_search", data, size, &parse_search_format, NULL));
 	symbol_list_free(&list);
 
 	check_is_decimal(data, size);

@@ -190,6 +190,22 @@ put("refreshed-bad-time.json", with_refreshed("2024-04-15 25:61:61"))
 put("refreshed-garbage.json", with_refreshed("2024-04-1"))
 put("refreshed-before-newest.json", with_refreshed("1999-01-01"))
 put("two-keys-one-week.json", with_series([("2024-04-08", pairs[0][1])] + pairs))
+
+# the provider's other answers, which parse_classify tells apart
+put("note-throttle.json", json.dumps({"Note": "Thank you for using Alpha Vantage! Please consider spreading out your free API requests more sparingly (1 request per second)."}))
+put("information-daily.json", json.dumps({"Information": "You have reached the 25 requests per day rate limit of the free key."}))
+put("information-demo.json", json.dumps({"Information": "The **demo** API key is for demo purposes only."}))
+put("information-premium.json", json.dumps({"Information": "This is a premium endpoint."}))
+put("information-other.json", json.dumps({"Information": "Something else entirely."}))
+put("error-apikey.json", json.dumps({"Error Message": "the parameter apikey is invalid or missing."}))
+put("error-call.json", json.dumps({"Error Message": "Invalid API call."}))
+put("message-sample.json", json.dumps({"message": "sample data", "Weekly Adjusted Time Series": series}))
+put("message-not-string.json", json.dumps({"message": 1, "Symbol": "IBM"}))
+put("search-with-message.json", json.dumps({"message": "sample", "bestMatches": []}))
+put("overview-symbol-number.json", json.dumps({"Symbol": 5}))
+put("weekly-no-meta.json", json.dumps({"Weekly Adjusted Time Series": series}))
+put("not-object.json", "[1, 2, 3]")
+put("duplicate-data-key.json", '{"Symbol": "MSFT", "Symbol": "IBM"}')
 EOF
 
 # A dictionary of the format's tokens, so mutations keep the shape of real payloads.
@@ -233,6 +249,16 @@ cat > "$work/parse.dict" <<'EOF'
 "\"Information\""
 "\"Note\""
 "\"message\""
+"spreading out"
+"per second"
+"per minute"
+"call frequency"
+"per day"
+"daily"
+"demo"
+"premium"
+"apikey"
+"Time Series"
 "\"IBM\""
 "\"2024-04-12\""
 "\"0.0000\""
