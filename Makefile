@@ -26,5 +26,10 @@ SHLIB_LINK = $(shell pkg-config --libs libcurl jansson libcrypto liblz4) -pthrea
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# A VPATH build (pg_buildext's build-VERSION directories) writes its objects into a src/ of its own.
+ifdef VPATH
+$(shell mkdir -p src)
+endif
+
 # Every object depends on every header: the modules share structs.
 $(OBJS): $(wildcard $(srcdir)/src/*.h)
