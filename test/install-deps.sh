@@ -22,6 +22,8 @@ packages=(
 	s3cmd
 	# fuzzing the parser
 	clang libfuzzer-14-dev libclang-rt-14-dev
+	# the Debian package (test/package.sh): dpkg-buildpackage, dh --with pgxs, pg_buildext
+	dpkg-dev debhelper postgresql-server-dev-all
 )
 
 ceph_packages=(radosgw ceph-mon ceph-osd)
