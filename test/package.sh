@@ -42,10 +42,11 @@ fail() {
 	failures=$((failures + 1))
 }
 
-# What `make install` put in the server's directories, kept aside while the package owns them.
+# What `make install` put in the server's directories is kept aside, and removed so that the
+# suites see only the package's files (dpkg leaves files it does not own in place).
 save_make_install() {
 	(cd / && find "${pkglibdir#/}" "${extdir#/}" -maxdepth 2 -name 'stockelt*' -print0 |
-		tar --null -cf "$work/make-install.tar" -T -)
+		tar --null -cf "$work/make-install.tar" --remove-files -T -)
 }
 
 restore_make_install() {
@@ -59,6 +60,8 @@ cleanup() {
 		apt-get purge -y -q -o DPkg::Lock::Timeout=300 "$package" >"$work/purge.log" 2>&1
 		restore_make_install
 	fi
+	# The built copy goes (its debhelper tree holds dangling links); the packages and logs stay.
+	rm -rf "$work/src/stockelt"
 	if [ -n "$own_work" ]; then
 		if [ -n "${STOCKELT_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 	fi
@@ -96,8 +99,8 @@ build_package() {
 }
 
 install_package() {
-	save_make_install
 	installed=1
+	save_make_install
 	if apt-get install -y -q -o DPkg::Lock::Timeout=300 "$deb" >"$work/install.log" 2>&1 &&
 		dpkg-query -W -f='${Status}' "$package" | grep -q '^install ok installed$'; then
 		ok "apt-get install ./$(basename "$deb")"
@@ -111,13 +114,16 @@ install_package() {
 # check_installed_files: the package owns the library, the control file, the default version's
 # install script and every script the tree ships, unmodified; the library loads its libraries.
 check_installed_files() {
-	local files default script missing=() so=$pkglibdir/stockelt.so depends
+	local files default script path wanted missing=() so=$pkglibdir/stockelt.so depends
 	files=$(dpkg -L "$package")
 	default=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$extdir/stockelt.control")
 	[ -n "$default" ] || missing+=("default_version in $extdir/stockelt.control")
-	for script in "$extdir/stockelt.control" "$extdir/stockelt--$default.sql" "$so" \
-		$(cd "$work/src/stockelt" && ls stockelt--*.sql 2>/dev/null | sed "s|^|$extdir/|"); do
-		grep -qxF "$script" <<<"$files" || missing+=("$script")
+	wanted=("$extdir/stockelt.control" "$extdir/stockelt--$default.sql" "$so")
+	for script in "$work"/src/stockelt/stockelt--*.sql; do
+		[ -e "$script" ] && wanted+=("$extdir/${script##*/}")
+	done
+	for path in $(printf '%s\n' "${wanted[@]}" | sort -u); do
+		grep -qxF "$path" <<<"$files" || missing+=("$path")
 	done
 	if [ ${#missing[@]} -eq 0 ]; then
 		ok "the package installs ${so##*/}, stockelt.control and stockelt--$default.sql"
