@@ -19,7 +19,7 @@ skip() {
 command -v dpkg-buildpackage >/dev/null || skip "dpkg-buildpackage is missing: run test/install-deps.sh"
 [ "$PG_CONFIG" = "$system_pg_config" ] ||
 	skip "PG_CONFIG is $PG_CONFIG; the package installs into $system_pg_config's PostgreSQL"
-if dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed'; then
+if [[ $(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true) == *"ok installed" ]]; then
 	skip "$package is installed on this machine; this test would replace and remove it"
 fi
 
@@ -102,7 +102,7 @@ install_package() {
 	installed=1
 	save_make_install
 	if apt-get install -y -q -o DPkg::Lock::Timeout=300 "$deb" >"$work/install.log" 2>&1 &&
-		dpkg-query -W -f='${Status}' "$package" | grep -q '^install ok installed$'; then
+		[ "$(dpkg-query -W -f='${Status}' "$package")" = "install ok installed" ]; then
 		ok "apt-get install ./$(basename "$deb")"
 	else
 		tail -n 20 "$work/install.log"
@@ -114,7 +114,7 @@ install_package() {
 # check_installed_files: the package owns the library, the control file, the default version's
 # install script and every script the tree ships, unmodified; the library loads its libraries.
 check_installed_files() {
-	local files default script path wanted missing=() so=$pkglibdir/stockelt.so depends
+	local files default script path wanted missing=() so=$pkglibdir/stockelt.so depends libraries symbols
 	files=$(dpkg -L "$package")
 	default=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$extdir/stockelt.control")
 	[ -n "$default" ] || missing+=("default_version in $extdir/stockelt.control")
@@ -136,10 +136,13 @@ check_installed_files() {
 		dpkg -V "$package"
 		fail "dpkg -V: installed files differ from the package"
 	fi
-	if [ -f "$so" ] && ! ldd "$so" | grep -q 'not found' && nm -D --defined-only "$so" | grep -qw Pg_magic_func; then
+	# Read whole before matching: grep -q on a pipe can end the writer early, which pipefail counts.
+	libraries=$(ldd "$so" 2>&1 || true)
+	symbols=$(nm -D --defined-only "$so" 2>&1 || true)
+	if ! grep -q 'not found' <<<"$libraries" && grep -qw Pg_magic_func <<<"$symbols"; then
 		ok "${so##*/} is a PostgreSQL module whose libraries all resolve"
 	else
-		ldd "$so" 2>&1 | grep 'not found'
+		grep 'not found' <<<"$libraries" || true
 		fail "${so##*/} is not a loadable PostgreSQL module"
 	fi
 	depends=$(dpkg-query -W -f='${Depends}' "$package")
