@@ -122,13 +122,50 @@ key_absent_from_logs() {
 		>/dev/null 2>&1 && [ -s "$work/cluster/data/server.log" ]
 }
 
+# STOCKELT_INSTALLED=1: the suites run against the stockelt already installed (a package), and
+# nothing is built or installed over it.
+build_or_use_installed() {
+	if [ -z "${STOCKELT_INSTALLED:-}" ]; then
+		build_and_install_vpath
+		return
+	fi
+	echo "skipped: build and install (STOCKELT_INSTALLED: testing the installed $("$PG_CONFIG" --pkglibdir)/stockelt.so)"
+	[ -f "$("$PG_CONFIG" --pkglibdir)/stockelt.so" ] || { echo "stockelt is not installed" >&2; return 1; }
+}
+
+# The Debian package, built, installed and tested against by test/package.sh, which says why
+# when it skips (not root, another PG_CONFIG); STOCKELT_PACKAGE=none leaves it out.
+run_package() {
+	local status=0
+	if [ "${STOCKELT_PACKAGE:-}" = none ] || [ -n "${STOCKELT_INSTALLED:-}" ]; then
+		return 0
+	fi
+	bash "$top/test/package.sh" "$work/package" >"$work/package.out" 2>&1 &
+	running=$!
+	wait "$running" || status=$?
+	running=
+	cat "$work/package.out"
+	passed=$((passed + $(grep -c '^ok   - ' "$work/package.out" || true)))
+	failed=$((failed + $(grep -c '^FAIL - ' "$work/package.out" || true)))
+	if [ "$status" -ne 0 ] && ! grep -q '^FAIL - ' "$work/package.out"; then
+		failed=$((failed + 1))
+		echo "FAIL Debian package stage did not run to the end"
+	fi
+}
+
 main() {
 	bash "$top/test/install-deps.sh"
-	build_and_install_vpath
+	# Before the build: the package stage installs and removes a package over the same files.
+	run_package
+	build_or_use_installed
 	ensure_run_user
 
-	run_tooling_selftest
-	run_fuzz
+	if [ -n "${STOCKELT_INSTALLED:-}" ]; then
+		echo "skipped: tooling self-test and parser fuzzing (STOCKELT_INSTALLED: they test the source tree)"
+	else
+		run_tooling_selftest
+		run_fuzz
+	fi
 
 	chmod 755 "$work"
 	# While developing, STOCKELT_SUITES and STOCKELT_TAP narrow the run (test/README.md).

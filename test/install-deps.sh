@@ -31,6 +31,8 @@ test_packages=(
 	s3cmd
 	# fuzzing the parser
 	clang libfuzzer-14-dev libclang-rt-14-dev
+	# the Debian package (test/package.sh): dpkg-buildpackage, dh --with pgxs, pg_buildext
+	dpkg-dev debhelper postgresql-server-dev-all
 )
 
 # Ceph's RADOS Gateway for a throwaway S3 server; recommends would pull in a whole cluster stack.
