@@ -537,77 +537,166 @@ BEGIN
 					  FROM stockelt._gold_dirty d2 WHERE d2.pass = _gold_compute.pass) x) f
 	 WHERE f.symbol = d.symbol AND d.pass = _gold_compute.pass;
 
-	INSERT INTO stockelt._gold_new
-	SELECT stock_key, date_key, week_ending, open, high, low, close, adjusted_close, volume,
-		   dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
-		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
-		   is_partial, cumulative_return, return_4w, return_13w, return_52w, moving_average_13w,
-		   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
-		   mean_volume_52w, split_numerator, split_denominator, distribution, paid_amount,
-		   observed_factor, other_factor, dividends_current, special_paid, special_adjusted,
-		   misfit_raw, misfit_current
-	  FROM (
-	-- Trailing windows as differences of running sums (exact numeric, one step a row):
-	-- the sum over the 52 weeks up to t is S(t) - S(t - 52).  A week off the newest basis
-	-- (a seam) has no adjusted close: a window that holds one is incomplete.
-	SELECT stock_key, date_key, week_ending, from_week, open, high, low, close, adjusted_close,
-		   volume, dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
-		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
-		   is_partial, cumulative_return, return_4w, return_13w, return_52w,
-		   CASE WHEN NOT is_partial AND n13 = 13 THEN round(adj13 / 13, 6) END AS moving_average_13w,
-		   CASE WHEN NOT is_partial AND n52 = 52 THEN round(adj52 / 52, 6) END AS moving_average_52w,
-		   CASE WHEN NOT is_partial AND r52 = 52
-				THEN ((52 * sum_vm - sum_v * sum_m)::float8
-					  / nullif(sqrt((52 * sum_vv - sum_v * sum_v)::float8
-								   * (52 * sum_mm - sum_m * sum_m)::float8), 0)) END
-				AS volume_volatility_correlation_52w,
-		   CASE WHEN NOT is_partial AND r52 = 52
-				THEN sqrt(greatest((52 * sum_rr - sum_r * sum_r)::float8, 0) / (52 * 51)) * sqrt(52) END
-				AS annualised_volatility_52w,
-		   CASE WHEN NOT is_partial AND r52 = 52 THEN round(sum_v / 52, 2) END AS mean_volume_52w,
-		   split_numerator, split_denominator, distribution, paid_amount, observed_factor,
-		   other_factor, dividends_current, special_paid,
-		   round(special_paid * parts_after / shares_after, 12) AS special_adjusted,
-		   misfit_raw, misfit_current
-	  FROM (
-	SELECT w.*, to_char(week_ending, 'YYYYMMDD')::int AS date_key,
-		   CASE WHEN NOT is_partial AND base_adjusted > 0
-				THEN adjusted_close::float8 / base_adjusted::float8 - 1 END AS cumulative_return,
-		   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 4) OVER run = 4
-				THEN adjusted_close::float8 / nullif(lag(adjusted_close, 4) OVER run, 0)::float8 - 1 END AS return_4w,
-		   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 13) OVER run = 13
-				THEN adjusted_close::float8 / nullif(lag(adjusted_close, 13) OVER run, 0)::float8 - 1 END AS return_13w,
-		   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 52) OVER run = 52
-				THEN adjusted_close::float8 / nullif(lag(adjusted_close, 52) OVER run, 0)::float8 - 1 END AS return_52w,
-		   s_rows - coalesce(lag(s_rows, 13) OVER run, 0) AS n13,
-		   s_adj - coalesce(lag(s_adj, 13) OVER run, 0) AS adj13,
-		   s_rows - coalesce(lag(s_rows, 52) OVER run, 0) AS n52,
-		   s_adj - coalesce(lag(s_adj, 52) OVER run, 0) AS adj52,
-		   s_n - coalesce(lag(s_n, 52) OVER run, 0) AS r52,
-		   s_x - coalesce(lag(s_x, 52) OVER run, 0) AS sum_v,
-		   s_y - coalesce(lag(s_y, 52) OVER run, 0) AS sum_m,
-		   s_xy - coalesce(lag(s_xy, 52) OVER run, 0) AS sum_vm,
-		   s_xx - coalesce(lag(s_xx, 52) OVER run, 0) AS sum_vv,
-		   s_yy - coalesce(lag(s_yy, 52) OVER run, 0) AS sum_mm,
-		   s_r - coalesce(lag(s_r, 52) OVER run, 0) AS sum_r,
-		   s_rr - coalesce(lag(s_rr, 52) OVER run, 0) AS sum_rr,
-		   -- A cash dividend is special, all of it, when it comes sooner than 3/4 of the
-		   -- shorter of the two intervals between the three cash dividends before it (all
-		   -- three within the 52 weeks before it); on schedule, what it pays above twice
-		   -- the largest of those three (within the 52 weeks) is special beyond a regular
-		   -- payment of that largest amount.
-		   CASE WHEN NOT cash THEN NULL
-				WHEN paid_3 >= rn - 52
-					 AND rn - paid_1 < 0.75 * least(paid_1 - paid_2, paid_2 - paid_3)
-				THEN paid_amount
-				WHEN split_adjusted_dividend > 2 * greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
-															CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
-															CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
-				THEN round(paid_amount - greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
-												  CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
-												  CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
-										 * shares_after / parts_after, 12) END AS special_paid
-	  FROM (
+	-- The stocks' week bars from their context on, with what the week before tells of each:
+	-- the previous close, the returns, the factor jump q and its rounding noise.
+	WITH bars AS (
+		SELECT d.stock_key, d.from_week, d.first_week, d.first_adjusted,
+			   coalesce(d.dividends_current, false) AS dividends_current, s.week_ending,
+			   s.open, s.high, s.low, s.close,
+			   s.adjusted_close * s.basis_factor AS adjusted_close, s.volume,
+			   s.dividend_amount, s.basis_factor IS NULL AS seam,
+			   -- the week after a seam that silver rebased: its jump is the
+			   -- rebasing's rounding, not an event
+			   s.basis_factor IS DISTINCT FROM lag(s.basis_factor) OVER run AS rebased,
+			   row_number() OVER run AS rn,
+			   round(s.adjusted_close * s.basis_factor / nullif(s.close, 0), 10) AS adjustment_factor,
+			   s.week_ending = d.last_week AND d.last_partial AS is_partial,
+			   lag(s.close) OVER run AS previous_close,
+			   CASE WHEN NOT (s.week_ending = d.last_week AND d.last_partial)
+						 AND s.adjusted_close * s.basis_factor > 0
+						 AND lag(s.adjusted_close * s.basis_factor) OVER run > 0
+					THEN (s.adjusted_close * s.basis_factor)::float8
+						 / (lag(s.adjusted_close * s.basis_factor) OVER run)::float8 - 1
+			   END AS adjusted_return,
+			   CASE WHEN NOT (s.week_ending = d.last_week AND d.last_partial)
+						 AND s.adjusted_close * s.basis_factor > 0
+						 AND lag(s.adjusted_close * s.basis_factor) OVER run > 0
+					THEN ln((s.adjusted_close * s.basis_factor)::float8
+							/ (lag(s.adjusted_close * s.basis_factor) OVER run)::float8)
+			   END AS adjusted_log_return,
+			   -- q: the jump of adjusted_close/close that this week's events
+			   -- made to every earlier week
+			   (nullif(s.adjusted_close * s.basis_factor, 0)::float8 / s.close::float8)
+				 / (nullif(lag(s.adjusted_close * s.basis_factor) OVER run, 0)::float8
+					/ (lag(s.close) OVER run)::float8) AS q,
+			   -- how far four-decimal rounding of the four prices behind q can
+			   -- move it, as a log: each value v is within 0.00005 of the truth
+			   CASE WHEN s.adjusted_close > 0 AND lag(s.adjusted_close) OVER run > 0
+					THEN -ln(1 - 0.00005 / s.adjusted_close::float8)
+						 - ln(1 - 0.00005 / s.close::float8)
+						 - ln(1 - 0.00005 / (lag(s.adjusted_close) OVER run)::float8)
+						 - ln(1 - 0.00005 / (lag(s.close) OVER run)::float8) END AS noise
+		  FROM stockelt._gold_dirty d
+		 CROSS JOIN LATERAL stockelt._week_bars(d.symbol, d.ctx_from) s
+		 WHERE d.pass = _gold_compute.pass
+		WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)
+	),
+	-- x: the jump over what a dividend below the previous close explains, a split's ratio or 1
+	jumps AS (
+		SELECT b.*,
+			   CASE WHEN dividend_amount > 0 AND dividend_amount < previous_close
+					THEN q * (1 - dividend_amount::float8 / previous_close::float8)
+					ELSE q END AS x
+		  FROM bars b
+	),
+	-- the split ratio that explains x, if one does
+	split_ratios AS (
+		SELECT b.*,
+			   CASE WHEN abs(x - 1) > 0.05 THEN stockelt._split_ratio(x) END AS r
+		  FROM jumps b
+	),
+	-- the split as numerator and denominator
+	splits AS (
+		SELECT b.*, r[1]::numeric AS split_numerator, r[2]::numeric AS split_denominator
+		  FROM split_ratios b
+	),
+	-- the splits after each week: shares_after shares today for parts_after of the week's
+	share_basis AS (
+		SELECT j.*,
+			   stockelt._product(split_numerator) OVER whole
+				   / stockelt._product(split_numerator) OVER run AS shares_after,
+			   stockelt._product(split_denominator) OVER whole
+				   / stockelt._product(split_denominator) OVER run AS parts_after
+		  FROM splits j
+		WINDOW run AS (PARTITION BY j.stock_key ORDER BY j.week_ending),
+			   whole AS (PARTITION BY j.stock_key)
+	),
+	-- prices and volume on today's share basis, and how far the jump is from what the
+	-- dividend explains on either basis of the dividend field (what the basis vote counts)
+	split_adjusted AS (
+		SELECT e.*,
+			   round(shares_after / parts_after, 10) AS split_factor,
+			   round(close * parts_after / shares_after, 6) AS split_adjusted_close,
+			   round(volume * shares_after / parts_after, 2) AS split_adjusted_volume,
+			   coalesce(split_numerator / split_denominator, 1)::float8 AS split_ratio,
+			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
+						 AND dividend_amount < previous_close
+					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
+							 + ln(1 - dividend_amount::float8 / previous_close::float8)) END AS misfit_raw,
+			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
+						 AND dividend_amount * shares_after / parts_after < previous_close
+					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
+							 + ln(1 - (dividend_amount * shares_after / parts_after)::float8
+									  / previous_close::float8)) END AS misfit_current
+		  FROM share_basis e
+	),
+	-- what the week paid per share then, on the raw basis
+	paid AS (
+		SELECT f.*, dividend_amount * CASE WHEN dividends_current THEN split_factor ELSE 1 END AS paid_amount
+		  FROM split_adjusted f
+	),
+	-- how far the factor jump is from what the payment explains
+	misfits AS (
+		SELECT f.*,
+			   CASE WHEN paid_amount > 0 AND paid_amount < previous_close AND q IS NOT NULL
+					THEN abs(ln(q / split_ratio) + ln(1 - paid_amount::float8 / previous_close::float8))
+			   END AS misfit
+		  FROM paid f
+	),
+	-- Which payments are cash dividends, and the jumps no payment or split explains.  A cash
+	-- dividend is one below the close before it whose factor jump 1 / (1 - paid / previous
+	-- close) is the observed one within 0.5 % and the rounding noise (the provider divides by
+	-- the close of the session before the ex-date, which a weekly bar does not show).  A week
+	-- whose jump cannot be seen (the first, or one after a seam) is taken as paid in cash.
+	cash_dividends AS (
+		SELECT f.*,
+			   paid_amount > 0 AND (previous_close IS NULL OR paid_amount < previous_close)
+				 AND (q IS NULL OR misfit <= 0.005 + noise) AS cash,
+			   round(paid_amount * parts_after / shares_after, 12) AS split_adjusted_dividend,
+			   CASE WHEN paid_amount > 0 AND previous_close IS NOT NULL
+						 AND (paid_amount >= previous_close OR misfit > 0.005 + noise)
+					THEN q / split_ratio END AS observed_factor,
+			   CASE WHEN dividend_amount = 0 AND NOT rebased AND abs(ln(q / split_ratio)) > noise
+					THEN q / split_ratio END AS other_factor
+		  FROM misfits f
+	),
+	-- the row (rn) of the last cash dividend before this week (a running maximum)
+	last_payment AS (
+		SELECT f.*, CASE WHEN cash THEN split_adjusted_dividend END AS cash_adjusted,
+			   max(CASE WHEN cash THEN rn END) OVER before AS paid_1
+		  FROM cash_dividends f
+		WINDOW before AS (PARTITION BY f.stock_key ORDER BY f.week_ending
+						  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+	),
+	-- the rows (rn) of the cash dividends before this week: the one before the last (the
+	-- last at its row) and the last one's amount; and the last seam
+	payments_before AS (
+		SELECT f.*, CASE WHEN paid_1 IS NOT NULL THEN lag(paid_1, (rn - paid_1)::int) OVER run END AS paid_2,
+			   CASE WHEN paid_1 IS NOT NULL THEN lag(cash_adjusted, (rn - paid_1)::int) OVER run END AS amount_1,
+			   max(CASE WHEN seam THEN rn END) OVER run AS last_seam
+		  FROM last_payment f
+		WINDOW run AS (PARTITION BY f.stock_key ORDER BY f.week_ending)
+	),
+	-- volume and volatility (|log return|) pair up where a return exists; only what the
+	-- windows and the rows need goes on (narrow rows are cheaper to window)
+	window_inputs AS (
+		SELECT stock_key, from_week, first_adjusted, week_ending, open, high, low, close,
+			   adjusted_close, volume, dividend_amount, adjustment_factor, split_factor,
+			   split_adjusted_close, split_adjusted_volume, split_adjusted_dividend,
+			   adjusted_return, adjusted_log_return, is_partial, seam, rn, last_seam,
+			   paid_amount, cash, paid_1, paid_2, amount_1, shares_after, parts_after,
+			   split_numerator, split_denominator, observed_factor, other_factor,
+			   dividends_current, misfit_raw, misfit_current,
+			   adjusted_log_return::numeric AS ret,
+			   abs(adjusted_log_return)::numeric AS move,
+			   CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume END AS vol,
+			   CASE WHEN paid_amount > 0 THEN
+					CASE WHEN cash THEN 'dividend' ELSE 'distribution' END END AS distribution
+		  FROM payments_before f
+	),
+	-- running sums and counts for the windows, the base of the cumulative return, and the
+	-- third cash dividend before this week
+	running_sums AS (
 		SELECT v.*,
 			   count(adjusted_close) OVER run AS s_rows, sum(adjusted_close) OVER run AS s_adj,
 			   count(ret) OVER run AS s_n,
@@ -624,134 +713,87 @@ BEGIN
 			   CASE WHEN paid_2 IS NOT NULL THEN lag(paid_2, (rn - paid_1)::int) OVER run END AS paid_3,
 			   CASE WHEN paid_2 IS NOT NULL THEN lag(amount_1, (rn - paid_1)::int) OVER run END AS amount_2,
 			   CASE WHEN paid_2 IS NOT NULL THEN lag(amount_1, (rn - paid_2)::int) OVER run END AS amount_3
-		  FROM (
-			-- volume and volatility (|log return|) pair up where a return exists; only what
-			-- the windows and the rows need goes on (narrow rows are cheaper to window)
-			SELECT stock_key, from_week, first_adjusted, week_ending, open, high, low, close,
-				   adjusted_close, volume, dividend_amount, adjustment_factor, split_factor,
-				   split_adjusted_close, split_adjusted_volume, split_adjusted_dividend,
-				   adjusted_return, adjusted_log_return, is_partial, seam, rn, last_seam,
-				   paid_amount, cash, paid_1, paid_2, amount_1, shares_after, parts_after,
-				   split_numerator, split_denominator, observed_factor, other_factor,
-				   dividends_current, misfit_raw, misfit_current,
-				   adjusted_log_return::numeric AS ret,
-				   abs(adjusted_log_return)::numeric AS move,
-				   CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume END AS vol,
-				   CASE WHEN paid_amount > 0 THEN
-						CASE WHEN cash THEN 'dividend' ELSE 'distribution' END END AS distribution
-			  FROM (
-			-- the rows (rn) of the cash dividends before this week: the last (a running
-			-- maximum), the one before it (the last at its row), and its amount
-			SELECT f.*, CASE WHEN paid_1 IS NOT NULL THEN lag(paid_1, (rn - paid_1)::int) OVER run END AS paid_2,
-				   CASE WHEN paid_1 IS NOT NULL THEN lag(cash_adjusted, (rn - paid_1)::int) OVER run END AS amount_1,
-				   max(CASE WHEN seam THEN rn END) OVER run AS last_seam
-			  FROM (
-			SELECT f.*, CASE WHEN cash THEN split_adjusted_dividend END AS cash_adjusted,
-				   max(CASE WHEN cash THEN rn END) OVER before AS paid_1
-			  FROM (
-			-- What the week paid per share then, on the raw basis; a cash dividend is one
-			-- below the close before it whose factor jump 1 / (1 - paid / previous close)
-			-- is the observed one within 0.5 % and the rounding noise (the provider divides
-			-- by the close of the session before the ex-date, which a weekly bar does not
-			-- show).  A week whose jump cannot be seen (the first, or one after a seam)
-			-- is taken as paid in cash.
-			SELECT f.*,
-				   paid_amount > 0 AND (previous_close IS NULL OR paid_amount < previous_close)
-					 AND (q IS NULL OR misfit <= 0.005 + noise) AS cash,
-				   round(paid_amount * parts_after / shares_after, 12) AS split_adjusted_dividend,
-				   CASE WHEN paid_amount > 0 AND previous_close IS NOT NULL
-							 AND (paid_amount >= previous_close OR misfit > 0.005 + noise)
-						THEN q / split_ratio END AS observed_factor,
-				   CASE WHEN dividend_amount = 0 AND NOT rebased AND abs(ln(q / split_ratio)) > noise
-						THEN q / split_ratio END AS other_factor
-			  FROM (
-			SELECT f.*,
-				   CASE WHEN paid_amount > 0 AND paid_amount < previous_close AND q IS NOT NULL
-						THEN abs(ln(q / split_ratio) + ln(1 - paid_amount::float8 / previous_close::float8))
-				   END AS misfit
-			  FROM (
-			SELECT f.*, dividend_amount * CASE WHEN dividends_current THEN split_factor ELSE 1 END AS paid_amount
-			  FROM (
-		SELECT e.*,
-			   round(shares_after / parts_after, 10) AS split_factor,
-			   round(close * parts_after / shares_after, 6) AS split_adjusted_close,
-			   round(volume * shares_after / parts_after, 2) AS split_adjusted_volume,
-			   coalesce(split_numerator / split_denominator, 1)::float8 AS split_ratio,
-			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
-						 AND dividend_amount < previous_close
-					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
-							 + ln(1 - dividend_amount::float8 / previous_close::float8)) END AS misfit_raw,
-			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
-						 AND dividend_amount * shares_after / parts_after < previous_close
-					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
-							 + ln(1 - (dividend_amount * shares_after / parts_after)::float8
-									  / previous_close::float8)) END AS misfit_current
-		  FROM (
-			SELECT j.*,
-				   stockelt._product(split_numerator) OVER whole
-					   / stockelt._product(split_numerator) OVER run AS shares_after,
-				   stockelt._product(split_denominator) OVER whole
-					   / stockelt._product(split_denominator) OVER run AS parts_after
-			  FROM (
-				SELECT b.*, r[1]::numeric AS split_numerator, r[2]::numeric AS split_denominator
-				  FROM (
-					-- x: the jump over what a dividend below the previous close explains,
-					-- a split's ratio or 1
-					SELECT b.*,
-						   CASE WHEN abs(x - 1) > 0.05 THEN stockelt._split_ratio(x) END AS r
-					  FROM (
-					SELECT b.*,
-						   CASE WHEN dividend_amount > 0 AND dividend_amount < previous_close
-								THEN q * (1 - dividend_amount::float8 / previous_close::float8)
-								ELSE q END AS x
-					  FROM (
-						SELECT d.stock_key, d.from_week, d.first_week, d.first_adjusted,
-							   coalesce(d.dividends_current, false) AS dividends_current, s.week_ending,
-							   s.open, s.high, s.low, s.close,
-							   s.adjusted_close * s.basis_factor AS adjusted_close, s.volume,
-							   s.dividend_amount, s.basis_factor IS NULL AS seam,
-							   -- the week after a seam that silver rebased: its jump is the
-							   -- rebasing's rounding, not an event
-							   s.basis_factor IS DISTINCT FROM lag(s.basis_factor) OVER run AS rebased,
-							   row_number() OVER run AS rn,
-							   round(s.adjusted_close * s.basis_factor / nullif(s.close, 0), 10) AS adjustment_factor,
-							   s.week_ending = d.last_week AND d.last_partial AS is_partial,
-							   lag(s.close) OVER run AS previous_close,
-							   CASE WHEN NOT (s.week_ending = d.last_week AND d.last_partial)
-										 AND s.adjusted_close * s.basis_factor > 0
-										 AND lag(s.adjusted_close * s.basis_factor) OVER run > 0
-									THEN (s.adjusted_close * s.basis_factor)::float8
-										 / (lag(s.adjusted_close * s.basis_factor) OVER run)::float8 - 1
-							   END AS adjusted_return,
-							   CASE WHEN NOT (s.week_ending = d.last_week AND d.last_partial)
-										 AND s.adjusted_close * s.basis_factor > 0
-										 AND lag(s.adjusted_close * s.basis_factor) OVER run > 0
-									THEN ln((s.adjusted_close * s.basis_factor)::float8
-											/ (lag(s.adjusted_close * s.basis_factor) OVER run)::float8)
-							   END AS adjusted_log_return,
-							   -- q: the jump of adjusted_close/close that this week's events
-							   -- made to every earlier week
-							   (nullif(s.adjusted_close * s.basis_factor, 0)::float8 / s.close::float8)
-								 / (nullif(lag(s.adjusted_close * s.basis_factor) OVER run, 0)::float8
-									/ (lag(s.close) OVER run)::float8) AS q,
-							   -- how far four-decimal rounding of the four prices behind q can
-							   -- move it, as a log: each value v is within 0.00005 of the truth
-							   CASE WHEN s.adjusted_close > 0 AND lag(s.adjusted_close) OVER run > 0
-									THEN -ln(1 - 0.00005 / s.adjusted_close::float8)
-										 - ln(1 - 0.00005 / s.close::float8)
-										 - ln(1 - 0.00005 / (lag(s.adjusted_close) OVER run)::float8)
-										 - ln(1 - 0.00005 / (lag(s.close) OVER run)::float8) END AS noise
-						  FROM stockelt._gold_dirty d
-						 CROSS JOIN LATERAL stockelt._week_bars(d.symbol, d.ctx_from) s
-						 WHERE d.pass = _gold_compute.pass
-						WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)) b) b) b) j
-			WINDOW run AS (PARTITION BY j.stock_key ORDER BY j.week_ending),
-				   whole AS (PARTITION BY j.stock_key)) e) f) f) f) f
-			WINDOW before AS (PARTITION BY f.stock_key ORDER BY f.week_ending
-							  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) f
-			WINDOW run AS (PARTITION BY f.stock_key ORDER BY f.week_ending)) f) v
-		WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)) w
-	WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)) measured) kept
+		  FROM window_inputs v
+		WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)
+	),
+	-- Trailing windows as differences of running sums (exact numeric, one step a row): the
+	-- sum over the 52 weeks up to t is S(t) - S(t - 52).  A week off the newest basis (a
+	-- seam) has no adjusted close: a window that holds one is incomplete.  Returns, and the
+	-- special part of each cash dividend.
+	trailing_windows AS (
+		SELECT w.*, to_char(week_ending, 'YYYYMMDD')::int AS date_key,
+			   CASE WHEN NOT is_partial AND base_adjusted > 0
+					THEN adjusted_close::float8 / base_adjusted::float8 - 1 END AS cumulative_return,
+			   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 4) OVER run = 4
+					THEN adjusted_close::float8 / nullif(lag(adjusted_close, 4) OVER run, 0)::float8 - 1 END AS return_4w,
+			   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 13) OVER run = 13
+					THEN adjusted_close::float8 / nullif(lag(adjusted_close, 13) OVER run, 0)::float8 - 1 END AS return_13w,
+			   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 52) OVER run = 52
+					THEN adjusted_close::float8 / nullif(lag(adjusted_close, 52) OVER run, 0)::float8 - 1 END AS return_52w,
+			   s_rows - coalesce(lag(s_rows, 13) OVER run, 0) AS n13,
+			   s_adj - coalesce(lag(s_adj, 13) OVER run, 0) AS adj13,
+			   s_rows - coalesce(lag(s_rows, 52) OVER run, 0) AS n52,
+			   s_adj - coalesce(lag(s_adj, 52) OVER run, 0) AS adj52,
+			   s_n - coalesce(lag(s_n, 52) OVER run, 0) AS r52,
+			   s_x - coalesce(lag(s_x, 52) OVER run, 0) AS sum_v,
+			   s_y - coalesce(lag(s_y, 52) OVER run, 0) AS sum_m,
+			   s_xy - coalesce(lag(s_xy, 52) OVER run, 0) AS sum_vm,
+			   s_xx - coalesce(lag(s_xx, 52) OVER run, 0) AS sum_vv,
+			   s_yy - coalesce(lag(s_yy, 52) OVER run, 0) AS sum_mm,
+			   s_r - coalesce(lag(s_r, 52) OVER run, 0) AS sum_r,
+			   s_rr - coalesce(lag(s_rr, 52) OVER run, 0) AS sum_rr,
+			   -- A cash dividend is special, all of it, when it comes sooner than 3/4 of the
+			   -- shorter of the two intervals between the three cash dividends before it (all
+			   -- three within the 52 weeks before it); on schedule, what it pays above twice
+			   -- the largest of those three (within the 52 weeks) is special beyond a regular
+			   -- payment of that largest amount.
+			   CASE WHEN NOT cash THEN NULL
+					WHEN paid_3 >= rn - 52
+						 AND rn - paid_1 < 0.75 * least(paid_1 - paid_2, paid_2 - paid_3)
+					THEN paid_amount
+					WHEN split_adjusted_dividend > 2 * greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
+																CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
+																CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
+					THEN round(paid_amount - greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
+													  CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
+													  CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
+											 * shares_after / parts_after, 12) END AS special_paid
+		  FROM running_sums w
+		WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)
+	),
+	-- the measures of the trailing windows, the special dividend on today's share basis
+	measures AS (
+		SELECT stock_key, date_key, week_ending, from_week, open, high, low, close, adjusted_close,
+			   volume, dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
+			   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
+			   is_partial, cumulative_return, return_4w, return_13w, return_52w,
+			   CASE WHEN NOT is_partial AND n13 = 13 THEN round(adj13 / 13, 6) END AS moving_average_13w,
+			   CASE WHEN NOT is_partial AND n52 = 52 THEN round(adj52 / 52, 6) END AS moving_average_52w,
+			   CASE WHEN NOT is_partial AND r52 = 52
+					THEN ((52 * sum_vm - sum_v * sum_m)::float8
+						  / nullif(sqrt((52 * sum_vv - sum_v * sum_v)::float8
+									   * (52 * sum_mm - sum_m * sum_m)::float8), 0)) END
+					AS volume_volatility_correlation_52w,
+			   CASE WHEN NOT is_partial AND r52 = 52
+					THEN sqrt(greatest((52 * sum_rr - sum_r * sum_r)::float8, 0) / (52 * 51)) * sqrt(52) END
+					AS annualised_volatility_52w,
+			   CASE WHEN NOT is_partial AND r52 = 52 THEN round(sum_v / 52, 2) END AS mean_volume_52w,
+			   split_numerator, split_denominator, distribution, paid_amount, observed_factor,
+			   other_factor, dividends_current, special_paid,
+			   round(special_paid * parts_after / shares_after, 12) AS special_adjusted,
+			   misfit_raw, misfit_current
+		  FROM trailing_windows
+	)
+	INSERT INTO stockelt._gold_new
+	SELECT stock_key, date_key, week_ending, open, high, low, close, adjusted_close, volume,
+		   dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
+		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
+		   is_partial, cumulative_return, return_4w, return_13w, return_52w, moving_average_13w,
+		   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
+		   mean_volume_52w, split_numerator, split_denominator, distribution, paid_amount,
+		   observed_factor, other_factor, dividends_current, special_paid, special_adjusted,
+		   misfit_raw, misfit_current
+	  FROM measures
 	 -- the weeks before from_week were read for the windows only
 	 WHERE week_ending >= from_week;
 END
