@@ -14,8 +14,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(start_standin new_node worker_node readme_grants wait_for reload_settings worker_pid
-  process_gone sqlstate_of query_row write_secret_file);
+our @EXPORT = qw(start_standin new_node worker_node readme_grants readme_section_blocks wait_for
+  reload_settings worker_pid process_gone sqlstate_of query_row write_secret_file);
 
 my $standin_py = dirname(__FILE__) . '/../standin.py';
 
@@ -109,14 +109,52 @@ END $$;
 	return $node;
 }
 
-# The README's "Granting access" recipe, as written, with both of its roles named $role.
+# The README's "Granting access" recipe, as written, with its pipeline role named $role and
+# its analyst role $analyst ($role too when not given).
 sub readme_grants
 {
-	my ($role) = @_;
+	my ($role, $analyst) = @_;
 	my $script = dirname(__FILE__) . '/../readme_grants.sh';
-	my $sql = `'$script' '$role'`;
+	$analyst //= $role;
+	my $sql = `'$script' '$role' '$analyst'`;
 	die "could not read the README's GRANT recipe" if $? != 0 || $sql !~ /GRANT/;
 	return $sql;
+}
+
+# The fenced blocks of one language ('sql', 'sh', '' for a bare fence) under a heading of the
+# README (the heading's line exactly), up to the next heading of its level or higher; dies if
+# there are none, so that a test never passes on a recipe that is gone.
+sub readme_section_blocks
+{
+	my ($heading, $language) = @_;
+	my $readme = slurp_file(dirname(__FILE__) . '/../../README.md');
+	my ($hashes) = $heading =~ /^(#+) /;
+	my (@blocks, $section, $fence, $block);
+
+	for my $line (split /\n/, $readme)
+	{
+		if (defined $fence)
+		{
+			if ($line eq '```')
+			{
+				push @blocks, $block if $section && $fence eq $language;
+				undef $fence;
+			}
+			else { $block .= "$line\n"; }
+			next;
+		}
+		if ($line =~ /^```(\S*)$/)
+		{
+			($fence, $block) = ($1, '');
+			next;
+		}
+		if ($line =~ /^(#+) / && length($1) <= length($hashes))
+		{
+			$section = $line eq $heading;
+		}
+	}
+	die "README.md has no $language block under '$heading'" unless @blocks;
+	return @blocks;
 }
 
 # One row of a query, as a list of fields (NULL as '').
