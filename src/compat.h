@@ -12,6 +12,7 @@
 #include "access/tableam.h"
 #include "executor/executor.h"
 #include "nodes/bitmapset.h"
+#include "parser/parse_relation.h"
 #include "storage/proc.h"
 #include "utils/relcache.h"
 #if PG_VERSION_NUM >= 170000
@@ -60,17 +61,26 @@ compat_insert_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot, EState *est
 #endif
 
 /*
- * 16 added the range table's permission infos (the writer's entry has none,
- * as in 15), and 18 the entries left after partition pruning: all of them.
+ * 16 moved what the executor knows of a relation's permissions out of its
+ * range table entry into a list of its own, which it also reads for the
+ * updated columns an index insert asks about (none are named, as in 15);
+ * 18 adds the entries left after partition pruning: all of them.
  */
 static inline void
 compat_init_range_table(EState *estate, List *range_table)
 {
+#if PG_VERSION_NUM >= 160000
+	List	   *perminfos = NIL;
+	ListCell   *lc;
+
+	foreach(lc, range_table)
+		addRTEPermissionInfo(&perminfos, lfirst_node(RangeTblEntry, lc));
+#endif
 #if PG_VERSION_NUM >= 180000
-	ExecInitRangeTable(estate, range_table, NIL,
+	ExecInitRangeTable(estate, range_table, perminfos,
 					   bms_add_range(NULL, 1, list_length(range_table)));
 #elif PG_VERSION_NUM >= 160000
-	ExecInitRangeTable(estate, range_table, NIL);
+	ExecInitRangeTable(estate, range_table, perminfos);
 #else
 	ExecInitRangeTable(estate, range_table);
 #endif
