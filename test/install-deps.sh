@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything stockelt needs to build, run its demo and run its tests on Debian 12.
 # Idempotent; uses sudo when not run as root. Debian packages only.
+# test/versions.sh runs it inside its chroots with STOCKELT_PG_VERSION=17 or 18 (Debian's
+# package names for that version) and STOCKELT_FUZZ_SECONDS=0 (no fuzzing, so no clang).
 set -euo pipefail
+pg=${STOCKELT_PG_VERSION:-15}
 
 if [ "$(id -u)" -eq 0 ]; then
 	as_root=()
@@ -12,7 +15,7 @@ fi
 packages=(
 	# build
 	make gcc pkg-config
-	postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+	"postgresql-$pg" "postgresql-server-dev-$pg" "postgresql-$pg-cron"
 	libcurl4-openssl-dev libjansson-dev libssl-dev liblz4-dev
 	# stand-in API server, payload generator, test driver
 	python3 ca-certificates curl util-linux
@@ -20,9 +23,11 @@ packages=(
 	libipc-run-perl
 	# S3 interoperability client
 	s3cmd
-	# fuzzing the parser
-	clang libfuzzer-14-dev libclang-rt-14-dev
+	# PostgreSQL 15, 17 and 18 in Debian chroots (test/versions.sh)
+	debootstrap
 )
+# fuzzing the parser (Debian 12's clang)
+[ "${STOCKELT_FUZZ_SECONDS:-}" = 0 ] || packages+=(clang libfuzzer-14-dev libclang-rt-14-dev)
 
 ceph_packages=(radosgw ceph-mon ceph-osd)
 
