@@ -118,7 +118,9 @@ run_tap() {
 	done
 	mkdir -p "$work/tap"
 	chmod -R a+rwX "$work/tap"
+	# TESTDATADIR: where PostgreSQL 17 and later keep the nodes (relative to each test otherwise).
 	(cd "$work/tap" && as_run_user env PATH="$pg_bindir:$PATH" TESTDIR="$work/tap" \
+		TESTDATADIR="$work/tap/tmp_check" \
 		PG_REGRESS="$pgxs_dir/test/regress/pg_regress" STANDIN="$STANDIN" APIKEY="$apikey" \
 		prove -I "$pgxs_dir/test/perl" "${files[@]}" >"$work/tap/prove.out" 2>&1) &
 	running=$!
