@@ -130,7 +130,7 @@ run_tap() {
 	passed=$((passed + $(grep -cE '^(t/|/).* \.+ ok$' "$work/tap/prove.out" || true)))
 	if [ "$status" -ne 0 ]; then
 		failed=$((failed + 1))
-		find "$work/tap" -name '*.log' -path '*log*' -exec tail -n 30 {} + 2>/dev/null | head -200
+		find "$work/tap" -name '*.log' -path '*log*' -exec tail -n 30 {} + 2>/dev/null | head -200 || true
 	fi
 }
 
