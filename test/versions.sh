@@ -143,7 +143,7 @@ step() {
 	run "$@" >"$log" 2>&1 || status=$?
 	times+=("$name $(($(now) - t0)) s")
 	if [ "$status" -ne 0 ]; then
-		tail -n 40 "$log"
+		[ "$name" = tests ] || tail -n 40 "$log"	# the tests' whole output follows
 		times+=("FAILED")
 	fi
 	return "$status"
@@ -152,7 +152,7 @@ step() {
 # test_version VERSION: one root filesystem, built, tested and removed; adds a summary line.
 test_version() {
 	local version=$1 suite=${suite_of[$1]} pg_config=/usr/lib/postgresql/$1/bin/pg_config
-	local times=() env=() status=0 result=
+	local times=() env=() status=0 result="" steps
 	root=$work/$suite
 	say "PostgreSQL $version: debootstrap $suite into $root"
 	step debootstrap "$work/$suite-debootstrap.log" \
@@ -181,9 +181,11 @@ test_version() {
 		cat "$work/$suite-check.out"
 		result=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$work/$suite-check.out" | tail -n 1 || true)
 		result=": ${result:-no result}"
+		# shellcheck disable=SC2016
 		version="$version $(in_root dpkg-query -W -f='${Version}' "postgresql-$version")"
 	fi
-	summary+=("PostgreSQL $version ($suite): $(IFS=,; echo "${times[*]}" | sed 's/,/, /g')$result")
+	printf -v steps '%s, ' "${times[@]}"
+	summary+=("PostgreSQL $version ($suite): ${steps%, }$result")
 	remove_root "$root"
 	root=
 	return "$status"
