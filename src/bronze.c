@@ -428,7 +428,7 @@ insert_catalog_row(const char *key, const char *partition, const char *value,
 	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID,
 	TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[9];
-	char		nulls[9] = "         ";
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		on_s3 = s3_configured();
 	bool		is_symbol = strcmp(partition, "symbol") == 0;
 

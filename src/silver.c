@@ -40,6 +40,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "compat.h"
 #include "goldlog.h"
 #include "silver.h"
 
@@ -203,7 +204,7 @@ writer_open(WeeklyWriter *w, const char *key, const char *symbol, TimestampTz fe
 	rte->relid = RelationGetRelid(w->rel);
 	rte->relkind = w->rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(w->estate, list_make1(rte));
+	compat_init_range_table(w->estate, list_make1(rte));
 	w->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
 	ExecOpenIndices(w->rri, false);
@@ -246,7 +247,7 @@ writer_close(WeeklyWriter *w)
 static ExistingRow *
 read_existing(WeeklyWriter *w, int *count)
 {
-	Oid			pk = RelationGetPrimaryKeyIndex(w->rel);
+	Oid			pk = compat_primary_key_index(w->rel);
 	ScanKeyData skey;
 	SysScanDesc scan;
 	HeapTuple	tuple;
@@ -326,7 +327,7 @@ flush_inserts(WeeklyWriter *w)
 		return;
 	table_multi_insert(w->rel, w->slots, w->nbuffered, w->cid, 0, w->bistate);
 	for (int i = 0; i < w->nbuffered; i++)
-		ExecInsertIndexTuples(w->rri, w->slots[i], w->estate, false, false, NULL, NIL);
+		compat_insert_index_tuples(w->rri, w->slots[i], w->estate, false, false);
 	for (int i = 0; i < w->nbuffered; i++)
 		ExecClearTuple(w->slots[i]);
 	w->nbuffered = 0;
@@ -349,12 +350,13 @@ insert_row(WeeklyWriter *w, const WeeklyRow *row, DateADT week_ending, const Dat
 static void
 replace_row(WeeklyWriter *w, const ExistingRow *old)
 {
-	bool		update_indexes;
+	CompatUpdateIndexes update_indexes;
 	ItemPointerData tid = old->tid;
 
 	simple_table_tuple_update(w->rel, &tid, w->update_slot, w->snapshot, &update_indexes);
-	if (update_indexes)
-		ExecInsertIndexTuples(w->rri, w->update_slot, w->estate, true, false, NULL, NIL);
+	if (update_indexes != COMPAT_UPDATE_INDEXES_NONE)
+		compat_insert_index_tuples(w->rri, w->update_slot, w->estate, true,
+								   COMPAT_ONLY_SUMMARIZING(update_indexes));
 }
 
 static void

@@ -44,6 +44,7 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "compat.h"
 #include "alphavantage.h"
 #include "bronze.h"
 #include "clock.h"
@@ -663,6 +664,30 @@ park(Job *job, const HttpResponse *resp, TimestampTz received, const ErrorData *
 	job->store_at = TimestampTzPlusMilliseconds(stockelt_now(), LOCKED_RETRY_MS);
 }
 
+/*
+ * Records a job's failure; when that fails too, says so in the server log.
+ * A function of its own so that its PG_TRY does not nest inside the caller's.
+ */
+static void
+record_failure_or_warn(Job *job, const ErrorData *edata, long http_status, bool store_failed)
+{
+	MemoryContext keep = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		record_failure(job, edata, http_status, store_failed);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *again = abandon(keep);
+
+		ereport(WARNING,
+				(errmsg("stockelt worker could not record the failure of job %lld: %s",
+						(long long) job->id, again->message)));
+	}
+	PG_END_TRY();
+}
+
 /* The API's answer for a job: into bronze and silver, or its error recorded. */
 static void
 finish_job(Job *job, HttpResponse *resp)
@@ -707,19 +732,7 @@ finish_job(Job *job, HttpResponse *resp)
 		}
 		if (store_failed)
 			store_prerequisite.checked_until = 0;
-		PG_TRY();
-		{
-			record_failure(job, edata, resp->ok ? resp->status : 0, store_failed);
-		}
-		PG_CATCH();
-		{
-			ErrorData  *again = abandon(keep);
-
-			ereport(WARNING,
-					(errmsg("stockelt worker could not record the failure of job %lld: %s",
-							(long long) job->id, again->message)));
-		}
-		PG_END_TRY();
+		record_failure_or_warn(job, edata, resp->ok ? resp->status : 0, store_failed);
 	}
 	PG_END_TRY();
 	if (job->state == SLOT_PARKED)
@@ -1273,7 +1286,7 @@ stockelt_worker_main(Datum arg)
 	pin_settings();
 	pgstat_report_appname("stockelt worker");
 
-	set_worker_latch(MyProc->pgprocno);
+	set_worker_latch(COMPAT_MY_PROC_NUMBER);
 	on_shmem_exit(forget_worker, 0);
 	pool = http_pool_create(MAX_POOL);
 	loop_context = AllocSetContextCreate(TopMemoryContext, "stockelt worker loop",

@@ -4,7 +4,10 @@
 # Usage: install-deps.sh [--demo]
 #   (no option)  everything the tests need, Ceph, clang and libFuzzer included
 #   --demo       only what the demo needs: the build, PostgreSQL 15 and the stand-in API server
+# test/versions.sh runs it inside its chroots with STOCKELT_PG_VERSION=17 or 18 (Debian's
+# package names for that version) and STOCKELT_FUZZ_SECONDS=0 (no fuzzing, so no clang).
 set -euo pipefail
+pg=${STOCKELT_PG_VERSION:-15}
 
 if [ "$(id -u)" -eq 0 ]; then
 	as_root=()
@@ -15,7 +18,7 @@ fi
 demo_packages=(
 	# build
 	make gcc pkg-config
-	postgresql-15 postgresql-server-dev-15
+	"postgresql-$pg" "postgresql-server-dev-$pg"
 	libcurl4-openssl-dev libjansson-dev libssl-dev liblz4-dev
 	# stand-in API server, payload generator, its control client, running as another user
 	python3 ca-certificates curl util-linux
@@ -24,16 +27,18 @@ demo_packages=(
 test_packages=(
 	"${demo_packages[@]}"
 	# the pg_cron recipe
-	postgresql-15-cron
+	"postgresql-$pg-cron"
 	# TAP tests (PostgreSQL::Test::Cluster)
 	libipc-run-perl
 	# S3 interoperability client
 	s3cmd
-	# fuzzing the parser
-	clang libfuzzer-14-dev libclang-rt-14-dev
 	# the Debian package (test/package.sh): dpkg-buildpackage, dh --with pgxs, pg_buildext
 	dpkg-dev debhelper postgresql-server-dev-all
+	# PostgreSQL 15, 17 and 18 in Debian chroots (test/versions.sh)
+	debootstrap
 )
+# fuzzing the parser (Debian 12's clang)
+[ "${STOCKELT_FUZZ_SECONDS:-}" = 0 ] || test_packages+=(clang libfuzzer-14-dev libclang-rt-14-dev)
 
 # Ceph's RADOS Gateway for a throwaway S3 server; recommends would pull in a whole cluster stack.
 test_ceph_packages=(radosgw ceph-mon ceph-osd)

@@ -1,6 +1,9 @@
 -- Installing stockelt: its schemas are its own, never merged into existing ones.
 CREATE SCHEMA gold;
+-- PostgreSQL 18 adds the script's statement and line to the context: the message and hint are what count.
+\set SHOW_CONTEXT never
 CREATE EXTENSION stockelt;
+\set SHOW_CONTEXT errors
 DROP SCHEMA gold;
 CREATE EXTENSION stockelt;
 SELECT nspname FROM pg_namespace WHERE nspname IN ('stockelt', 'silver', 'gold') ORDER BY 1;

@@ -7,7 +7,7 @@ SELECT database, queued, running FROM stockelt.worker;
 -- Enqueueing: one job per symbol, upper-cased; a symbol already waiting is not queued twice.
 SELECT count(*) AS jobs FROM stockelt_enqueue(ARRAY['ibm', 'AAPL', 'IBM', 'TSCO.LON']);
 SELECT symbol, state, attempts, next_attempt_at <= now() AS due, batch = (SELECT min(batch) FROM stockelt.jobs) AS one_batch
-  FROM stockelt.jobs ORDER BY id;
+  FROM stockelt.jobs ORDER BY symbol;
 SELECT count(*) AS jobs_returned FROM stockelt_enqueue(ARRAY['IBM', 'MSFT']);
 SELECT symbol, count(*) FROM stockelt.jobs GROUP BY 1 ORDER BY 1;
 SELECT expect_error($$SELECT stockelt_enqueue(ARRAY['IBM', 'not a symbol'])$$);
