@@ -1203,8 +1203,145 @@ SELECT pg_catalog.pg_extension_config_dump('stockelt.job_batches', '');
 SELECT pg_catalog.pg_extension_config_dump('stockelt.gold_refreshes', '');
 SELECT pg_catalog.pg_extension_config_dump('stockelt.gold_refreshes_id_seq', '');
 
+-- What holds a waiting job back: the worker writes it beside next_attempt_at.
+ALTER TABLE stockelt.jobs ADD COLUMN waiting_for text;
+COMMENT ON COLUMN stockelt.jobs.waiting_for IS
+	'What the worker holds a waiting job for until next_attempt_at: the next day''s budget, the end of a quota pause, an API key, the bronze store; NULL when nothing does.';
+
+-- Raises unless the worker serves this database (stockelt.database): work queued anywhere
+-- else would never be done.  The extension itself may live in any database (a restored
+-- copy, the regression suites' own), where fetch, ingest and the gold refresh work.
+CREATE FUNCTION stockelt._require_worker_database() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	served text := current_setting('stockelt.database', true);
+BEGIN
+	IF served IS NULL THEN
+		RAISE EXCEPTION 'no stockelt worker runs on this server'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'stockelt is not in shared_preload_libraries, so nothing would run the jobs.',
+				  HINT = 'Add stockelt to shared_preload_libraries and restart the server.';
+	ELSIF served <> current_database() THEN
+		RAISE EXCEPTION 'the stockelt worker does not serve database "%"', current_database()
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('stockelt.database is "%s": the worker runs the queue and the watchlist of that database alone, so work queued here would never be done.', served),
+				  HINT = format('Queue the work in database "%s", or set stockelt.database to "%s" and restart the server.', served, current_database());
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION stockelt._require_worker_database() FROM PUBLIC;
+
+-- Queues the symbols, one open job per symbol: stockelt_enqueue once it knows the worker
+-- serves this database.
+CREATE FUNCTION stockelt._enqueue(symbols text[])
+RETURNS SETOF bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	bad text;
+	this_batch bigint := nextval('stockelt.job_batches');
+BEGIN
+	IF array_position(symbols, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'a symbol is NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT s INTO bad FROM unnest(symbols) s WHERE s !~ '^[A-Za-z0-9.^=:_-]{1,32}$' LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'invalid symbol "%"', bad
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A symbol has 1 to 32 letters, digits and . - ^ = : _';
+	END IF;
+	INSERT INTO stockelt.jobs (batch, symbol)
+	SELECT DISTINCT this_batch, upper(s) FROM unnest(symbols) s
+	ON CONFLICT (symbol) WHERE state IN ('queued', 'running', 'retry') DO NOTHING;
+	PERFORM stockelt._wake_worker();
+	RETURN QUERY
+	SELECT j.id FROM stockelt.jobs j
+	 WHERE j.symbol IN (SELECT upper(s) FROM unnest(symbols) s)
+	   AND (j.state IN ('queued', 'running', 'retry') OR j.batch = this_batch)
+	 ORDER BY j.id;
+END
+$$;
+REVOKE ALL ON FUNCTION stockelt._enqueue(text[]) FROM PUBLIC;
+
+-- Its owner, grants and comment stay; the body checks the database first.
+CREATE OR REPLACE FUNCTION @extschema@.stockelt_enqueue(symbols text[])
+RETURNS SETOF bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM stockelt._require_worker_database();
+	RETURN QUERY SELECT stockelt._enqueue(symbols);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.stockelt_watch(symbol text, refresh_interval interval DEFAULT '1 day')
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF symbol IS NULL OR symbol !~ '^[A-Za-z0-9.^=:_-]{1,32}$' THEN
+		RAISE EXCEPTION 'invalid symbol "%"', symbol USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM stockelt._require_worker_database();
+	INSERT INTO stockelt.watchlist AS w (symbol, refresh_interval)
+	VALUES (upper(stockelt_watch.symbol), stockelt_watch.refresh_interval)
+	ON CONFLICT ON CONSTRAINT watchlist_pkey
+	DO UPDATE SET refresh_interval = excluded.refresh_interval;
+	PERFORM stockelt._wake_worker();
+END
+$$;
+
+-- One row per step of the worker besides the jobs (the gold refresh, the watchlist pass,
+-- pruning…): how it went the last time it ran, and its latest failure.  Not dumped: it
+-- describes the worker of this database, which writes it again as the steps run.
+CREATE TABLE stockelt.worker_steps (
+	step				text PRIMARY KEY,
+	state				text NOT NULL CHECK (state IN ('ok', 'failing', 'held back')),
+	since				timestamptz NOT NULL,	-- when it came to this state
+	failures			integer NOT NULL DEFAULT 0,	-- in a row, up to the latest run
+	last_failed_at		timestamptz,
+	last_sqlstate		text,
+	last_error			text
+);
+COMMENT ON TABLE stockelt.worker_steps IS
+	'The background worker''s steps besides the jobs (gold refresh, watchlist pass, pruning): state, and the latest failure with its SQLSTATE.';
+
+-- Three columns more, at the end.
+CREATE OR REPLACE VIEW stockelt.worker AS
+SELECT a.pid, a.datname AS database, a.backend_start AS started_at, a.state, a.wait_event,
+	   (SELECT count(*) FROM stockelt.jobs WHERE state IN ('queued', 'retry')) AS queued,
+	   (SELECT count(*) FROM stockelt.jobs WHERE state = 'running') AS running,
+	   (SELECT count(*) FROM stockelt.jobs WHERE state = 'failed') AS failed,
+	   (SELECT j.waiting_for FROM stockelt.jobs j WHERE j.state IN ('queued', 'retry')
+		 ORDER BY j.next_attempt_at, j.id LIMIT 1) AS waiting_for,
+	   (SELECT min(j.next_attempt_at) FROM stockelt.jobs j
+		 WHERE j.state IN ('queued', 'retry')) AS next_attempt_at,
+	   (SELECT array_agg(s.step ORDER BY s.step) FROM stockelt.worker_steps s
+		 WHERE s.state <> 'ok') AS failing_steps
+  FROM pg_catalog.pg_stat_activity a
+ WHERE a.backend_type = 'stockelt worker';
+COMMENT ON VIEW stockelt.worker IS
+	'The background worker, if it runs: the size of its queue, what the next job waits for and when it is due, the steps that fail.';
+
 -- ---------------------------------------------------------------- gold, rebuilt
 
 -- 1.1 computes gold by other rules (calendars, seams, dividend classes): every stock is
 -- computed again from silver, as stockelt_refresh_gold(true) does.
 SELECT @extschema@.stockelt_refresh_gold(true);
+
+-- In a database the worker does not serve, the extension installs (a restore, a copy to
+-- look at) but takes no work: say so now rather than at the first enqueue.
+DO $$
+BEGIN
+	PERFORM stockelt._require_worker_database();
+EXCEPTION WHEN object_not_in_prerequisite_state THEN
+	DECLARE
+		message text;
+		detail text;
+		hint text;
+	BEGIN
+		GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
+								hint = PG_EXCEPTION_HINT;
+		RAISE WARNING '%', message
+			USING DETAIL = detail || '  stockelt_enqueue and stockelt_watch refuse work in this database; fetch, ingest and the gold refresh work.',
+				  HINT = hint;
+	END;
+END
+$$;

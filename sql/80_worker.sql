@@ -17,13 +17,16 @@ CREATE TABLE stockelt.jobs (
 	bronze_key			text,
 	last_error			text,
 	last_sqlstate		text,
-	last_http_status	integer
+	last_http_status	integer,
+	waiting_for			text		-- what holds it back until next_attempt_at, if not a backoff
 );
 CREATE SEQUENCE stockelt.job_batches;
 CREATE INDEX jobs_due_idx ON stockelt.jobs (next_attempt_at, id) WHERE state IN ('queued', 'retry');
 -- One open job per symbol: enqueueing a symbol already waiting adds nothing.
 CREATE UNIQUE INDEX jobs_open_symbol_idx ON stockelt.jobs (symbol)
 	WHERE state IN ('queued', 'running', 'retry');
+COMMENT ON COLUMN stockelt.jobs.waiting_for IS
+	'What the worker holds a waiting job for until next_attempt_at: the next day''s budget, the end of a quota pause, an API key, the bronze store; NULL when nothing does.';
 COMMENT ON TABLE stockelt.jobs IS
 	'Pipeline jobs (fetch, bronze, silver) for the background worker; finished ones are pruned after stockelt.job_retention.';
 -- Queued work and run history survive pg_dump, with the counters of their ids.
@@ -45,9 +48,34 @@ CREATE FUNCTION stockelt._wake_worker() RETURNS void
 AS 'MODULE_PATHNAME', 'stockelt_wake_worker' LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION stockelt._wake_worker() FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.stockelt_enqueue(symbols text[])
+-- Raises unless the worker serves this database (stockelt.database): work queued anywhere
+-- else would never be done.  The extension itself may live in any database (a restored
+-- copy, the regression suites' own), where fetch, ingest and the gold refresh work.
+CREATE FUNCTION stockelt._require_worker_database() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	served text := current_setting('stockelt.database', true);
+BEGIN
+	IF served IS NULL THEN
+		RAISE EXCEPTION 'no stockelt worker runs on this server'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'stockelt is not in shared_preload_libraries, so nothing would run the jobs.',
+				  HINT = 'Add stockelt to shared_preload_libraries and restart the server.';
+	ELSIF served <> current_database() THEN
+		RAISE EXCEPTION 'the stockelt worker does not serve database "%"', current_database()
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('stockelt.database is "%s": the worker runs the queue and the watchlist of that database alone, so work queued here would never be done.', served),
+				  HINT = format('Queue the work in database "%s", or set stockelt.database to "%s" and restart the server.', served, current_database());
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION stockelt._require_worker_database() FROM PUBLIC;
+
+-- Queues the symbols, one open job per symbol: stockelt_enqueue once it knows the worker
+-- serves this database.
+CREATE FUNCTION stockelt._enqueue(symbols text[])
 RETURNS SETOF bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	bad text;
 	this_batch bigint := nextval('stockelt.job_batches');
@@ -72,6 +100,16 @@ BEGIN
 	 ORDER BY j.id;
 END
 $$;
+REVOKE ALL ON FUNCTION stockelt._enqueue(text[]) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.stockelt_enqueue(symbols text[])
+RETURNS SETOF bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM stockelt._require_worker_database();
+	RETURN QUERY SELECT stockelt._enqueue(symbols);
+END
+$$;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_enqueue(text[]) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.stockelt_enqueue(text[]) IS
 	'Queues fetch → bronze → silver jobs for the background worker, which refreshes gold after the batch; returns the job ids.';
@@ -83,6 +121,7 @@ BEGIN
 	IF symbol IS NULL OR symbol !~ '^[A-Za-z0-9.^=:_-]{1,32}$' THEN
 		RAISE EXCEPTION 'invalid symbol "%"', symbol USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	PERFORM stockelt._require_worker_database();
 	INSERT INTO stockelt.watchlist AS w (symbol, refresh_interval)
 	VALUES (upper(stockelt_watch.symbol), stockelt_watch.refresh_interval)
 	ON CONFLICT ON CONSTRAINT watchlist_pkey
@@ -156,11 +195,53 @@ REVOKE ALL ON FUNCTION @extschema@.stockelt_resume() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.stockelt_resume() IS
 	'Lifts the pause a daily-quota answer caused, and the slowdown of a throttle answer; true if there was one.';
 
+-- One row per step of the worker besides the jobs (the gold refresh, the watchlist pass,
+-- pruning…): how it went the last time it ran, and its latest failure.  Not dumped: it
+-- describes the worker of this database, which writes it again as the steps run.
+CREATE TABLE stockelt.worker_steps (
+	step				text PRIMARY KEY,
+	state				text NOT NULL CHECK (state IN ('ok', 'failing', 'held back')),
+	since				timestamptz NOT NULL,	-- when it came to this state
+	failures			integer NOT NULL DEFAULT 0,	-- in a row, up to the latest run
+	last_failed_at		timestamptz,
+	last_sqlstate		text,
+	last_error			text
+);
+COMMENT ON TABLE stockelt.worker_steps IS
+	'The background worker''s steps besides the jobs (gold refresh, watchlist pass, pruning): state, and the latest failure with its SQLSTATE.';
+
 CREATE VIEW stockelt.worker AS
 SELECT a.pid, a.datname AS database, a.backend_start AS started_at, a.state, a.wait_event,
 	   (SELECT count(*) FROM stockelt.jobs WHERE state IN ('queued', 'retry')) AS queued,
 	   (SELECT count(*) FROM stockelt.jobs WHERE state = 'running') AS running,
-	   (SELECT count(*) FROM stockelt.jobs WHERE state = 'failed') AS failed
+	   (SELECT count(*) FROM stockelt.jobs WHERE state = 'failed') AS failed,
+	   (SELECT j.waiting_for FROM stockelt.jobs j WHERE j.state IN ('queued', 'retry')
+		 ORDER BY j.next_attempt_at, j.id LIMIT 1) AS waiting_for,
+	   (SELECT min(j.next_attempt_at) FROM stockelt.jobs j
+		 WHERE j.state IN ('queued', 'retry')) AS next_attempt_at,
+	   (SELECT array_agg(s.step ORDER BY s.step) FROM stockelt.worker_steps s
+		 WHERE s.state <> 'ok') AS failing_steps
   FROM pg_catalog.pg_stat_activity a
  WHERE a.backend_type = 'stockelt worker';
-COMMENT ON VIEW stockelt.worker IS 'The background worker, if it runs, and the size of its queue.';
+COMMENT ON VIEW stockelt.worker IS
+	'The background worker, if it runs: the size of its queue, what the next job waits for and when it is due, the steps that fail.';
+
+-- In a database the worker does not serve, the extension installs (a restore, a copy to
+-- look at) but takes no work: say so now rather than at the first enqueue.
+DO $$
+BEGIN
+	PERFORM stockelt._require_worker_database();
+EXCEPTION WHEN object_not_in_prerequisite_state THEN
+	DECLARE
+		message text;
+		detail text;
+		hint text;
+	BEGIN
+		GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
+								hint = PG_EXCEPTION_HINT;
+		RAISE WARNING '%', message
+			USING DETAIL = detail || '  stockelt_enqueue and stockelt_watch refuse work in this database; fetch, ingest and the gold refresh work.',
+				  HINT = hint;
+	END;
+END
+$$;

@@ -136,6 +136,7 @@ slot_move(Job *job, SlotState to)
 static HttpPool *pool;
 static bool ingested_since_refresh = false;
 static TimestampTz blocked_until = 0;	/* the limiter said: nothing before then */
+static const char *blocked_for = NULL;	/* why, as stockelt.jobs.waiting_for says it */
 static TimestampTz held_until = 0;	/* jobs were told to wait until then */
 static TimestampTz next_slot_at = 0;	/* the limiter has no free slot before then */
 static TimestampTz next_housekeeping = 0;
@@ -175,6 +176,9 @@ check_api_key(void)
 static Prerequisite api_key_prerequisite = {"an API key", check_api_key, 0};
 static Prerequisite store_prerequisite = {"the bronze store", bronze_check_store, 1000};
 static Prerequisite *const prerequisites[] = {&api_key_prerequisite, &store_prerequisite};
+/* What stockelt.jobs.waiting_for says of a job the limiter holds back. */
+#define WAITING_FOR_BUDGET "the next day's budget"
+#define WAITING_FOR_PAUSE "the end of a quota pause"
 static bool storing = false;	/* bronze_store is running for a job */
 static bool locking = false;	/* taking the locks an answer's ingest needs */
 
@@ -365,7 +369,89 @@ run_statement(const void *arg)
 }
 
 /*
- * A whole step in its own transaction; an error is logged, never fatal.
+ * The steps whose row in stockelt.worker_steps says "ok": a success is written
+ * only when it changes that, so an idle worker writes nothing.
+ */
+#define MAX_STEPS 16
+static const char *steps_ok[MAX_STEPS];
+
+static int
+step_index(const char *what)
+{
+	for (int i = 0; i < MAX_STEPS; i++)
+		if (steps_ok[i] && strcmp(steps_ok[i], what) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * Writes how a step went into stockelt.worker_steps, where a psql user sees
+ * it: its state, and for a failure its SQLSTATE and message.  In a
+ * transaction of its own, after the step's; a failure to write is logged.
+ * A database still on 1.0's objects has no such table: nothing is written.
+ */
+static void
+record_step(const char *what, const char *state, const ErrorData *failure)
+{
+	MemoryContext keep = CurrentMemoryContext;
+	int			i = step_index(what);
+
+	if (failure == NULL && i >= 0)
+		return;
+	if (failure != NULL && i >= 0)
+		steps_ok[i] = NULL;
+	PG_TRY();
+	{
+		Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[4] = {CStringGetTextDatum(what), CStringGetTextDatum(state)};
+		char		nulls[4] = {' ', ' ', 'n', 'n'};
+
+		if (failure)
+		{
+			values[2] = CStringGetTextDatum(unpack_sql_state(failure->sqlerrcode));
+			values[3] = CStringGetTextDatum(failure->detail ?
+											psprintf("%s: %s", failure->message, failure->detail) :
+											failure->message);
+			nulls[2] = nulls[3] = ' ';
+		}
+		begin("recording how a step went");
+		run("INSERT INTO stockelt.worker_steps AS s "
+			"       (step, state, since, failures, last_failed_at, last_sqlstate, last_error) "
+			"VALUES ($1, $2, pg_catalog.clock_timestamp(), "
+			"        CASE WHEN $3 IS NULL THEN 0 ELSE 1 END, "
+			"        CASE WHEN $3 IS NOT NULL THEN pg_catalog.clock_timestamp() END, $3, $4) "
+			"ON CONFLICT (step) DO UPDATE SET state = excluded.state, "
+			"       since = CASE WHEN s.state = excluded.state THEN s.since ELSE excluded.since END, "
+			"       failures = CASE WHEN $3 IS NULL THEN 0 ELSE s.failures + 1 END, "
+			"       last_failed_at = coalesce(excluded.last_failed_at, s.last_failed_at), "
+			"       last_sqlstate = coalesce(excluded.last_sqlstate, s.last_sqlstate), "
+			"       last_error = coalesce(excluded.last_error, s.last_error)",
+			4, types, values, nulls, SPI_OK_INSERT);
+		commit();
+		if (failure == NULL)
+			for (i = 0; i < MAX_STEPS; i++)
+				if (steps_ok[i] == NULL)
+				{
+					steps_ok[i] = what;
+					break;
+				}
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata = abandon(keep);
+
+		if (edata->sqlerrcode != ERRCODE_UNDEFINED_TABLE)
+			ereport(WARNING,
+					(errmsg("stockelt worker could not record how step \"%s\" went: %s", what,
+							edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * A whole step in its own transaction; an error is logged, never fatal, and
+ * recorded in stockelt.worker_steps.
  * With held_back, a lock another session holds is waited for LOCK_WAIT_MS at
  * most: a granted role's idle transaction must not stall the worker.  Such a
  * step is said once to be held back, at LOG level, and *held_back stays set
@@ -396,21 +482,31 @@ run_step(const char *what, void (*body) (const void *arg), const void *arg, bool
 
 		sqlstate = edata->sqlerrcode;
 		if (held_back == NULL || sqlstate != ERRCODE_LOCK_NOT_AVAILABLE)
+		{
 			ereport(WARNING,
 					(errmsg("stockelt worker could not %s: %s", what, edata->message)));
+			record_step(what, "failing", edata);
+		}
 		else
 		{
 			if (!*held_back)
+			{
 				ereport(LOG,
 						(errmsg("stockelt worker could not %s yet: another session holds a lock it needs",
 								what),
 						 errdetail("It tries again every %d ms, and fetches meanwhile.",
 								   LOCKED_RETRY_MS)));
+				edata->detail = psprintf("another session holds a lock it needs; it tries again every %d ms",
+										 LOCKED_RETRY_MS);
+				record_step(what, "held back", edata);
+			}
 			*held_back = true;
 		}
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+	if (sqlstate == 0)
+		record_step(what, "ok", NULL);
 	return sqlstate;
 }
 
@@ -488,7 +584,7 @@ claim(Job *job)
 
 	begin("claiming a job");
 	run("UPDATE stockelt.jobs SET state = 'running', attempts = attempts + 1, "
-		"       started_at = clock_timestamp() "
+		"       started_at = clock_timestamp(), waiting_for = NULL "
 		" WHERE id = (SELECT id FROM stockelt.jobs "
 		"              WHERE state IN ('queued', 'retry') AND next_attempt_at <= $1 "
 		"              ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
@@ -576,9 +672,9 @@ record_failure(Job *job, const ErrorData *edata, long http_status, bool store_fa
 	Outcome		outcome = store_failed ? RETRY : outcome_of(edata->sqlerrcode, http_status);
 	const char *state;
 	TimestampTz next = stockelt_now();
-	Oid			types[6] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT4OID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', http_status > 0 ? ' ' : 'n'};
+	Oid			types[7] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT4OID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', http_status > 0 ? ' ' : 'n', 'n'};
 	char	   *message = edata->detail ?
 		psprintf("%s: %s", edata->message, edata->detail) : pstrdup(edata->message);
 
@@ -591,6 +687,11 @@ record_failure(Job *job, const ErrorData *edata, long http_status, bool store_fa
 		state = "retry";
 		next = usage.paused_until ? usage.paused_until : next;
 		held_until = Max(held_until, next);
+		/* The jobs behind it wait for the pause too, and show it (fill_slots). */
+		blocked_until = Max(blocked_until, next);
+		blocked_for = WAITING_FOR_PAUSE;
+		values[6] = CStringGetTextDatum(WAITING_FOR_PAUSE);
+		nulls[6] = ' ';
 	}
 	else if (outcome == RETRY && (store_failed || job->attempts < stockelt_max_attempts))
 	{
@@ -609,9 +710,9 @@ record_failure(Job *job, const ErrorData *edata, long http_status, bool store_fa
 
 	begin("recording a failed job");
 	run("UPDATE stockelt.jobs SET state = $2, next_attempt_at = $3, last_error = $4, "
-		"       last_sqlstate = $5, last_http_status = $6, "
+		"       last_sqlstate = $5, last_http_status = $6, waiting_for = $7, "
 		"       finished_at = CASE WHEN $2 = 'failed' THEN clock_timestamp() END "
-		" WHERE id = $1", 6, types, values, nulls, SPI_OK_UPDATE);
+		" WHERE id = $1", 7, types, values, nulls, SPI_OK_UPDATE);
 	commit();
 }
 
@@ -801,6 +902,26 @@ send_job(int i)
 }
 
 /*
+ * While the limiter gives no slot (the day's budget is spent, a quota answer
+ * paused calls), every job due before it does again shows what it waits for
+ * and is due when it will run: those waiting when the block began, and those
+ * queued since.
+ */
+static void
+hold_for_limiter(void)
+{
+	Oid			types[2] = {TIMESTAMPTZOID, TEXTOID};
+	Datum		values[2] = {TimestampTzGetDatum(blocked_until), CStringGetTextDatum(blocked_for)};
+
+	begin("holding jobs until the limiter gives slots again");
+	run("UPDATE stockelt.jobs SET next_attempt_at = $1, waiting_for = $2 "
+		" WHERE state IN ('queued', 'retry') AND next_attempt_at <= $1 "
+		"   AND (next_attempt_at < $1 OR waiting_for IS DISTINCT FROM $2)", 2, types, values, NULL,
+		SPI_OK_UPDATE);
+	commit();
+}
+
+/*
  * Reserves the waiting job's slot once the limiter has one free, and sends
  * the job when its slot comes.  The slot is reserved only then, right before
  * the call, and the next one is due a spacing after the call left: slots
@@ -816,10 +937,12 @@ reserve_and_send(int i)
 		TimestampTz start_at;
 		TimestampTz retry_at;
 		RateUsage	usage;
+		RateDecision decision;
 
 		if (stockelt_now() < next_slot_at)
 			return true;
-		switch (ratelimit_reserve(&start_at, &retry_at))
+		decision = ratelimit_reserve(&start_at, &retry_at);
+		switch (decision)
 		{
 			case RATE_GO:
 				break;
@@ -827,7 +950,9 @@ reserve_and_send(int i)
 			case RATE_PAUSED:
 				unclaim(&jobs[i], retry_at);
 				blocked_until = retry_at;
+				blocked_for = decision == RATE_PAUSED ? WAITING_FOR_PAUSE : WAITING_FOR_BUDGET;
 				held_until = Max(held_until, retry_at);
+				hold_for_limiter();
 				return false;
 		}
 		ratelimit_usage(&usage);
@@ -847,11 +972,12 @@ reserve_and_send(int i)
 static void
 hold_jobs(Job *job, const Prerequisite *p, const ErrorData *edata)
 {
-	Oid			types[4] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
-	Datum		values[4];
+	Oid			types[5] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[5];
 	char	   *message = edata->detail ?
 		psprintf("%s: %s", edata->message, edata->detail) : pstrdup(edata->message);
 
+	values[4] = CStringGetTextDatum(p->what);
 	values[0] = Int64GetDatum(job->id);
 	values[1] = TimestampTzGetDatum(p->down_until);
 	values[2] = CStringGetTextDatum(psprintf("waiting for %s: %s", p->what, message));
@@ -859,9 +985,10 @@ hold_jobs(Job *job, const Prerequisite *p, const ErrorData *edata)
 	begin("holding jobs that cannot be sent");
 	run("UPDATE stockelt.jobs SET state = CASE WHEN attempts > 1 THEN 'retry' ELSE 'queued' END, "
 		"       attempts = attempts - 1 "
-		" WHERE id = $1", 4, types, values, NULL, SPI_OK_UPDATE);
-	run("UPDATE stockelt.jobs SET next_attempt_at = $2, last_error = $3, last_sqlstate = $4 "
-		" WHERE state IN ('queued', 'retry') AND next_attempt_at < $2", 4, types, values, NULL,
+		" WHERE id = $1", 5, types, values, NULL, SPI_OK_UPDATE);
+	run("UPDATE stockelt.jobs SET next_attempt_at = $2, last_error = $3, last_sqlstate = $4, "
+		"       waiting_for = $5 "
+		" WHERE state IN ('queued', 'retry') AND next_attempt_at < $2", 5, types, values, NULL,
 		SPI_OK_UPDATE);
 	commit();
 	slot_move(job, SLOT_FREE);
@@ -972,7 +1099,12 @@ fill_slots(void)
 		TimestampTz now = stockelt_now();
 
 		exit_if_postmaster_died();
-		if (now < blocked_until || prerequisite_down(now))
+		if (now < blocked_until)
+		{
+			hold_for_limiter();
+			return;
+		}
+		if (prerequisite_down(now))
 			return;
 		if (i < 0)
 		{
@@ -1026,7 +1158,8 @@ recover_jobs(void)
 /*
  * When the limiter gives slots again before the block's end (a reload raised
  * the daily budget, stockelt_resume() lifted a quota pause), the jobs that
- * were to wait for the block's end are due at once.
+ * were to wait for the block's end are due at once; when the block ends, they
+ * no longer say they wait for it.
  */
 static void
 unblock(void)
@@ -1034,23 +1167,28 @@ unblock(void)
 	MemoryContext keep = CurrentMemoryContext;
 	RateUsage	usage;
 
-	if (held_until <= stockelt_now())
+	if (held_until == 0)
 		return;
 	ratelimit_usage(&usage);
-	if (usage.paused_until != 0 || (usage.daily_limit > 0 && usage.used >= usage.daily_limit))
+	if (held_until > stockelt_now() &&
+		(usage.paused_until != 0 || (usage.daily_limit > 0 && usage.used >= usage.daily_limit)))
 		return;
 	PG_TRY();
 	{
-		Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
-		Datum		values[2] = {TimestampTzGetDatum(held_until),
-			TimestampTzGetDatum(stockelt_now())};
+		Oid			types[4] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
+		Datum		values[4] = {TimestampTzGetDatum(held_until),
+			TimestampTzGetDatum(stockelt_now()), CStringGetTextDatum(WAITING_FOR_BUDGET),
+		CStringGetTextDatum(WAITING_FOR_PAUSE)};
 
 		begin("releasing jobs the limiter held back");
-		run("UPDATE stockelt.jobs SET next_attempt_at = $2 "
-			" WHERE state IN ('queued', 'retry') AND next_attempt_at = $1", 2, types, values,
+		run("UPDATE stockelt.jobs SET next_attempt_at = LEAST(next_attempt_at, $2), "
+			"       waiting_for = NULL "
+			" WHERE state IN ('queued', 'retry') "
+			"   AND (next_attempt_at = $1 OR waiting_for IN ($3, $4))", 4, types, values,
 			NULL, SPI_OK_UPDATE);
 		commit();
 		blocked_until = held_until = 0;
+		blocked_for = NULL;
 	}
 	PG_CATCH();
 	{

@@ -1,7 +1,9 @@
 -- Bronze data lives in extension tables: pg_dump and restore keep it.  So do the queue and
 -- the run history: jobs in every state, the gold refreshes, and the counters of their ids.
-SELECT count(*) AS queued FROM stockelt_enqueue(ARRAY['DUMPA', 'DUMPB', 'DUMPC']);
-SELECT count(*) AS queued FROM stockelt_enqueue(ARRAY['DUMPD', 'DUMPE']);
+-- (The worker serves another database: the queue's own function puts the jobs in, as
+-- stockelt_enqueue does where the worker runs.)
+SELECT count(*) AS queued FROM stockelt._enqueue(ARRAY['DUMPA', 'DUMPB', 'DUMPC']);
+SELECT count(*) AS queued FROM stockelt._enqueue(ARRAY['DUMPD', 'DUMPE']);
 UPDATE stockelt.jobs SET state = 'done', attempts = 1, started_at = now() - interval '2 s',
 	   finished_at = now(), fetch_ms = 12.5, ingest_ms = 3.25, last_http_status = 200,
 	   bronze_key = 'alphavantage/time_series_weekly_adjusted/symbol=DUMPA/fetched=20240415T210000.000000Z.json'
@@ -67,7 +69,7 @@ SELECT * FROM dblink('restored', $$SELECT symbol, state, attempts, last_sqlstate
 SELECT max(id) AS max_job_id, max(batch) AS max_batch, (SELECT max(id) FROM stockelt.gold_refreshes) AS max_refresh_id
   FROM stockelt.jobs \gset
 CREATE TEMP TABLE enqueued_after_restore AS
-SELECT * FROM dblink('restored', $$SELECT e FROM stockelt_enqueue(ARRAY['DUMPF', 'DUMPD', 'DUMPA']) e$$)
+SELECT * FROM dblink('restored', $$SELECT e FROM stockelt._enqueue(ARRAY['DUMPF', 'DUMPD', 'DUMPA']) e$$)
 	AS r(id bigint);
 SELECT r.symbol, r.id > :max_job_id AS new_id, r.batch > :max_batch AS new_batch,
 	   r.id = (SELECT id FROM stockelt.jobs WHERE symbol = r.symbol) AS restored_id
@@ -76,6 +78,9 @@ SELECT r.symbol, r.id > :max_job_id AS new_id, r.batch > :max_batch AS new_batch
  ORDER BY r.symbol;
 SELECT * FROM dblink('restored', $$SELECT symbol, count(*) FROM stockelt.jobs GROUP BY 1 ORDER BY 1$$)
 	AS r(symbol text, jobs bigint);
+-- The restored copy is not the worker's database: it takes no new work.
+SELECT * FROM dblink('restored', $$SELECT expect_error('SELECT stockelt_enqueue(ARRAY[''DUMPG''])')$$)
+	AS r(enqueue_in_the_copy text);
 SELECT r.id > :max_refresh_id AS new_refresh_id
   FROM dblink('restored', $$INSERT INTO stockelt.gold_refreshes (started_at, finished_at, full_rebuild, stocks, weeks_written)
 							VALUES (now(), now(), false, 0, 0) RETURNING id$$) AS r(id bigint);

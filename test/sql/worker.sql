@@ -4,26 +4,37 @@
 SHOW stockelt.database;
 SELECT database, queued, running FROM stockelt.worker;
 
+-- Work nobody would do is refused: in a database the worker does not serve, enqueueing and
+-- watching fail with the reason and what to do, and leave nothing behind.
+\set SHOW_CONTEXT never
+SELECT stockelt_enqueue(ARRAY['IBM']);
+SELECT stockelt_watch('IBM');
+\set SHOW_CONTEXT errors
+SELECT expect_error($$SELECT stockelt_enqueue(ARRAY['IBM'])$$) AS enqueue,
+	   expect_error($$SELECT stockelt_watch('IBM', '1 hour')$$) AS watch;
+SELECT (SELECT count(*) FROM stockelt.jobs) AS jobs, (SELECT count(*) FROM stockelt.watchlist) AS watched;
+
+-- The queue itself, as stockelt_enqueue runs it where the worker serves the database.
 -- Enqueueing: one job per symbol, upper-cased; a symbol already waiting is not queued twice.
-SELECT count(*) AS jobs FROM stockelt_enqueue(ARRAY['ibm', 'AAPL', 'IBM', 'TSCO.LON']);
+SELECT count(*) AS jobs FROM stockelt._enqueue(ARRAY['ibm', 'AAPL', 'IBM', 'TSCO.LON']);
 SELECT symbol, state, attempts, next_attempt_at <= now() AS due, batch = (SELECT min(batch) FROM stockelt.jobs) AS one_batch
   FROM stockelt.jobs ORDER BY symbol;
-SELECT count(*) AS jobs_returned FROM stockelt_enqueue(ARRAY['IBM', 'MSFT']);
+SELECT count(*) AS jobs_returned FROM stockelt._enqueue(ARRAY['IBM', 'MSFT']);
 SELECT symbol, count(*) FROM stockelt.jobs GROUP BY 1 ORDER BY 1;
-SELECT expect_error($$SELECT stockelt_enqueue(ARRAY['IBM', 'not a symbol'])$$);
-SELECT expect_error($$SELECT stockelt_enqueue(ARRAY[NULL])$$);
+SELECT expect_error($$SELECT stockelt._enqueue(ARRAY['IBM', 'not a symbol'])$$);
+SELECT expect_error($$SELECT stockelt._enqueue(ARRAY[NULL])$$);
 SELECT count(*) AS nothing_added FROM stockelt.jobs;
 -- A finished job does not stop the same symbol from being queued again.
 UPDATE stockelt.jobs SET state = 'done', finished_at = now() WHERE symbol = 'MSFT';
-SELECT count(*) AS jobs_returned FROM stockelt_enqueue(ARRAY['MSFT']);
+SELECT count(*) AS jobs_returned FROM stockelt._enqueue(ARRAY['MSFT']);
 SELECT symbol, state FROM stockelt.jobs WHERE symbol = 'MSFT' ORDER BY id;
 
 -- The watchlist: due symbols are enqueued stalest first, within the day's budget, never
 -- twice while a job for them is open.
 TRUNCATE stockelt.jobs;
-SELECT stockelt_watch('W1', '1 hour'), stockelt_watch('w2', '1 day'), stockelt_watch('W3'),
-	   stockelt_watch('W4', '2 days');
-SELECT expect_error($$SELECT stockelt_watch('W1', '-1 day')$$);
+INSERT INTO stockelt.watchlist (symbol, refresh_interval)
+VALUES ('W1', '1 hour'), ('W2', '1 day'), ('W3', DEFAULT), ('W4', '2 days');
+SELECT expect_error($$INSERT INTO stockelt.watchlist VALUES ('W5', '-1 day')$$);
 SELECT expect_error($$SELECT stockelt_watch('bad symbol')$$);
 -- W1 was fetched 2 hours ago (due), W2 an hour ago (not due), W4 a day ago (not due),
 -- W3 never (due, and the stalest).
@@ -53,5 +64,6 @@ SET ROLE worker_nobody;
 SELECT expect_error($$SELECT stockelt_enqueue(ARRAY['IBM'])$$);
 SELECT expect_error($$SELECT stockelt_watch('IBM')$$);
 SELECT expect_error($$SELECT stockelt._enqueue_due(1)$$);
+SELECT expect_error($$SELECT stockelt._enqueue(ARRAY['IBM'])$$);
 RESET ROLE;
 DROP ROLE worker_nobody;

@@ -1,6 +1,7 @@
 # stockelt's clock moved by stockelt.test_clock_offset: the daily budget starts
 # again at the next midnight and a retry comes due after its backoff, each
-# seen without sleeping through the wait; until the clock moves, the job waits.
+# seen without sleeping through the wait; until the clock moves, the job waits,
+# and every job held for the budget or a quota pause says so and when it runs.
 # The setting is for superusers alone and the same in every process.
 use strict;
 use warnings;
@@ -82,6 +83,17 @@ ok(defined wait_for($node, qq{
 sleep 2;
 is(job('DAY2'), 'queued 0', 'while the clock stands, it still waits');
 is($standin->count('DAY2'), 0, 'without calling the API');
+is($node->safe_psql('postgres', qq{SELECT waiting_for FROM stockelt.jobs WHERE symbol = 'DAY2'}),
+	"the next day's budget", 'the job says what it waits for');
+enqueue('DAY3');
+ok(defined wait_for($node, qq{
+		SELECT state = 'queued' AND waiting_for = 'the next day''s budget'
+			   AND next_attempt_at = $next_midnight
+		  FROM stockelt.jobs WHERE symbol = 'DAY3'}, 15),
+	'a job queued while the budget is spent shows it too, due at the next midnight');
+is($node->safe_psql('postgres', qq{
+		SELECT waiting_for || ', ' || (next_attempt_at = $next_midnight) FROM stockelt.worker}),
+	"the next day's budget, true", 'and so does stockelt.worker, with the time the next job runs');
 
 # One minute past the next midnight.
 move_clock($node->safe_psql('postgres', qq{
@@ -89,6 +101,12 @@ move_clock($node->safe_psql('postgres', qq{
 ok(defined wait_for($node, q{SELECT state = 'done' FROM stockelt.jobs WHERE symbol = 'DAY2'}, 15),
 	'past midnight on stockelt\'s clock, the job is done');
 is($standin->count('DAY2'), 1, 'with one call');
+my $following_midnight = "($next_midnight + interval '1 day')";
+ok(defined wait_for($node, qq{
+		SELECT state = 'queued' AND waiting_for = 'the next day''s budget'
+			   AND next_attempt_at = $following_midnight
+		  FROM stockelt.jobs WHERE symbol = 'DAY3'}, 15),
+	'the job behind it waits for the following day\'s budget');
 is($node->safe_psql('postgres', 'SELECT used || \' of \' || daily_limit FROM stockelt_usage()'),
 	'1 of 1', 'the new day counts that call alone');
 is($node->safe_psql('postgres', q{SELECT day = (} . moved_now() . qq{ AT TIME ZONE 'UTC')::date
@@ -99,6 +117,9 @@ is($node->safe_psql('postgres', q{SELECT day = (} . moved_now() . qq{ AT TIME ZO
 # ---------------------------------------------------------------- a retry's backoff
 
 reload_settings($node, 'stockelt.requests_per_day' => '0');
+ok(defined wait_for($node, q{SELECT state = 'done' AND waiting_for IS NULL FROM stockelt.jobs
+							 WHERE symbol = 'DAY3'}, 15),
+	'a reload that lifts the budget sends it at once');
 $standin->ctl('next', 'status=503&count=1');
 enqueue('BACKOFF');
 ok(defined wait_for($node,
@@ -120,6 +141,32 @@ ok(defined wait_for($node, q{SELECT state = 'done' FROM stockelt.jobs WHERE symb
 	'past the backoff on stockelt\'s clock, the retry is made and the job done');
 is(job('BACKOFF'), 'done 2', 'at its second attempt');
 is($standin->count('BACKOFF'), 2, 'with a second call');
+
+# ---------------------------------------------------------------- a quota pause
+
+$standin->ctl('next', 'message=daily_quota&count=1');
+enqueue('QUOTA1');
+my $paused_until = q{(SELECT paused_until FROM stockelt_usage())};
+ok(defined wait_for($node, qq{
+		SELECT state = 'retry' AND waiting_for = 'the end of a quota pause'
+			   AND next_attempt_at = $paused_until
+		  FROM stockelt.jobs WHERE symbol = 'QUOTA1'}, 15),
+	'a quota answer: the job waits for the end of the pause, due when it ends');
+enqueue('QUOTA2');
+ok(defined wait_for($node, qq{
+		SELECT state = 'queued' AND waiting_for = 'the end of a quota pause'
+			   AND next_attempt_at = $paused_until
+		  FROM stockelt.jobs WHERE symbol = 'QUOTA2'}, 15),
+	'a job queued during the pause shows it too');
+is($node->safe_psql('postgres', qq{
+		SELECT waiting_for || ', ' || (next_attempt_at = $paused_until) FROM stockelt.worker}),
+	'the end of a quota pause, true', 'and so does stockelt.worker');
+is($standin->count('QUOTA2'), 0, 'without calling the API');
+$node->safe_psql('postgres', 'SELECT stockelt_resume()');
+ok(defined wait_for($node, q{
+		SELECT pg_catalog.bool_and(state = 'done' AND waiting_for IS NULL) FROM stockelt.jobs
+		 WHERE symbol IN ('QUOTA1', 'QUOTA2')}, 15),
+	'stockelt_resume() sends both at once, and they no longer say they wait');
 
 $node->stop;
 $standin->stop;
