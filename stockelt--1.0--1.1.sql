@@ -1303,9 +1303,18 @@ CREATE TABLE stockelt.worker_steps (
 COMMENT ON TABLE stockelt.worker_steps IS
 	'The background worker''s steps besides the jobs (gold refresh, watchlist pass, pruning): state, and the latest failure with its SQLSTATE.';
 
+-- The serving worker's process id and start, from shared memory: every role that may read
+-- stockelt.worker sees the worker (pg_stat_activity shows another role's session, the
+-- worker's, only to members of pg_read_all_stats; its state and wait event stay theirs).
+CREATE FUNCTION @extschema@.stockelt_worker_process(OUT pid integer, OUT started_at timestamptz)
+RETURNS SETOF record LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'stockelt_worker_process';
+COMMENT ON FUNCTION @extschema@.stockelt_worker_process() IS
+	'The background worker serving this server''s stockelt.database: process id and start; no row when none runs.';
+
 -- Three columns more, at the end.
 CREATE OR REPLACE VIEW stockelt.worker AS
-SELECT a.pid, a.datname AS database, a.backend_start AS started_at, a.state, a.wait_event,
+SELECT w.pid, a.datname AS database, w.started_at, a.state, a.wait_event,
 	   (SELECT count(*) FROM stockelt.jobs WHERE state IN ('queued', 'retry')) AS queued,
 	   (SELECT count(*) FROM stockelt.jobs WHERE state = 'running') AS running,
 	   (SELECT count(*) FROM stockelt.jobs WHERE state = 'failed') AS failed,
@@ -1315,8 +1324,8 @@ SELECT a.pid, a.datname AS database, a.backend_start AS started_at, a.state, a.w
 		 WHERE j.state IN ('queued', 'retry')) AS next_attempt_at,
 	   (SELECT array_agg(s.step ORDER BY s.step) FROM stockelt.worker_steps s
 		 WHERE s.state <> 'ok') AS failing_steps
-  FROM pg_catalog.pg_stat_activity a
- WHERE a.backend_type = 'stockelt worker';
+  FROM @extschema@.stockelt_worker_process() w
+  LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = w.pid;
 COMMENT ON VIEW stockelt.worker IS
 	'The background worker, if it runs: the size of its queue, what the next job waits for and when it is due, the steps that fail.';
 

@@ -24,6 +24,7 @@
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -189,6 +190,8 @@ typedef struct WorkerShared
 {
 	slock_t		mutex;
 	int			pgprocno;		/* whose latch wakes the worker; -1 when none runs */
+	int			pid;			/* the serving worker's process id, 0 when none runs */
+	TimestampTz started_at;		/* when it started serving */
 	bool		connecting;		/* a worker set out to connect to its database */
 } WorkerShared;
 
@@ -217,6 +220,7 @@ worker_shmem_startup(void)
 	{
 		SpinLockInit(&worker_shared->mutex);
 		worker_shared->pgprocno = -1;
+		worker_shared->pid = 0;
 		worker_shared->connecting = false;
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -233,6 +237,7 @@ get_worker_shared(void)
 	return worker_shared;
 }
 
+/* Who serves the database now (pgprocno -1: nobody), for its latch and stockelt.worker. */
 static void
 set_worker_latch(int pgprocno)
 {
@@ -240,7 +245,41 @@ set_worker_latch(int pgprocno)
 
 	SpinLockAcquire(&w->mutex);
 	w->pgprocno = pgprocno;
+	w->pid = pgprocno >= 0 ? MyProcPid : 0;
+	w->started_at = GetCurrentTimestamp();
 	SpinLockRelease(&w->mutex);
+}
+
+/*
+ * stockelt._worker_process(): the serving worker's process id and start, or no
+ * row.  From shared memory, so every role that may read stockelt.worker sees
+ * the worker, where pg_stat_activity shows another role's session only to
+ * members of pg_read_all_stats.
+ */
+PG_FUNCTION_INFO_V1(stockelt_worker_process);
+
+Datum
+stockelt_worker_process(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	WorkerShared *w = get_worker_shared();
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	int			pid;
+	TimestampTz started_at;
+
+	InitMaterializedSRF(fcinfo, 0);
+	SpinLockAcquire(&w->mutex);
+	pid = w->pid;
+	started_at = w->started_at;
+	SpinLockRelease(&w->mutex);
+	if (pid != 0)
+	{
+		values[0] = Int32GetDatum(pid);
+		values[1] = TimestampTzGetDatum(started_at);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 void
