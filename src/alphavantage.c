@@ -315,6 +315,7 @@ av_check_response(const AvFunction *fn, const char *argument,
 		v.sqlstate = resp->error_code;
 		v.summary = resp->error_summary;
 		v.detail = resp->error_detail;
+		v.hint = resp->error_hint;
 	}
 	else if (resp->status != 200)
 	{

@@ -13,6 +13,12 @@ extern int	stockelt_connect_timeout_ms;
 extern int	stockelt_request_timeout_ms;
 extern int	stockelt_max_response_kb;
 
+/* TLS trust and the proxy, for the API and S3 alike */
+extern char *stockelt_ca_file;
+extern char *stockelt_ca_path;
+extern char *stockelt_https_proxy;
+extern char *stockelt_no_proxy;
+
 /* The bronze store in S3 */
 extern char *stockelt_s3_endpoint;
 extern char *stockelt_s3_region;
