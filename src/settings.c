@@ -43,6 +43,7 @@ int			stockelt_max_concurrent_requests = 4;
 int			stockelt_max_attempts = 5;
 int			stockelt_retry_delay_ms = 5000;
 int			stockelt_job_retention_s = 7 * 24 * 3600;
+int			stockelt_bronze_retention_s = 0;
 int			stockelt_test_clock_offset_s = 0;
 
 /* A secret file holds one line: an API key or an S3 secret, never kilobytes. */
@@ -240,6 +241,11 @@ define_worker_settings(void)
 	DefineCustomIntVariable("stockelt.job_retention",
 							"How long finished jobs are kept in stockelt.jobs.",
 							NULL, &stockelt_job_retention_s, 7 * 24 * 3600, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("stockelt.bronze_retention",
+							"How long bronze objects that neither silver nor a replay needs are kept (0: forever).",
+							"Only weekly series in the embedded store are pruned; see the README.",
+							&stockelt_bronze_retention_s, 0, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 }
 

@@ -40,6 +40,7 @@ extern int	stockelt_max_concurrent_requests;
 extern int	stockelt_max_attempts;
 extern int	stockelt_retry_delay_ms;
 extern int	stockelt_job_retention_s;
+extern int	stockelt_bronze_retention_s;
 
 /* For tests only: how far src/clock.c moves stockelt's clock forward */
 extern int	stockelt_test_clock_offset_s;
