@@ -143,6 +143,56 @@ DROP FUNCTION stockelt._upgrade_as_of(jsonb);
 DROP FUNCTION stockelt._upgrade_json(bytea);
 DROP TABLE stockelt._upgrade_factors, stockelt._upgrade_objects;
 
+-- ---------------------------------------------------------------- bronze retention
+
+-- Bronze retention (stockelt.bronze_retention, applied by the worker): deletes the objects that
+-- neither silver's lineage nor a replay needs, and returns how many.  An object may go only if
+-- it is a weekly series in the embedded store, fetched longer ago than `retention`, applied to
+-- silver (so a replay of the rest meets silver as its ingest left it), and older than every
+-- object the symbol's silver rows name (so it names none, and a replay of the rest in fetch
+-- order writes the same rows: each row it gave was overwritten by a newer object) and than the
+-- symbol's newest object.  A row naming a key not in bronze keeps the whole symbol.  Listings
+-- (OVERVIEW, SYMBOL_SEARCH) stay: an older listing fills columns a newer one leaves empty,
+-- without its key in the row.  The catalog is locked against ingests first, since an ingest
+-- reads the catalog before it writes the lineage.
+CREATE FUNCTION stockelt._prune_bronze(retention interval) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	pruned bigint;
+BEGIN
+	IF pg_catalog.current_setting('stockelt.s3_endpoint') <> '' THEN
+		RAISE EXCEPTION 'stockelt.bronze_retention does not prune a bronze store in S3'
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'stockelt.s3_endpoint is set; stockelt does not delete S3 objects.',
+				  HINT = 'Set stockelt.bronze_retention to 0 while bronze is in S3.';
+	END IF;
+	LOCK TABLE stockelt.bronze_objects IN ACCESS EXCLUSIVE MODE;
+	WITH gone AS (
+	DELETE FROM stockelt.bronze_objects o
+	 WHERE o.api_function = 'TIME_SERIES_WEEKLY_ADJUSTED'
+	   AND o.store = 'table'
+	   AND o.fetched_at < pg_catalog.now() - retention
+	   AND EXISTS (SELECT FROM stockelt.silver_objects a WHERE a.key = o.key)
+	   AND EXISTS (SELECT FROM stockelt.bronze_objects n
+				   WHERE n.api_function = o.api_function AND n.symbol = o.symbol
+					 AND (n.fetched_at, n.key) > (o.fetched_at, o.key))
+	   AND NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices p
+					   LEFT JOIN stockelt.bronze_objects b ON b.key = p.bronze_key
+					   WHERE p.symbol = o.symbol
+						 AND (b.key IS NULL OR (b.fetched_at, b.key) <= (o.fetched_at, o.key)))
+	   AND NOT EXISTS (SELECT FROM silver.symbols s WHERE s.bronze_key = o.key)
+	RETURNING o.key
+	), forgotten AS (
+		DELETE FROM stockelt.silver_objects a USING gone WHERE a.key = gone.key
+	)
+	SELECT pg_catalog.count(*) INTO pruned FROM gone;
+	RETURN pruned;
+END
+$$;
+REVOKE ALL ON FUNCTION stockelt._prune_bronze(interval) FROM PUBLIC;
+COMMENT ON FUNCTION stockelt._prune_bronze(interval) IS
+	'Deletes weekly bronze objects older than the retention that neither silver''s lineage nor a replay needs; returns how many.';
+
 -- ---------------------------------------------------------------- the trading calendars
 
 -- The exchanges whose sessions stockelt knows.  Their holiday rules are in

@@ -186,7 +186,8 @@ av_check_response(const AvFunction *fn, const char *argument,
 				(errcode(resp->error_code),
 				 errmsg("could not fetch %s for \"%s\": %s", fn->describe, argument,
 						resp->error_summary),
-				 errdetail_internal("%s", http_redact(resp->error_detail, secret))));
+				 errdetail_internal("%s", http_redact(resp->error_detail, secret)),
+				 resp->error_hint ? errhint("%s", resp->error_hint) : 0));
 	if (resp->status != 200)
 	{
 		detail = psprintf("HTTP status %ld (Content-Type \"%s\"): %s",

@@ -33,6 +33,9 @@
 #define ERRCODE_STOCKELT_TOO_LARGE			MAKE_SQLSTATE('S','E','1','0','4')
 #define ERRCODE_STOCKELT_REDIRECT			MAKE_SQLSTATE('S','E','1','0','5')
 #define ERRCODE_STOCKELT_TRANSPORT			MAKE_SQLSTATE('S','E','1','0','6')
+#define ERRCODE_STOCKELT_TLS_UNTRUSTED		MAKE_SQLSTATE('S','E','1','0','7')
+#define ERRCODE_STOCKELT_TLS_CA_FILE		MAKE_SQLSTATE('S','E','1','0','8')
+#define ERRCODE_STOCKELT_PROXY				MAKE_SQLSTATE('S','E','1','0','9')
 
 /* Bronze store */
 #define ERRCODE_STOCKELT_S3_ERROR			MAKE_SQLSTATE('S','E','2','0','0')
@@ -48,7 +51,9 @@
  * is a server error, 429 or 408.  A spent daily quota (SE002) is transient
  * too, but only from the next day on: the worker waits for it apart.  Every
  * other failure (a bad symbol, a premium function, an invalid key, a bad
- * payload, a refused redirect) comes back the same however often it is tried.
+ * payload, a refused redirect, an untrusted certificate or unreadable
+ * authorities) comes back the same however often it is tried; a proxy that
+ * refused may be back later.
  */
 static inline bool
 stockelt_errcode_is_transient(int sqlstate, long http_status)
@@ -63,6 +68,7 @@ stockelt_errcode_is_transient(int sqlstate, long http_status)
 		case ERRCODE_STOCKELT_CONNECTION_REFUSED:
 		case ERRCODE_STOCKELT_CONNECTION_RESET:
 		case ERRCODE_STOCKELT_TRANSPORT:
+		case ERRCODE_STOCKELT_PROXY:
 		case ERRCODE_STOCKELT_TRUNCATED:
 		case ERRCODE_STOCKELT_NOT_JSON:
 		case ERRCODE_STOCKELT_EMPTY_RESPONSE:

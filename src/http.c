@@ -50,6 +50,8 @@ typedef struct Received
 	char		location[2048];
 	uint64		serial;			/* this transfer, to tell its own sockets */
 	bool		stale_connection;	/* a reused connection had unread bytes */
+	bool		via_proxy;		/* stockelt.https_proxy carries this transfer */
+	long		proxy_status;	/* the proxy's answer to CONNECT, 0 if none */
 } Received;
 
 /*
@@ -252,6 +254,34 @@ aborted_for_stale_connection(CURLcode rc, const Received *r)
 }
 
 /*
+ * Whom the transfer trusts and through what it goes.  The proxy setting
+ * covers https only, as libcurl's https_proxy does; when it is empty libcurl
+ * reads the server's environment.  The authorities named also vouch for an
+ * https proxy.
+ */
+static void
+configure_trust(CURL *h, const char *url, Received *r)
+{
+	if (stockelt_ca_file[0] != '\0')
+	{
+		curl_easy_setopt(h, CURLOPT_CAINFO, stockelt_ca_file);
+		curl_easy_setopt(h, CURLOPT_PROXY_CAINFO, stockelt_ca_file);
+	}
+	if (stockelt_ca_path[0] != '\0')
+	{
+		curl_easy_setopt(h, CURLOPT_CAPATH, stockelt_ca_path);
+		curl_easy_setopt(h, CURLOPT_PROXY_CAPATH, stockelt_ca_path);
+	}
+	if (stockelt_no_proxy[0] != '\0')
+		curl_easy_setopt(h, CURLOPT_NOPROXY, stockelt_no_proxy);
+	if (stockelt_https_proxy[0] != '\0' && pg_strncasecmp(url, "https://", 8) == 0)
+	{
+		curl_easy_setopt(h, CURLOPT_PROXY, stockelt_https_proxy);
+		r->via_proxy = true;
+	}
+}
+
+/*
  * Sets up a transfer.  fresh: on a new connection, after a reused one was
  * found holding stray bytes.
  */
@@ -261,6 +291,7 @@ configure(CURL *h, const HttpRequest *req, const char *url, Received *r,
 {
 	r->serial = ++last_serial;
 	r->stale_connection = false;
+	r->via_proxy = false;
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -283,6 +314,7 @@ configure(CURL *h, const HttpRequest *req, const char *url, Received *r,
 	curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
 	curl_easy_setopt(h, CURLOPT_PREREQDATA, r);
 	curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
+	configure_trust(h, url, r);
 	if (req->headers)
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, req->headers);
 	if (strcmp(req->method, "HEAD") == 0)
@@ -350,11 +382,22 @@ excerpt_of(const char *text)
 }
 
 static void
+describe_proxy_failure(HttpResponse *resp)
+{
+	resp->error_code = ERRCODE_STOCKELT_PROXY;
+	resp->error_summary = "the proxy refused or failed the connection";
+	resp->error_hint = "Check the proxy named by stockelt.https_proxy, or empty it to connect directly.";
+}
+
+static void
 describe_failure(CURLcode rc, const Received *r, const char *errbuf,
 				 const HttpRequest *req, HttpResponse *resp)
 {
 	const char *text = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 
+	/* A proxy that answered CONNECT with anything but 200 failed, whatever libcurl calls it. */
+	if (r->via_proxy && r->proxy_status != 0 && r->proxy_status != 200)
+		rc = CURLE_COULDNT_CONNECT;
 	switch (rc)
 	{
 		case CURLE_OPERATION_TIMEDOUT:
@@ -362,8 +405,30 @@ describe_failure(CURLcode rc, const Received *r, const char *errbuf,
 			resp->error_summary = "the request timed out";
 			break;
 		case CURLE_COULDNT_CONNECT:
-			resp->error_code = ERRCODE_STOCKELT_CONNECTION_REFUSED;
-			resp->error_summary = "could not connect to the server";
+			if (r->via_proxy)
+				describe_proxy_failure(resp);
+			else
+			{
+				resp->error_code = ERRCODE_STOCKELT_CONNECTION_REFUSED;
+				resp->error_summary = "could not connect to the server";
+			}
+			break;
+		case CURLE_COULDNT_RESOLVE_PROXY:
+#if LIBCURL_VERSION_NUM >= 0x074900
+		case CURLE_PROXY:
+#endif
+			describe_proxy_failure(resp);
+			break;
+		case CURLE_PEER_FAILED_VERIFICATION:
+			resp->error_code = ERRCODE_STOCKELT_TLS_UNTRUSTED;
+			resp->error_summary = "the server's certificate is not trusted";
+			resp->error_hint = "Name the authority that signed it with stockelt.ca_file (or stockelt.ca_path).";
+			break;
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_CRL_BADFILE:
+			resp->error_code = ERRCODE_STOCKELT_TLS_CA_FILE;
+			resp->error_summary = "the certificate authorities could not be read";
+			resp->error_hint = "stockelt.ca_file must name a readable PEM file of certificates, stockelt.ca_path a directory of them.";
 			break;
 		case CURLE_RECV_ERROR:
 		case CURLE_SEND_ERROR:
@@ -418,6 +483,7 @@ perform_once(const HttpRequest *req, const char *url, HttpResponse *resp,
 			r->limit = (size_t) stockelt_max_response_kb * 1024;
 			configure(easy_handle, req, url, r, errbuf, attempt > 0);
 			rc = perform_cancellable(easy_handle);
+			curl_easy_getinfo(easy_handle, CURLINFO_HTTP_CONNECTCODE, &r->proxy_status);
 			/* The request was never sent: sending it on a new connection costs no call. */
 			if (attempt > 0 || !aborted_for_stale_connection(rc, r))
 				break;
@@ -764,7 +830,10 @@ pool_finish(HttpPool *pool, PoolSlot *s, CURLcode rc, HttpResponse *resp)
 		}
 	}
 	else
+	{
+		curl_easy_getinfo(s->easy, CURLINFO_HTTP_CONNECTCODE, &s->r.proxy_status);
 		describe_failure(rc, &s->r, s->errbuf, &s->req, resp);
+	}
 	free(s->r.data);
 	s->r.data = NULL;
 	pfree((char *) s->req.url);

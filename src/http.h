@@ -33,6 +33,7 @@ typedef struct HttpResponse
 	int			error_code;
 	const char *error_summary;
 	char	   *error_detail;
+	const char *error_hint;		/* what to do, or NULL */
 } HttpResponse;
 
 /*

@@ -167,7 +167,8 @@ raise_s3_error(const S3Call *call, const HttpResponse *resp)
 				(errcode(resp->error_code),
 				 errmsg("could not reach S3 endpoint for %s of \"%s\": %s",
 						call->method, what, resp->error_summary),
-				 errdetail_internal("%s", resp->error_detail)));
+				 errdetail_internal("%s", resp->error_detail),
+				 resp->error_hint ? errhint("%s", resp->error_hint) : 0));
 
 	code = upstream_text(xml_text(resp->body.data, NULL, "Code", NULL));
 	message = upstream_text(xml_text(resp->body.data, NULL, "Message", NULL));

@@ -23,6 +23,10 @@ char	   *stockelt_api_key_file = NULL;
 int			stockelt_connect_timeout_ms = 10000;
 int			stockelt_request_timeout_ms = 60000;
 int			stockelt_max_response_kb = 65536;
+char	   *stockelt_ca_file = NULL;
+char	   *stockelt_ca_path = NULL;
+char	   *stockelt_https_proxy = NULL;
+char	   *stockelt_no_proxy = NULL;
 char	   *stockelt_s3_endpoint = NULL;
 char	   *stockelt_s3_region = NULL;
 char	   *stockelt_s3_bucket = NULL;
@@ -39,6 +43,7 @@ int			stockelt_max_concurrent_requests = 4;
 int			stockelt_max_attempts = 5;
 int			stockelt_retry_delay_ms = 5000;
 int			stockelt_job_retention_s = 7 * 24 * 3600;
+int			stockelt_bronze_retention_s = 0;
 int			stockelt_test_clock_offset_s = 0;
 
 /* A secret file holds one line: an API key or an S3 secret, never kilobytes. */
@@ -97,6 +102,45 @@ define_api_settings(void)
 							65536, 1, 1048576,
 							PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
+}
+
+/*
+ * Whom stockelt trusts and through what it connects: they redirect or vouch
+ * for every request, so only a superuser sets or sees them.  An empty proxy
+ * leaves libcurl's own reading of the server's environment (https_proxy,
+ * all_proxy, no_proxy) in force; a proxy set here wins over it.
+ */
+static void
+define_trust_settings(void)
+{
+	DefineCustomStringVariable("stockelt.ca_file",
+							   "File of certificate authorities (PEM) trusted for https; empty means the system's bundle.",
+							   "It replaces the system's bundle: to add a private authority, name a file holding both.",
+							   &stockelt_ca_file,
+							   "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("stockelt.ca_path",
+							   "Directory of certificate authorities (hashed names, as c_rehash makes) trusted for https.",
+							   NULL,
+							   &stockelt_ca_path,
+							   "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("stockelt.https_proxy",
+							   "Proxy for https requests to the API and S3 (http://host:port); empty means the server's environment decides.",
+							   NULL,
+							   &stockelt_https_proxy,
+							   "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY,
+							   check_http_url, NULL, NULL);
+	DefineCustomStringVariable("stockelt.no_proxy",
+							   "Hosts reached without the proxy (comma-separated, as no_proxy); empty means the server's no_proxy.",
+							   NULL,
+							   &stockelt_no_proxy,
+							   "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
 }
 
 static void
@@ -198,6 +242,11 @@ define_worker_settings(void)
 							"How long finished jobs are kept in stockelt.jobs.",
 							NULL, &stockelt_job_retention_s, 7 * 24 * 3600, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("stockelt.bronze_retention",
+							"How long bronze objects that neither silver nor a replay needs are kept (0: forever).",
+							"Only weekly series in the embedded store are pruned; see the README.",
+							&stockelt_bronze_retention_s, 0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 }
 
 /*
@@ -222,6 +271,7 @@ void
 settings_define(void)
 {
 	define_api_settings();
+	define_trust_settings();
 	define_s3_settings();
 	define_limit_settings();
 	define_worker_settings();

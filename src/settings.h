@@ -13,6 +13,12 @@ extern int	stockelt_connect_timeout_ms;
 extern int	stockelt_request_timeout_ms;
 extern int	stockelt_max_response_kb;
 
+/* TLS trust and the proxy, for the API and S3 alike */
+extern char *stockelt_ca_file;
+extern char *stockelt_ca_path;
+extern char *stockelt_https_proxy;
+extern char *stockelt_no_proxy;
+
 /* The bronze store in S3 */
 extern char *stockelt_s3_endpoint;
 extern char *stockelt_s3_region;
@@ -34,6 +40,7 @@ extern int	stockelt_max_concurrent_requests;
 extern int	stockelt_max_attempts;
 extern int	stockelt_retry_delay_ms;
 extern int	stockelt_job_retention_s;
+extern int	stockelt_bronze_retention_s;
 
 /* For tests only: how far src/clock.c moves stockelt's clock forward */
 extern int	stockelt_test_clock_offset_s;

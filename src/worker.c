@@ -1242,6 +1242,30 @@ unblock(void)
 }
 
 /*
+ * With stockelt.bronze_retention set, deletes the bronze objects that neither
+ * silver's lineage nor a replay needs (stockelt._prune_bronze says which), at
+ * most once an hour, or once a retention when that is shorter.  Returns the
+ * step's SQLSTATE, 0 if none or not due.
+ */
+static int
+prune_bronze(void)
+{
+	static bool held_back = false;
+	static TimestampTz next_at = 0;
+	Statement	prune = {NULL, SPI_OK_SELECT};
+	int			sqlstate;
+
+	if (stockelt_bronze_retention_s <= 0 || (stockelt_now() < next_at && !held_back))
+		return 0;
+	prune.sql = psprintf("SELECT stockelt._prune_bronze(pg_catalog.make_interval(secs => %d))",
+						 stockelt_bronze_retention_s);
+	sqlstate = run_step("prune bronze", run_statement, &prune, &held_back);
+	next_at = TimestampTzPlusMilliseconds(stockelt_now(),
+										  (int64) Min(stockelt_bronze_retention_s, 3600) * 1000);
+	return sqlstate;
+}
+
+/*
  * Every HOUSEKEEPING_MS: enqueues the watchlist symbols that are due and
  * prunes finished jobs.  A step held back by another session's lock (an
  * uncommitted enqueue of a watched symbol) runs again LOCKED_RETRY_MS later.
@@ -1268,6 +1292,8 @@ housekeeping(void)
 						 " AND finished_at < pg_catalog.now() - pg_catalog.make_interval(secs => %d)",
 						 stockelt_job_retention_s);
 	pruned = run_step("prune finished jobs", run_statement, &prune, &prune_held_back);
+	if (prune_bronze() == ERRCODE_LOCK_NOT_AVAILABLE)
+		pruned = ERRCODE_LOCK_NOT_AVAILABLE;
 	next_housekeeping = TimestampTzPlusMilliseconds(stockelt_now(),
 													(enqueued == ERRCODE_LOCK_NOT_AVAILABLE ||
 													 pruned == ERRCODE_LOCK_NOT_AVAILABLE) ?

@@ -37,6 +37,7 @@ import os
 import random
 import re
 import signal
+import ssl
 import socket
 import struct
 import sys
@@ -883,7 +884,11 @@ def parse_args(argv):
     p.add_argument("--rpd", type=int, default=0)
     p.add_argument("--latency-ms", type=int, default=0)
     p.add_argument("--log", help="request log (default: stderr)")
+    p.add_argument("--tls-cert", help="serve https with this certificate chain (PEM)")
+    p.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = p.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error("--tls-cert and --tls-key go together")
     if args.fixtures and not os.path.isdir(args.fixtures):
         p.error(f"--fixtures {args.fixtures} is not a folder")
     return args
@@ -895,6 +900,12 @@ def main(argv=None):
     state = State(Limiter(args.rps, args.rpm, args.rpd), args.latency_ms)
     config = Config(args.apikey, args.fixtures, args.payload_dir, args.weeks, args.end)
     server = StandinServer(("127.0.0.1", args.port), config, state, log_file)
+    if args.tls_cert:
+        # The handshake happens in accept(): a client that refuses the certificate is an
+        # OSError there, which the server ignores.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     port = server.server_address[1]
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
