@@ -6,9 +6,10 @@
 # Usage (as root): test/versions.sh [VERSION...]   (default: 17 18; 15 is checked on the host)
 set -euo pipefail
 
-top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# top, fixtures_dir and kill_tree, as the runner has them.
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "$0")/lib.sh"
 mirror=${STOCKELT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-fixtures_dir=${STOCKELT_FIXTURES:-$top/../shared/fixtures/alphavantage}
 # Debian's suite for each PostgreSQL version: the newest suite that carries it.
 declare -A suite_of=([17]=trixie [18]=sid)
 
@@ -21,15 +22,6 @@ failures=0
 # say TEXT: progress on stderr, so that check.sh's own output stays apart on stdout.
 say() {
 	echo "versions: $*" >&2
-}
-
-# kill_tree PID: ends a process this script started and everything it started, by PID.
-kill_tree() {
-	local pid=$1 child
-	for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
-		kill_tree "$child"
-	done
-	kill "$pid" 2>/dev/null || true
 }
 
 # Processes whose root is DIR: only ever ones started by this script, inside its chroot.

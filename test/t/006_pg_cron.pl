@@ -30,19 +30,7 @@ my $node = new_node('pg_cron', $standin->{url}, undef, $standin->{apikey});
 $node->append_conf('postgresql.conf', $settings[0]);
 
 # Debian's pg_hba.conf, as pg_createcluster writes it, and a server listening on TCP.
-my $os_user = getpwuid($>);
-$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'\n");
-open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die "pg_hba.conf: $!";
-print $hba <<"EOF";
-local   all             $os_user                           peer
-local   all             all                                     peer
-host    all             all             127.0.0.1/32            scram-sha-256
-host    all             all             ::1/128                 scram-sha-256
-local   replication     all                                     peer
-host    replication     all             127.0.0.1/32            scram-sha-256
-host    replication     all             ::1/128                 scram-sha-256
-EOF
-close $hba;
+debian_hba($node);
 $node->start;
 is( $node->safe_psql('postgres', q{SELECT string_agg(auth_method, ' ' ORDER BY line_number)
 		FROM pg_hba_file_rules WHERE 'all' = ANY (database)}),

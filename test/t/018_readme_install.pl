@@ -21,7 +21,6 @@ like($preload, qr/ALTER SYSTEM SET shared_preload_libraries/, 'the README\'s fir
 like($create, qr/CREATE EXTENSION stockelt;/, 'and its second creates the extension');
 
 my $standin = start_standin('--weeks', '52');
-my $os_user = getpwuid($>);
 
 # A cluster as Debian's pg_createcluster makes it: its pg_hba.conf, listening on TCP, stockelt
 # installed but not preloaded (its settings written beforehand, as a user might).
@@ -32,21 +31,10 @@ sub debian_node
 	$node->init;
 	write_secret_file($node, 'alphavantage.key', $standin->{apikey});
 	$node->append_conf('postgresql.conf', qq{
-listen_addresses = '127.0.0.1'
 stockelt.api_key_file = 'alphavantage.key'
 stockelt.api_base_url = '$standin->{url}/query'
 } . ($settings // ''));
-	open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die "pg_hba.conf: $!";
-	print $hba <<"EOF";
-local   all             $os_user                           peer
-local   all             all                                     peer
-host    all             all             127.0.0.1/32            scram-sha-256
-host    all             all             ::1/128                 scram-sha-256
-local   replication     all                                     peer
-host    replication     all             127.0.0.1/32            scram-sha-256
-host    replication     all             ::1/128                 scram-sha-256
-EOF
-	close $hba;
+	debian_hba($node);
 	$node->start;
 	return $node;
 }

@@ -15,7 +15,7 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 
 our @EXPORT = qw(start_standin new_node worker_node readme_grants readme_section_blocks wait_for
-  reload_settings worker_pid process_gone sqlstate_of query_row write_secret_file);
+  reload_settings worker_pid process_gone sqlstate_of query_row write_secret_file debian_hba);
 
 my $standin_py = dirname(__FILE__) . '/../standin.py';
 
@@ -107,6 +107,27 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 });
 	return $node;
+}
+
+# debian_hba($node): the pg_hba.conf Debian's pg_createcluster writes (peer over the Unix
+# socket, scram-sha-256 over TCP, no trust), and the server listening on 127.0.0.1.
+sub debian_hba
+{
+	my ($node) = @_;
+	my $os_user = getpwuid($>);
+	$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'\n");
+	open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die "pg_hba.conf: $!";
+	print $hba <<"EOF";
+local   all             $os_user                           peer
+local   all             all                                     peer
+host    all             all             127.0.0.1/32            scram-sha-256
+host    all             all             ::1/128                 scram-sha-256
+local   replication     all                                     peer
+host    replication     all             127.0.0.1/32            scram-sha-256
+host    replication     all             ::1/128                 scram-sha-256
+EOF
+	close $hba;
+	return;
 }
 
 # The README's "Granting access" recipe, as written, with its pipeline role named $role and
