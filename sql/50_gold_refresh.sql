@@ -281,13 +281,18 @@ BEGIN
 							/ (lag(s.adjusted_close * s.basis_factor) OVER run)::float8)
 			   END AS adjusted_log_return,
 			   -- q: the jump of adjusted_close/close that this week's events
-			   -- made to every earlier week
-			   (nullif(s.adjusted_close * s.basis_factor, 0)::float8 / s.close::float8)
-				 / (nullif(lag(s.adjusted_close * s.basis_factor) OVER run, 0)::float8
-					/ (lag(s.close) OVER run)::float8) AS q,
+			   -- made to every earlier week; unseen (NULL) when one of the four
+			   -- prices behind it is at most 0.00005, which four-decimal rounding
+			   -- cannot tell from zero
+			   CASE WHEN s.adjusted_close > 0.00005 AND s.close > 0.00005
+						 AND lag(s.adjusted_close) OVER run > 0.00005 AND lag(s.close) OVER run > 0.00005
+					THEN (nullif(s.adjusted_close * s.basis_factor, 0)::float8 / s.close::float8)
+						 / (nullif(lag(s.adjusted_close * s.basis_factor) OVER run, 0)::float8
+							/ (lag(s.close) OVER run)::float8) END AS q,
 			   -- how far four-decimal rounding of the four prices behind q can
 			   -- move it, as a log: each value v is within 0.00005 of the truth
-			   CASE WHEN s.adjusted_close > 0 AND lag(s.adjusted_close) OVER run > 0
+			   CASE WHEN s.adjusted_close > 0.00005 AND s.close > 0.00005
+						 AND lag(s.adjusted_close) OVER run > 0.00005 AND lag(s.close) OVER run > 0.00005
 					THEN -ln(1 - 0.00005 / s.adjusted_close::float8)
 						 - ln(1 - 0.00005 / s.close::float8)
 						 - ln(1 - 0.00005 / (lag(s.adjusted_close) OVER run)::float8)
@@ -338,12 +343,12 @@ BEGIN
 			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
 						 AND dividend_amount < previous_close
 					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
-							 + ln(1 - dividend_amount::float8 / previous_close::float8)) END AS misfit_raw,
+							 + ln(((previous_close - dividend_amount) / previous_close)::float8)) END AS misfit_raw,
 			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
 						 AND dividend_amount * shares_after / parts_after < previous_close
 					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
-							 + ln(1 - (dividend_amount * shares_after / parts_after)::float8
-									  / previous_close::float8)) END AS misfit_current
+							 + ln(((previous_close - dividend_amount * shares_after / parts_after)
+									  / previous_close)::float8)) END AS misfit_current
 		  FROM share_basis e
 	),
 	-- what the week paid per share then, on the raw basis
@@ -355,7 +360,7 @@ BEGIN
 	misfits AS (
 		SELECT f.*,
 			   CASE WHEN paid_amount > 0 AND paid_amount < previous_close AND q IS NOT NULL
-					THEN abs(ln(q / split_ratio) + ln(1 - paid_amount::float8 / previous_close::float8))
+					THEN abs(ln(q / split_ratio) + ln(((previous_close - paid_amount) / previous_close)::float8))
 			   END AS misfit
 		  FROM paid f
 	),

@@ -604,3 +604,45 @@ SELECT s.keys > s.weeks AS two_keys_in_some_weeks,
   FROM s, c;
 DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'XEE.TO';
 SELECT stocks FROM stockelt_refresh_gold();
+
+-- Prices silver accepts that four-decimal rounding cannot tell from zero (an adjusted close
+-- of 0.00000001, closes of 0.00001 and 0.00005), and a dividend equal to the close before it
+-- to the 20th digit: the refresh succeeds, no jump next to those prices is classified (the
+-- dividend after them is taken as cash), and the dividend that the close before it cannot
+-- pay is a distribution.
+CREATE FUNCTION put_tiny(p_key text) RETURNS text LANGUAGE sql AS $$
+	WITH body AS (
+		SELECT convert_to(format('{"Meta Data": {"2. Symbol": "TINY"}, "Weekly Adjusted Time Series": {%s}}',
+			string_agg(format('"%s": {"1. open": "%s", "2. high": "%s", "3. low": "%s", "4. close": "%s", '
+							  '"5. adjusted close": "%s", "6. volume": "100", "7. dividend amount": "%s"}',
+							  d, v[1], v[1], v[1], v[1], v[2], v[3]), ', ')), 'UTF8') AS b
+		  FROM (VALUES ('2024-01-05', ARRAY['10.0000', '10.0000', '0.0000']),
+					   ('2024-01-12', ARRAY['10.0000', '0.00000001', '0.0000']),
+					   ('2024-01-19', ARRAY['9.0000', '7.0000', '0.5000']),
+					   ('2024-01-26', ARRAY['0.00001', '0.00001', '0.0000']),
+					   ('2024-02-02', ARRAY['0.00005', '0.00005', '0.0000']),
+					   ('2024-02-09', ARRAY['10.0000', '10.0000', '0.0000']),
+					   ('2024-02-16', ARRAY['123456789012.12345679', '123456789012.12345679', '0.0000']),
+					   ('2024-02-23', ARRAY['100.0000', '100.0000', '123456789012.12345678']),
+					   ('2024-03-01', ARRAY['101.0000', '101.0000', '0.0000'])) AS t (d, v)
+	), catalog AS (
+		INSERT INTO stockelt.bronze_objects (key, symbol, api_function, fetched_at, size_bytes, sha256, store)
+		SELECT p_key, 'TINY', 'TIME_SERIES_WEEKLY_ADJUSTED', '2024-03-04 12:00:00+00', length(b),
+			   encode(sha256(b), 'hex'), 'table'
+		  FROM body
+	)
+	INSERT INTO stockelt.bronze_bodies SELECT p_key, b FROM body;
+	SELECT p_key;
+$$;
+SELECT inserted FROM stockelt_ingest(put_tiny('alphavantage/time_series_weekly_adjusted/symbol=TINY/tiny.json'));
+SELECT stocks FROM stockelt_refresh_gold();
+SELECT f.week_ending, f.close, f.adjusted_close, f.split_factor, f.is_partial,
+	   round(f.adjusted_return::numeric, 6) AS weekly_return
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key)
+ WHERE s.symbol = 'TINY' ORDER BY 1;
+SELECT a.week_ending, a.action, a.amount, a.observed_factor
+  FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+ WHERE s.symbol = 'TINY' ORDER BY 1, 2;
+DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'TINY';
+DELETE FROM stockelt.bronze_objects WHERE symbol = 'TINY';
+SELECT stocks FROM stockelt_refresh_gold();
