@@ -1,13 +1,22 @@
 /*
  * s3.c
- *		S3 requests signed with AWS Signature V4 by libcurl.
+ *		S3 requests signed with AWS Signature V4.
  *
- * libcurl 7.88 signs the request itself (CURLOPT_AWS_SIGV4) but leaves three
- * things to the caller: the x-amz-content-sha256 header on every request, a
- * query string already in canonical form (keys sorted, values encoded with
- * upper-case hex, "/" encoded), and never setting X-Amz-Date by hand.
+ * stockelt signs each request itself rather than through libcurl's
+ * CURLOPT_AWS_SIGV4, which canonicalises the query string again on its own
+ * terms: libcurl 8.14 (Debian trixie's) signs "%2B" in a value as "%20", a
+ * space, while S3 signs the "+" that was sent, so every listing of a prefix
+ * with a "+" in it was refused (SignatureDoesNotMatch).  Here the URL is
+ * built in canonical form (keys sorted, values encoded with upper-case hex,
+ * "/" encoded in values), and exactly its path and query are what is signed,
+ * with the Host, X-Amz-Date and x-amz-content-sha256 headers sent as signed.
  */
 #include "postgres.h"
+
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "miscadmin.h"
 
@@ -84,6 +93,76 @@ object_url(const char *key, const char *query)
 						stockelt_s3_bucket, (int) (elen - (host - endpoint)), host,
 						path, q, query ? query : "");
 	}
+}
+
+/* HMAC-SHA256 of data under key into out (32 bytes). */
+static void
+hmac_sha256(const unsigned char *key, size_t key_len, const char *data, unsigned char *out)
+{
+	unsigned int out_len = 0;
+
+	if (HMAC(EVP_sha256(), key, (int) key_len, (const unsigned char *) data, strlen(data),
+			 out, &out_len) == NULL || out_len != 32)
+		elog(ERROR, "could not compute HMAC-SHA256");
+}
+
+/*
+ * The Host, X-Amz-Date and Authorization headers of a request to url (as
+ * object_url builds it: already canonical) with the given payload hash,
+ * signed with AWS Signature V4 for stockelt.s3_region's "s3" service.
+ */
+static List *
+sigv4_headers(const char *method, const char *url, const char *payload_hash,
+			  const char *access_key, const char *secret)
+{
+	const char *authority = strstr(url, "://") + 3;
+	const char *path = authority + strcspn(authority, "/");
+	const char *query = strchr(path, '?');
+	int			path_len = query ? (int) (query - path) : (int) strlen(path);
+	char		amz_date[17];
+	char		date[9];
+	time_t		now = time(NULL);
+	struct tm	tm;
+	char	   *host = pnstrdup(authority, path - authority);
+	char	   *canonical;
+	char	   *scope;
+	char	   *to_sign;
+	char		canonical_hash[SHA256_HEX_LEN];
+	char	   *key0 = psprintf("AWS4%s", secret);
+	unsigned char key[32];
+	unsigned char signature[32];
+	char		signature_hex[65];
+
+	if (gmtime_r(&now, &tm) == NULL ||
+		strftime(amz_date, sizeof(amz_date), "%Y%m%dT%H%M%SZ", &tm) != 16)
+		elog(ERROR, "could not format the request time");
+	memcpy(date, amz_date, 8);
+	date[8] = '\0';
+
+	canonical = psprintf("%s\n%.*s\n%s\nhost:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n\n"
+						 "host;x-amz-content-sha256;x-amz-date\n%s",
+						 method, path_len, path, query ? query + 1 : "",
+						 host, payload_hash, amz_date, payload_hash);
+	if (!sha256_hex(canonical, strlen(canonical), canonical_hash))
+		elog(ERROR, "could not compute SHA-256");
+	scope = psprintf("%s/%s/s3/aws4_request", date, stockelt_s3_region);
+	to_sign = psprintf("AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, canonical_hash);
+
+	hmac_sha256((unsigned char *) key0, strlen(key0), date, key);
+	explicit_bzero(key0, strlen(key0));
+	hmac_sha256(key, sizeof(key), stockelt_s3_region, key);
+	hmac_sha256(key, sizeof(key), "s3", key);
+	hmac_sha256(key, sizeof(key), "aws4_request", key);
+	hmac_sha256(key, sizeof(key), to_sign, signature);
+	explicit_bzero(key, sizeof(key));
+	for (int i = 0; i < 32; i++)
+		sprintf(signature_hex + 2 * i, "%02x", signature[i]);
+
+	return list_make3(psprintf("Host: %s", host),
+					  psprintf("X-Amz-Date: %s", amz_date),
+					  psprintf("Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, "
+							   "SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=%s",
+							   access_key, scope, signature_hex));
 }
 
 /* The text of the first <tag>…</tag> after start, entities decoded; NULL if absent. */
@@ -203,13 +282,21 @@ s3_request(const S3Call *call, HttpResponse *resp)
 	char		body_hash[SHA256_HEX_LEN];
 	struct curl_slist *volatile headers = NULL;
 	const char *secret = stockelt_effective_s3_secret();
+	List	   *signed_headers;
 
 	s3_require_configuration();
 	if (!sha256_hex(call->body ? call->body : "", call->body_len, body_hash))
 		elog(ERROR, "could not compute SHA-256");
 
+	req.url = object_url(call->key, call->query);
+	signed_headers = sigv4_headers(call->method, req.url, body_hash, access_key_id(), secret);
+
 	PG_TRY();
 	{
+		ListCell   *lc;
+
+		foreach(lc, signed_headers)
+			headers = curl_slist_append(headers, lfirst(lc));
 		headers = curl_slist_append(headers, psprintf("x-amz-content-sha256: %s", body_hash));
 		if (call->content_type)
 			headers = curl_slist_append(headers, psprintf("Content-Type: %s", call->content_type));
@@ -217,13 +304,9 @@ s3_request(const S3Call *call, HttpResponse *resp)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 
 		req.method = call->method;
-		req.url = object_url(call->key, call->query);
 		req.body = call->body;
 		req.body_len = call->body_len;
 		req.headers = headers;
-		req.aws_sigv4 = psprintf("aws:amz:%s:s3", stockelt_s3_region);
-		req.username = access_key_id();
-		req.password = secret;
 		req.secret = secret;
 		http_perform(&req, resp);
 	}
