@@ -44,8 +44,23 @@ wait_until() {
 	done
 }
 
+# The OSD's object classes (which the gateway's bucket index needs). Debian's Ceph 18 and 20
+# default to a relative "lib/<triplet>/rados-classes", which resolves against the daemon's
+# working directory: from anywhere but / the gateway fails with "Operation not supported".
+osd_class_dir() {
+	local default
+	default=$(ceph-conf --show-config-value osd_class_dir 2>/dev/null) || default=
+	case $default in
+	/*) echo "$default" ;;
+	?*) [ -d "/usr/$default" ] || die "no object classes in /usr/$default (osd_class_dir $default)"
+		echo "/usr/$default" ;;
+	*) die "ceph-conf knows no osd_class_dir" ;;
+	esac
+}
+
 write_ceph_conf() {
-	local dir=$1 mon_port=$2 rgw_port=$3
+	local dir=$1 mon_port=$2 rgw_port=$3 class_dir
+	class_dir=$(osd_class_dir)
 	cat >"$dir/ceph.conf" <<EOF
 [global]
 fsid = $(cat /proc/sys/kernel/random/uuid)
@@ -84,6 +99,7 @@ mon data = $dir/mon/\$cluster-\$id
 [osd]
 osd data = $dir/osd/\$cluster-\$id
 osd objectstore = memstore
+osd class dir = $class_dir
 memstore device bytes = 1073741824
 
 [client.rgw]
