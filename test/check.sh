@@ -43,10 +43,15 @@ check() {
 # built from another directory with make -f (VPATH), then installed.
 build_and_install_vpath() {
 	mkdir "$work/source" "$work/build"
-	(cd "$top" && git ls-files -z --cached --others --exclude-standard |
-		while IFS= read -r -d '' file; do
-			if [ -e "$file" ]; then cp --parents -P "$file" "$work/source"; fi
-		done)
+	if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		(cd "$top" && git ls-files -z --cached --others --exclude-standard |
+			while IFS= read -r -d '' file; do
+				if [ -e "$file" ]; then cp --parents -P "$file" "$work/source"; fi
+			done)
+	else
+		# A copy of the tree without git (test/versions.sh's chroots): what .gitignore ignores left out.
+		tar -C "$top" --exclude-vcs --exclude-vcs-ignores -cf - . | tar -C "$work/source" -xf -
+	fi
 	make -s -C "$work/build" -f "$work/source/Makefile" PG_CONFIG="$PG_CONFIG" >/dev/null
 	as_root make -s -C "$work/build" -f "$work/source/Makefile" PG_CONFIG="$PG_CONFIG" install >/dev/null
 }
