@@ -49,8 +49,10 @@ build_and_install_vpath() {
 				if [ -e "$file" ]; then cp --parents -P "$file" "$work/source"; fi
 			done)
 	else
-		# A copy of the tree without git (test/versions.sh's chroots): what .gitignore ignores left out.
+		# A copy of the tree without git (test/versions.sh's chroots, built in place first): tar
+		# knows no anchored or negated .gitignore patterns, so make clean drops the build products.
 		tar -C "$top" --exclude-vcs --exclude-vcs-ignores -cf - . | tar -C "$work/source" -xf -
+		make -s -C "$work/source" PG_CONFIG="$PG_CONFIG" clean >/dev/null
 	fi
 	make -s -C "$work/build" -f "$work/source/Makefile" PG_CONFIG="$PG_CONFIG" >/dev/null
 	as_root make -s -C "$work/build" -f "$work/source/Makefile" PG_CONFIG="$PG_CONFIG" install >/dev/null
