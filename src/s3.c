@@ -9,7 +9,7 @@
  * with a "+" in it was refused (SignatureDoesNotMatch).  Here the URL is
  * built in canonical form (keys sorted, values encoded with upper-case hex,
  * "/" encoded in values), and exactly its path and query are what is signed,
- * with the Host, X-Amz-Date and x-amz-content-sha256 headers sent as signed.
+ * with the Host, X-Amz-Date, x-amz-content-sha256 and Content-Type headers.
  */
 #include "postgres.h"
 
@@ -112,8 +112,8 @@ hmac_sha256(const unsigned char *key, size_t key_len, const char *data, unsigned
  * signed with AWS Signature V4 for stockelt.s3_region's "s3" service.
  */
 static List *
-sigv4_headers(const char *method, const char *url, const char *payload_hash,
-			  const char *access_key, const char *secret)
+sigv4_headers(const char *method, const char *url, const char *content_type,
+			  const char *payload_hash, const char *access_key, const char *secret)
 {
 	const char *authority = strstr(url, "://") + 3;
 	const char *path = authority + strcspn(authority, "/");
@@ -124,6 +124,9 @@ sigv4_headers(const char *method, const char *url, const char *payload_hash,
 	time_t		now = time(NULL);
 	struct tm	tm;
 	char	   *host = pnstrdup(authority, path - authority);
+	/* Ceph 20 refuses (AccessDenied) a Content-Type left out of the signature. */
+	const char *signed_names = content_type ? "content-type;host;x-amz-content-sha256;x-amz-date"
+		: "host;x-amz-content-sha256;x-amz-date";
 	char	   *canonical;
 	char	   *scope;
 	char	   *to_sign;
@@ -139,10 +142,11 @@ sigv4_headers(const char *method, const char *url, const char *payload_hash,
 	memcpy(date, amz_date, 8);
 	date[8] = '\0';
 
-	canonical = psprintf("%s\n%.*s\n%s\nhost:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n\n"
-						 "host;x-amz-content-sha256;x-amz-date\n%s",
+	canonical = psprintf("%s\n%.*s\n%s\n%shost:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n\n"
+						 "%s\n%s",
 						 method, path_len, path, query ? query + 1 : "",
-						 host, payload_hash, amz_date, payload_hash);
+						 content_type ? psprintf("content-type:%s\n", content_type) : "",
+						 host, payload_hash, amz_date, signed_names, payload_hash);
 	if (!sha256_hex(canonical, strlen(canonical), canonical_hash))
 		elog(ERROR, "could not compute SHA-256");
 	scope = psprintf("%s/%s/s3/aws4_request", date, stockelt_s3_region);
@@ -161,8 +165,8 @@ sigv4_headers(const char *method, const char *url, const char *payload_hash,
 	return list_make3(psprintf("Host: %s", host),
 					  psprintf("X-Amz-Date: %s", amz_date),
 					  psprintf("Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, "
-							   "SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=%s",
-							   access_key, scope, signature_hex));
+							   "SignedHeaders=%s, Signature=%s",
+							   access_key, scope, signed_names, signature_hex));
 }
 
 /* The text of the first <tag>…</tag> after start, entities decoded; NULL if absent. */
@@ -289,7 +293,8 @@ s3_request(const S3Call *call, HttpResponse *resp)
 		elog(ERROR, "could not compute SHA-256");
 
 	req.url = object_url(call->key, call->query);
-	signed_headers = sigv4_headers(call->method, req.url, body_hash, access_key_id(), secret);
+	signed_headers = sigv4_headers(call->method, req.url, call->content_type, body_hash,
+								   access_key_id(), secret);
 
 	PG_TRY();
 	{

@@ -60,7 +60,8 @@ sub moved_now
 $node->safe_psql('postgres', 'CREATE ROLE tester LOGIN');
 my ($ret, $out, $err) = $node->psql('postgres', 'SHOW stockelt.test_clock_offset',
 	extra_params => [ '-U', 'tester' ]);
-like($err, qr/must be superuser or have privileges of pg_read_all_settings/,
+# PostgreSQL 16 reworded the refusal ("permission denied to examine ...").
+like($err, qr/must be superuser or have privileges of pg_read_all_settings|permission denied to examine "stockelt\.test_clock_offset"/,
 	'an ordinary role cannot read the clock offset');
 ($ret, $out, $err) = $node->psql('postgres',
 	'ALTER SYSTEM SET stockelt.test_clock_offset = 86400', extra_params => [ '-U', 'tester' ]);
