@@ -173,6 +173,8 @@ main() {
 		echo "skipped: tooling self-test and parser fuzzing (STOCKELT_INSTALLED: they test the source tree)"
 	else
 		run_tooling_selftest
+		check "release files and the demo's dependencies agree (test/release_check.sh)" \
+			bash "$top/test/release_check.sh"
 		# STOCKELT_FUZZ_SECONDS=0: no fuzzing (test/versions.sh's chroots, which install no clang).
 		if [ "${STOCKELT_FUZZ_SECONDS:-}" = 0 ]; then echo "skipped: parser fuzzing"; else run_fuzz; fi
 	fi

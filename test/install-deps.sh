@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything stockelt needs to build, run its demo and run its tests on Debian 12.
 # Idempotent; uses sudo when not run as root. Debian packages only.
-# Usage: install-deps.sh [--demo]
+# Usage: install-deps.sh [--demo] [--list]
 #   (no option)  everything the tests need, Ceph, clang and libFuzzer included
 #   --demo       only what the demo needs: the build, PostgreSQL 15 and the stand-in API server
+#   --list       print the packages the mode names, one a line, and install nothing
 # test/versions.sh runs it inside its chroots with STOCKELT_PG_VERSION=17 or 18 (Debian's
 # package names for that version) and STOCKELT_FUZZ_SECONDS=0 (no fuzzing, so no clang).
 set -euo pipefail
@@ -43,7 +44,16 @@ test_packages=(
 # Ceph's RADOS Gateway for a throwaway S3 server; recommends would pull in a whole cluster stack.
 test_ceph_packages=(radosgw ceph-mon ceph-osd)
 
-case "${1:-}" in
+list=
+mode=
+for arg in "$@"; do
+	case "$arg" in
+	--list) list=1 ;;
+	*) mode=$arg ;;
+	esac
+done
+
+case "$mode" in
 --demo)
 	packages=("${demo_packages[@]}")
 	ceph_packages=()
@@ -55,10 +65,15 @@ case "${1:-}" in
 	what="all dependencies"
 	;;
 *)
-	echo "usage: $0 [--demo]" >&2
+	echo "usage: $0 [--demo] [--list]" >&2
 	exit 2
 	;;
 esac
+
+if [ -n "$list" ]; then
+	printf '%s\n' "${packages[@]}" "${ceph_packages[@]}"
+	exit 0
+fi
 
 installed=$(dpkg-query -W -f='${Status}\n' "${packages[@]}" "${ceph_packages[@]}" 2>/dev/null |
 	grep -c '^install ok installed$' || true)
