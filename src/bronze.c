@@ -547,6 +547,26 @@ take_table_body(struct varlena *stored, int flags, BronzeObject *obj)
 }
 
 /*
+ * The plan of sql, prepared at the first call and kept for the life of the
+ * backend in *plan (the plan cache replans it when tables change).  Inside
+ * SPI_connect.  Bronze's look-ups and ingest's applied check use it.
+ */
+SPIPlanPtr
+kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	prepared = SPI_prepare(sql, nargs, types);
+
+		if (prepared == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+		SPI_keepplan(prepared);
+		*plan = prepared;
+	}
+	return *plan;
+}
+
+/*
  * The catalog row of obj->key and, from the table store, its body, in one
  * look-up through a plan kept for the life of the backend.  A table body
  * larger than max_size (when not negative) is not read: its size is set, and
@@ -562,18 +582,12 @@ read_catalog(int flags, int64 max_size, BronzeObject *obj, bool *too_large)
 	bool		found = false;
 
 	SPI_connect();
-	if (plan == NULL)
-	{
-		const char *sql = "SELECT o.api_function, coalesce(o.symbol, o.keywords), o.fetched_at, "
-			"       o.store, o.sha256, o.size_bytes, CASE WHEN NOT $2 THEN b.body END "
-			"  FROM stockelt.bronze_objects o "
-			"  LEFT JOIN stockelt.bronze_bodies b ON b.key = o.key "
-			" WHERE o.key = $1";
-
-		if ((plan = SPI_prepare(sql, 2, types)) == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-	}
+	kept_plan(&plan,
+			  "SELECT o.api_function, coalesce(o.symbol, o.keywords), o.fetched_at, "
+			  "       o.store, o.sha256, o.size_bytes, CASE WHEN NOT $2 THEN b.body END "
+			  "  FROM stockelt.bronze_objects o "
+			  "  LEFT JOIN stockelt.bronze_bodies b ON b.key = o.key "
+			  " WHERE o.key = $1", 2, types);
 	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up bronze object \"%s\"", obj->key);
 	if (SPI_processed == 1)
@@ -672,17 +686,11 @@ bronze_describe(List *keys)
 	values[0] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 
 	SPI_connect();
-	if (plan == NULL)
-	{
-		const char *sql = "SELECT k.key, o.api_function, coalesce(o.symbol, o.keywords), o.fetched_at "
-			"  FROM unnest($1) WITH ORDINALITY AS k (key, n) "
-			"  LEFT JOIN stockelt.bronze_objects o ON o.key = k.key "
-			" ORDER BY k.n";
-
-		if ((plan = SPI_prepare(sql, 1, types)) == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-	}
+	kept_plan(&plan,
+			  "SELECT k.key, o.api_function, coalesce(o.symbol, o.keywords), o.fetched_at "
+			  "  FROM unnest($1) WITH ORDINALITY AS k (key, n) "
+			  "  LEFT JOIN stockelt.bronze_objects o ON o.key = k.key "
+			  " ORDER BY k.n", 1, types);
 	/* Not read-only: objects cataloged earlier in this statement are seen. */
 	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up bronze objects");

@@ -8,6 +8,7 @@
 
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
+#include "executor/spi.h"
 #include "nodes/pg_list.h"
 
 /* Raises an error unless S3 is configured, for a caller that reads from S3 alone. */
@@ -77,5 +78,8 @@ extern List *bronze_describe(List *keys);
 
 /* Raises an error unless a body has the catalog's SHA-256. */
 extern void bronze_verify(const char *key, const StringInfoData *body, const char *sha256);
+
+/* The plan of sql, prepared once and kept for the backend's life (inside SPI_connect). */
+extern SPIPlanPtr kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types);
 
 #endif							/* STOCKELT_BRONZE_H */

@@ -40,22 +40,6 @@ PG_FUNCTION_INFO_V1(stockelt_ingest_s3);
 PG_FUNCTION_INFO_V1(stockelt_ingest_many);
 PG_FUNCTION_INFO_V1(stockelt_replay);
 
-/* A plan kept for the life of the backend; the plan cache replans it when tables change. */
-static SPIPlanPtr
-kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	prepared = SPI_prepare(sql, nargs, types);
-
-		if (prepared == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-		SPI_keepplan(prepared);
-		*plan = prepared;
-	}
-	return *plan;
-}
-
 /*
  * A body larger than any object of the API is refused before it is read: its
  * parsed tree would take many times its size.

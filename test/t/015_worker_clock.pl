@@ -35,6 +35,23 @@ sub job
 		"SELECT state || ' ' || attempts FROM stockelt.jobs WHERE symbol = '$symbol'");
 }
 
+# queued_during_wait(symbol, reason, due, name): a job queued while the worker holds every job
+# says why and when it will run, and so does stockelt.worker for the next job.
+sub queued_during_wait
+{
+	my ($symbol, $reason, $due, $name) = @_;
+	(my $quoted = $reason) =~ s/'/''/g;
+	enqueue($symbol);
+	ok(defined wait_for($node, qq{
+			SELECT state = 'queued' AND waiting_for = '$quoted' AND next_attempt_at = $due
+			  FROM stockelt.jobs WHERE symbol = '$symbol'}, 15),
+		$name);
+	is($node->safe_psql('postgres', qq{
+			SELECT waiting_for || ', ' || (next_attempt_at = $due) FROM stockelt.worker}),
+		"$reason, true", 'and so does stockelt.worker, with the time the next job runs');
+	return;
+}
+
 # Moves stockelt's clock forward to $offset seconds past the server's and
 # returns once a new session sees it, plus a moment for the worker's reload.
 sub move_clock
@@ -86,15 +103,8 @@ is(job('DAY2'), 'queued 0', 'while the clock stands, it still waits');
 is($standin->count('DAY2'), 0, 'without calling the API');
 is($node->safe_psql('postgres', qq{SELECT waiting_for FROM stockelt.jobs WHERE symbol = 'DAY2'}),
 	"the next day's budget", 'the job says what it waits for');
-enqueue('DAY3');
-ok(defined wait_for($node, qq{
-		SELECT state = 'queued' AND waiting_for = 'the next day''s budget'
-			   AND next_attempt_at = $next_midnight
-		  FROM stockelt.jobs WHERE symbol = 'DAY3'}, 15),
+queued_during_wait('DAY3', "the next day's budget", $next_midnight,
 	'a job queued while the budget is spent shows it too, due at the next midnight');
-is($node->safe_psql('postgres', qq{
-		SELECT waiting_for || ', ' || (next_attempt_at = $next_midnight) FROM stockelt.worker}),
-	"the next day's budget, true", 'and so does stockelt.worker, with the time the next job runs');
 
 # One minute past the next midnight.
 move_clock($node->safe_psql('postgres', qq{
@@ -153,15 +163,8 @@ ok(defined wait_for($node, qq{
 			   AND next_attempt_at = $paused_until
 		  FROM stockelt.jobs WHERE symbol = 'QUOTA1'}, 15),
 	'a quota answer: the job waits for the end of the pause, due when it ends');
-enqueue('QUOTA2');
-ok(defined wait_for($node, qq{
-		SELECT state = 'queued' AND waiting_for = 'the end of a quota pause'
-			   AND next_attempt_at = $paused_until
-		  FROM stockelt.jobs WHERE symbol = 'QUOTA2'}, 15),
+queued_during_wait('QUOTA2', 'the end of a quota pause', $paused_until,
 	'a job queued during the pause shows it too');
-is($node->safe_psql('postgres', qq{
-		SELECT waiting_for || ', ' || (next_attempt_at = $paused_until) FROM stockelt.worker}),
-	'the end of a quota pause, true', 'and so does stockelt.worker');
 is($standin->count('QUOTA2'), 0, 'without calling the API');
 $node->safe_psql('postgres', 'SELECT stockelt_resume()');
 ok(defined wait_for($node, q{

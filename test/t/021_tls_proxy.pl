@@ -97,20 +97,10 @@ reload_settings($node, 'stockelt.ca_path' => '', 'stockelt.ca_file' => "$dir/ca.
 sub start_proxy
 {
 	my $pdir = PostgreSQL::Test::Utils::tempdir('proxy');
-	my $h = IPC::Run::start(
-		[
-			'/usr/bin/python3', dirname(__FILE__) . '/../connect_proxy.py',
-			'--port-file', "$pdir/port", '--log', "$pdir/proxy.log"
-		],
-		'<', \undef, '>', "$pdir/stdout", '2>', "$pdir/stderr");
-	for (1 .. 200)
-	{
-		last if -s "$pdir/port";
-		usleep(50_000);
-	}
-	die 'the proxy did not start' unless -s "$pdir/port";
-	my $port = slurp_file("$pdir/port");
-	chomp $port;
+	my ($h, $port) = start_server(
+		$pdir, 'the proxy',
+		'/usr/bin/python3', dirname(__FILE__) . '/../connect_proxy.py',
+		'--port-file', "$pdir/port", '--log', "$pdir/proxy.log");
 	return { handle => $h, port => $port, log => "$pdir/proxy.log" };
 }
 

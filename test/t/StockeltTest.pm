@@ -15,9 +15,27 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 
 our @EXPORT = qw(start_standin new_node worker_node readme_grants readme_section_blocks wait_for
-  reload_settings worker_pid process_gone sqlstate_of query_row write_secret_file debian_hba);
+  reload_settings worker_pid process_gone sqlstate_of query_row write_secret_file debian_hba
+  start_server);
 
 my $standin_py = dirname(__FILE__) . '/../standin.py';
+
+# start_server(dir, what, command…): a server of the tests that writes the port it listens on
+# into dir/port; its handle and port once it does.
+sub start_server
+{
+	my ($dir, $what, @command) = @_;
+	my $handle = IPC::Run::start(\@command, '<', \undef, '>', "$dir/stdout", '2>', "$dir/stderr");
+	for (1 .. 200)
+	{
+		last if -s "$dir/port";
+		usleep(50_000);
+	}
+	die "$what did not start" unless -s "$dir/port";
+	my $port = slurp_file("$dir/port");
+	chomp $port;
+	return ($handle, $port);
+}
 
 # start_standin(options…): the stand-in on a free port of 127.0.0.1.
 sub start_standin
@@ -25,21 +43,10 @@ sub start_standin
 	my (@options) = @_;
 	my $dir = PostgreSQL::Test::Utils::tempdir('standin');
 	my $apikey = $ENV{APIKEY} // ('STKTEST' . int(rand(1e9)));
-	my $handle = IPC::Run::start(
-		[
-			'/usr/bin/python3', $standin_py, '--port', '0',
-			'--port-file', "$dir/port", '--apikey', $apikey,
-			'--log', "$dir/standin.log", @options
-		],
-		'<', \undef, '>', "$dir/stdout", '2>', "$dir/stderr");
-	for (1 .. 200)
-	{
-		last if -s "$dir/port";
-		usleep(50_000);
-	}
-	die "the stand-in server did not start" unless -s "$dir/port";
-	my $port = slurp_file("$dir/port");
-	chomp $port;
+	my ($handle, $port) = start_server(
+		$dir, 'the stand-in server',
+		'/usr/bin/python3', $standin_py, '--port', '0', '--port-file', "$dir/port",
+		'--apikey', $apikey, '--log', "$dir/standin.log", @options);
 	return bless {
 		url => "http://127.0.0.1:$port",
 		apikey => $apikey,
