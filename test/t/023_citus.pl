@@ -127,6 +127,24 @@ ROLLBACK;
 	'and stockelt_distribute() refuses to build on it');
 like(errors_of($coordinator, qq{
 BEGIN;
+SELECT create_distributed_table('silver.symbols', 'symbol');
+SELECT * FROM stockelt_ingest('$key');
+ROLLBACK;
+BEGIN;
+DO \$\$DECLARE t record; BEGIN
+	FOR t IN SELECT tgname FROM pg_trigger WHERE tgrelid = 'silver.weekly_adjusted_prices'::regclass
+			   AND NOT tgisinternal LOOP
+		EXECUTE format('DROP TRIGGER %I ON silver.weekly_adjusted_prices', t.tgname);
+	END LOOP;
+END\$\$;
+SELECT create_distributed_table('silver.weekly_adjusted_prices', 'symbol');
+SELECT create_distributed_table('silver.symbols', 'symbol', colocate_with => 'none');
+SELECT * FROM stockelt_ingest('$key');
+ROLLBACK;
+}), qr/ERROR:  SE300: silver\.symbols is distributed but silver\.weekly_adjusted_prices is not\n.*ERROR:  SE300: silver\.symbols is not co-located with silver\.weekly_adjusted_prices/s,
+	'an ingest fails with SE300 while silver\'s tables are not distributed together');
+like(errors_of($coordinator, qq{
+BEGIN;
 SELECT create_reference_table('stockelt.jobs');
 SELECT * FROM stockelt_ingest('$key');
 ROLLBACK;
