@@ -315,6 +315,10 @@ like(errors_of($workers[0], qq{SELECT * FROM stockelt_ingest('$key', true)}),
 	qr/ERROR:  SE301: /, 'an ingest on a worker node fails with SE301');
 like(errors_of($workers[1], q{SELECT stockelt_distribute()}),
 	qr/ERROR:  SE301: /, 'and so does stockelt_distribute()');
+like(errors_of($workers[1], q{SELECT stockelt_enqueue(ARRAY['IBM']); SELECT stockelt_watch('KO')}),
+	qr/ERROR:  SE301: .*ERROR:  SE301: /s, 'and a job or a watchlist entry queued there');
+is($workers[1]->safe_psql('postgres', q{SELECT (SELECT count(*) FROM stockelt.jobs)
+		+ (SELECT count(*) FROM stockelt.watchlist)}), '0', 'which is not written');
 is(silver_rows($coordinator, 'postgres'), silver_rows($coordinator, 'single'),
 	'nothing of silver changed');
 
