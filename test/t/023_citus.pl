@@ -324,4 +324,5 @@ is(silver_rows($coordinator, 'postgres'), silver_rows($coordinator, 'single'),
 
 $coordinator->stop;
 $_->stop for @workers;
+$standin->stop;
 done_testing();
