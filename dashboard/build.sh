@@ -36,6 +36,10 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+# One build at a time in this tree (Evidence builds in dashboard/.evidence and build/).
+exec 9>"$dir/.build.lock"
+flock 9
+
 # npm ci again only when the lockfile changed since the last install.
 if ! cmp -s package-lock.json node_modules/.stockelt-installed-lock 2>/dev/null; then
 	npm ci --no-audit --no-fund --loglevel=error
@@ -56,6 +60,7 @@ if [ -n "$out" ]; then
 	site=$(cd "$out" && pwd)
 fi
 echo "dashboard: built into $site"
+exec 9>&-
 
 if [ -n "$serve" ]; then
 	echo "dashboard: serving $site on http://127.0.0.1:$serve/ (Ctrl-C stops it)"
