@@ -22,6 +22,7 @@ cleanup() {
 	stop_standin "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 ok() { echo "ok   - $1"; }
 fail() { echo "FAIL - $1"; failed=1; }
@@ -101,7 +102,8 @@ per_symbol AS (
 )
 SELECT json_build_object(
 	'symbols', (SELECT json_object_agg(symbol, row_to_json(p)) FROM per_symbol p),
-	'growers', (SELECT count(*) FROM gold.dividend_growers(3)),
+	'growers', (SELECT coalesce(json_agg(json_build_object('symbol', symbol, 'streak', growth_streak,
+		'through', through_year)), '[]') FROM gold.dividend_growers(3)),
 	'usage', (SELECT row_to_json(u) FROM (SELECT used, daily_limit, remaining FROM stockelt_usage()) u),
 	'refreshes', (SELECT count(*) FROM (SELECT 1 FROM stockelt.gold_refreshes ORDER BY id DESC LIMIT 20) r),
 	'jobs', (SELECT count(*) FROM stockelt.jobs),

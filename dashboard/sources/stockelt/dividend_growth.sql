@@ -3,7 +3,7 @@
 -- complete years only.
 -- Evidence 39 cannot load an empty result: then one row of NULLs, placeholder, stands for none.
 WITH q AS (
-	SELECT symbol, year, year::text AS year_label, complete_year, payments,
+	SELECT symbol, year, year::text AS year_label, make_date(year, 1, 1) AS year_start, complete_year, payments,
 	       dividends_per_share, special_dividends_per_share, growth, growth_streak
 	  FROM gold.dividend_growth
 )
