@@ -180,6 +180,7 @@ async function main() {
 		const response = await page.goto(base + route, { waitUntil: 'networkidle' });
 		report(response && response.ok(), `${name}: ${route} loads`, response && response.status());
 		const found = await waitForCharts(page, titles);
+		await page.mouse.move(0, 0);
 		await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
 		return found;
 	}
