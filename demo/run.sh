@@ -3,9 +3,12 @@
 # stockelt preloaded and its background worker, the stand-in API server, a
 # handful of symbols queued for the worker (fetch into bronze, a table of the
 # database; ingest into silver; gold refreshed once the batch is done), and the
-# answers to the three business questions printed. The prices are generated: the
-# stand-in answers like the API with deterministic made-up histories, no real data.
-# STOCKELT_KEEP=1 leaves the cluster and the stand-in running for exploring with psql.
+# answers to the three business questions printed, then the dashboard built from it
+# (dashboard/build.sh, as the README's read-only role) and left served on 127.0.0.1: the site
+# is static, so it outlives the cluster. The prices are generated: the stand-in answers like
+# the API with deterministic made-up histories, no real data.
+# STOCKELT_KEEP=1 leaves the cluster and the stand-in running for exploring with psql;
+# STOCKELT_DASHBOARD=none builds no dashboard.
 set -euo pipefail
 source "$(dirname "$0")/../test/lib.sh"
 
@@ -100,7 +103,49 @@ stockelt.api_key_file = '$work/api_key'"
 	                LEFT JOIN silver.symbols s USING (symbol)
 	               WHERE p.n <= 3 ORDER BY p.symbol, p.week_ending DESC"
 	show_answers
+	serve_dashboard
 	finished=1
+}
+
+# The dashboard, built from the demo's database as the README's read-only role into a
+# directory of its own, and served from there on 127.0.0.1 by a server left running: the
+# site holds the data it shows, so it needs neither the cluster nor the demo's directory.
+serve_dashboard() {
+	local site port=
+	if [ "${STOCKELT_DASHBOARD:-}" = none ]; then
+		echo "No dashboard (STOCKELT_DASHBOARD=none)."
+		return 0
+	fi
+	echo
+	echo "Building the dashboard (dashboard/build.sh, connected as the README's read-only role"
+	echo "stockelt_dashboard; the first build installs its npm packages, a few minutes)…"
+	psql_demo -c "CREATE ROLE stockelt_dashboard LOGIN; CREATE ROLE demo_etl; CREATE ROLE demo_analyst"
+	bash "$top/test/readme_grants.sh" demo_etl demo_analyst stockelt_dashboard | psql_demo
+	site=$(mktemp -d /tmp/stockelt-dashboard.XXXXXX)
+	chmod 755 "$site"
+	if ! PGHOST=$work/socket PGUSER=stockelt_dashboard bash "$top/dashboard/build.sh" --out "$site/site" \
+		>"$site/build.log" 2>&1; then
+		tail -30 "$site/build.log"
+		echo "the dashboard did not build (its log: $site/build.log)" >&2
+		return 1
+	fi
+	setsid "$python" -m http.server --bind 127.0.0.1 --directory "$site/site" 0 >"$site/http.log" 2>&1 </dev/null &
+	echo $! >"$site/http.pid"
+	for _ in $(seq 100); do
+		port=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$site/http.log" | head -1)
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ] || { echo "the dashboard's web server did not start (its log: $site/http.log)" >&2; return 1; }
+	cat <<SERVED
+
+The dashboard is served on http://127.0.0.1:$port/ (a web server left running, process
+$(cat "$site/http.pid"), serving the static site built in $site/site). It shows the demo's
+data as it was at the end of the run, whether or not the cluster is still there. Stop it and
+remove its directory with:
+
+  kill $(cat "$site/http.pid"); rm -rf $site
+SERVED
 }
 
 # Prints the queue until every job has finished and gold has been refreshed after them.

@@ -20,6 +20,7 @@ cleanup() {
 		as_run_user "$pg_bindir/pg_ctl" -D "$(dirname "$pidfile")" -m immediate -w stop >/dev/null 2>&1
 	done
 	stop_standin "$work"
+	stop_standin "$work/dashboard"
 	[ -d "$work/s3" ] && as_run_user "$top/test/s3server.sh" stop "$work/s3" >/dev/null 2>&1
 	if [ -n "${STOCKELT_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
@@ -162,6 +163,30 @@ run_package() {
 	fi
 }
 
+# The dashboard (dashboard/build.sh) built from a cluster of its own as the README's read-only
+# role and checked in headless chromium (test/dashboard.sh); STOCKELT_DASHBOARD=none leaves
+# it out. Screenshots stay in $work/dashboard/screenshots (STOCKELT_KEEP=1 keeps them).
+run_dashboard() {
+	local status=0 started
+	if [ "${STOCKELT_DASHBOARD:-}" = none ]; then
+		echo "skipped: dashboard (STOCKELT_DASHBOARD=none)"
+		return 0
+	fi
+	started=$(date +%s)
+	bash "$top/test/dashboard.sh" "$work/dashboard" >"$work/dashboard.out" 2>&1 &
+	running=$!
+	wait "$running" || status=$?
+	running=
+	sed 's/^/dashboard: /' "$work/dashboard.out"
+	passed=$((passed + $(grep -c '^ok   - ' "$work/dashboard.out" || true)))
+	failed=$((failed + $(grep -c '^FAIL - ' "$work/dashboard.out" || true)))
+	if [ "$status" -ne 0 ] && ! grep -q '^FAIL - ' "$work/dashboard.out"; then
+		failed=$((failed + 1))
+		echo "FAIL dashboard stage did not run to the end"
+	fi
+	echo "dashboard: $(($(date +%s) - started)) s"
+}
+
 main() {
 	bash "$top/test/install-deps.sh"
 	# Before the build: the package stage installs and removes a package over the same files.
@@ -184,6 +209,7 @@ main() {
 	[ -d "$fixtures_dir" ] || echo "skipped: real Alpha Vantage fixtures ($fixtures_dir is missing)"
 	if [ "${STOCKELT_SUITES:-}" = none ] && [ "${STOCKELT_TAP:-}" = none ]; then :; else run_installcheck; fi
 	check "API key absent from server log and results" key_absent_from_logs
+	run_dashboard
 
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]

@@ -3,10 +3,12 @@
 # Idempotent; uses sudo when not run as root. Debian packages only.
 # Usage: install-deps.sh [--demo] [--list]
 #   (no option)  everything the tests need, Ceph, clang and libFuzzer included
-#   --demo       only what the demo needs: the build, PostgreSQL 15 and the stand-in API server
+#   --demo       only what the demo needs: the build, PostgreSQL 15, the stand-in API server and
+#                Node.js with npm for the dashboard (dashboard/build.sh)
 #   --list       print the packages the mode names, one a line, and install nothing
 # test/versions.sh runs it inside its chroots with STOCKELT_PG_VERSION=17 or 18 (Debian's
-# package names for that version) and STOCKELT_FUZZ_SECONDS=0 (no fuzzing, so no clang).
+# package names for that version), STOCKELT_FUZZ_SECONDS=0 (no fuzzing, so no clang) and
+# STOCKELT_DASHBOARD=none (no dashboard, so no Node.js, npm or chromium).
 set -euo pipefail
 pg=${STOCKELT_PG_VERSION:-15}
 
@@ -24,6 +26,8 @@ demo_packages=(
 	# stand-in API server, payload generator, its control client, running as another user
 	python3 ca-certificates curl util-linux
 )
+# the dashboard (dashboard/build.sh: Evidence, from the npm registry through npm ci)
+[ "${STOCKELT_DASHBOARD:-}" = none ] || demo_packages+=(nodejs npm)
 
 test_packages=(
 	"${demo_packages[@]}"
@@ -38,6 +42,8 @@ test_packages=(
 	# PostgreSQL 15, 17 and 18 in Debian chroots (test/versions.sh)
 	debootstrap
 )
+# the dashboard's browser test (test/dashboard.sh drives it headless through playwright-core)
+[ "${STOCKELT_DASHBOARD:-}" = none ] || test_packages+=(chromium)
 # fuzzing the parser (Debian 12's clang)
 [ "${STOCKELT_FUZZ_SECONDS:-}" = 0 ] || test_packages+=(clang libfuzzer-14-dev libclang-rt-14-dev)
 
@@ -74,6 +80,18 @@ if [ -n "$list" ]; then
 	printf '%s\n' "${packages[@]}" "${ceph_packages[@]}"
 	exit 0
 fi
+
+# A Node.js from elsewhere (NodeSource's nodejs package carries its own npm, which Debian's npm
+# package would conflict with) serves as well as Debian's: nodejs and npm only when missing.
+keep=()
+for package in "${packages[@]}"; do
+	case "$package" in
+	nodejs) command -v node >/dev/null && continue ;;
+	npm) command -v npm >/dev/null && continue ;;
+	esac
+	keep+=("$package")
+done
+packages=("${keep[@]}")
 
 installed=$(dpkg-query -W -f='${Status}\n' "${packages[@]}" "${ceph_packages[@]}" 2>/dev/null |
 	grep -c '^install ok installed$' || true)

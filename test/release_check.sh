@@ -41,12 +41,17 @@ check "LICENSE is the PostgreSQL License" grep -q "PostgreSQL License" "$top/LIC
 
 # test/versions.sh's chroots name their PostgreSQL as install-deps.sh does.
 pg=${STOCKELT_PG_VERSION:-15}
-demo_packages=$(bash "$top/test/install-deps.sh" --demo --list)
+# The lists as install-deps.sh names them, whatever this run leaves out (STOCKELT_DASHBOARD).
+demo_packages=$(env -u STOCKELT_DASHBOARD bash "$top/test/install-deps.sh" --demo --list)
 check "the demo installs only through install-deps.sh --demo" \
 	grep -q 'install-deps.sh" --demo' "$top/demo/run.sh"
 check "install-deps.sh --demo names neither Ceph, clang, libFuzzer nor s3cmd" \
 	bash -c "! grep -qE '^(radosgw|ceph-|clang|libfuzzer|libclang-rt|s3cmd)' <<<'$demo_packages'"
 check "install-deps.sh --demo names the build, PostgreSQL and the stand-in's python3" \
 	bash -c "for p in make gcc postgresql-$pg postgresql-server-dev-$pg python3; do grep -qx \"\$p\" <<<'$demo_packages' || exit 1; done"
+check "install-deps.sh --demo names node and npm (the demo builds the dashboard) but no chromium" \
+	bash -c "grep -qx nodejs <<<'$demo_packages' && grep -qx npm <<<'$demo_packages' && ! grep -qx chromium <<<'$demo_packages'"
+check "install-deps.sh names chromium (the dashboard's browser test)" \
+	bash -c "env -u STOCKELT_DASHBOARD bash '$top/test/install-deps.sh' --list | grep -qx chromium"
 
 exit "$failed"

@@ -155,7 +155,7 @@ test_version() {
 		copy_tree
 		say "PostgreSQL $version: installing packages"
 		step packages "$work/$suite-packages.log" in_root STOCKELT_PG_VERSION="$version" \
-			STOCKELT_FUZZ_SECONDS=0 bash /stockelt/test/install-deps.sh || status=$?
+			STOCKELT_FUZZ_SECONDS=0 STOCKELT_DASHBOARD=none bash /stockelt/test/install-deps.sh || status=$?
 	fi
 	if [ "$status" -eq 0 ]; then
 		say "PostgreSQL $version: building"
@@ -168,7 +168,7 @@ test_version() {
 		[ -n "${STOCKELT_SUITES:-}" ] && env+=(STOCKELT_SUITES="$STOCKELT_SUITES")
 		[ -n "${STOCKELT_TAP:-}" ] && env+=(STOCKELT_TAP="$STOCKELT_TAP")
 		step tests "$work/$suite-check.out" in_root PG_CONFIG="$pg_config" \
-			STOCKELT_PG_VERSION="$version" STOCKELT_FUZZ_SECONDS=0 STOCKELT_PACKAGE=none "${env[@]}" \
+			STOCKELT_PG_VERSION="$version" STOCKELT_FUZZ_SECONDS=0 STOCKELT_PACKAGE=none STOCKELT_DASHBOARD=none "${env[@]}" \
 			bash /stockelt/test/check.sh || status=$?
 		cat "$work/$suite-check.out"
 		result=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$work/$suite-check.out" | tail -n 1 || true)

@@ -2,7 +2,8 @@
 # pipeline role, connected as itself, queues work and sees what became of it (its jobs, the
 # watchlist, the worker's row, gold's refreshes, the day's usage) and lifts a quota pause,
 # but cannot write the queue; the analyst role reads silver and gold and nothing of the
-# pipeline.
+# pipeline; the dashboard's role reads what every source query of dashboard/ reads, and
+# can neither write nor queue.
 use strict;
 use warnings;
 use File::Basename qw(dirname);
@@ -14,8 +15,8 @@ use Test::More;
 
 my $standin = start_standin('--weeks', '60');
 my $node = worker_node('readme_grants', $standin);
-$node->safe_psql('postgres', 'CREATE ROLE etl LOGIN; CREATE ROLE analyst LOGIN;');
-$node->safe_psql('postgres', readme_grants('etl', 'analyst'));
+$node->safe_psql('postgres', 'CREATE ROLE etl LOGIN; CREATE ROLE analyst LOGIN; CREATE ROLE dashboard LOGIN;');
+$node->safe_psql('postgres', readme_grants('etl', 'analyst', 'dashboard'));
 
 # psql as one of the roles, connected as it (not SET ROLE); returns (exit code, output, error).
 sub as_role
@@ -120,6 +121,33 @@ is(role_sqlstate('analyst', q{SELECT stockelt_enqueue(ARRAY['GRANTY'])}), '42501
 is(role_sqlstate('analyst', q{SELECT stockelt_fetch('GRANTY')}), '42501', 'nor fetch');
 is(role_sqlstate('analyst', q{SELECT count(*) FROM stockelt.jobs}), '42501', 'nor read the queue');
 is($standin->count('GRANTY'), 0, 'no call was made for it');
+
+# The dashboard's role runs every source query of the dashboard, as build.sh does.
+my $sources = dirname(__FILE__) . '/../../dashboard/sources/stockelt';
+my @queries = sort glob("$sources/*.sql");
+ok(@queries >= 10, 'the dashboard has its source queries');
+for my $file (@queries)
+{
+	my $name = (split m{/}, $file)[-1];
+	my ($ret, $out, $err) = as_role('dashboard', "SELECT count(*) FROM (\n" . slurp_file($file) . "\n) q");
+	ok($ret == 0 && $out > 0, "the dashboard's role runs $name") or diag($err);
+}
+is( as_role_ok('dashboard', q{SELECT count(*) > 0 FROM stockelt.jobs WHERE symbol = 'GRANTA'}), 't',
+	'the dashboard\'s role reads the jobs');
+is(as_role_ok('dashboard', q{SELECT count(*) FROM stockelt_check() WHERE severity = 'error'}), '0',
+	'and the data-quality findings');
+is( role_sqlstate('dashboard', q{SELECT stockelt_enqueue(ARRAY['GRANTZ'])}), '42501',
+	'the dashboard\'s role cannot queue work');
+is(role_sqlstate('dashboard', q{SELECT stockelt_fetch('GRANTZ')}), '42501', 'nor fetch');
+is(role_sqlstate('dashboard', q{SELECT stockelt_refresh_gold(false)}), '42501', 'nor refresh gold');
+is(role_sqlstate('dashboard', q{SELECT stockelt_resume()}), '42501', 'nor lift a pause');
+is(role_sqlstate('dashboard', q{SELECT stockelt_watch('GRANTZ', '1 day')}), '42501', 'nor watch a symbol');
+is(role_sqlstate('dashboard', q{UPDATE stockelt.jobs SET state = 'failed'}), '42501', 'nor change a job');
+is(role_sqlstate('dashboard', q{DELETE FROM stockelt.gold_refreshes}), '42501', 'nor the refresh history');
+is(role_sqlstate('dashboard', q{UPDATE gold.dim_stock SET name = 'x'}), '42501', 'nor gold');
+is(role_sqlstate('dashboard', q{DELETE FROM silver.weekly_adjusted_prices}), '42501', 'nor silver');
+is(role_sqlstate('dashboard', q{CREATE TABLE gold.mine (x int)}), '42501', 'nor create in gold');
+is($standin->count('GRANTZ'), 0, 'no call was made for it');
 
 $node->stop;
 $standin->stop;

@@ -137,14 +137,16 @@ EOF
 	return;
 }
 
-# The README's "Granting access" recipe, as written, with its pipeline role named $role and
-# its analyst role $analyst ($role too when not given).
+# The README's "Granting access" recipe, as written, with its pipeline role named $role, its
+# analyst role $analyst ($role too when not given) and its dashboard role $dashboard
+# ($analyst when not given).
 sub readme_grants
 {
-	my ($role, $analyst) = @_;
+	my ($role, $analyst, $dashboard) = @_;
 	my $script = dirname(__FILE__) . '/../readme_grants.sh';
 	$analyst //= $role;
-	my $sql = `'$script' '$role' '$analyst'`;
+	$dashboard //= $analyst;
+	my $sql = `'$script' '$role' '$analyst' '$dashboard'`;
 	die "could not read the README's GRANT recipe" if $? != 0 || $sql !~ /GRANT/;
 	return $sql;
 }
