@@ -430,12 +430,17 @@ ratio() {
 }
 
 print_report() {
-	local version jit goal met key_mb rows
+	local version jit goal met key_mb rows restated_stocks limit
 	version=$(psql_bench -c "SHOW server_version")
 	jit=$(psql_bench -c "SHOW jit")
-	met=$(awk -v a="$(seconds one_week)" -v b="$(seconds full)" \
-		'BEGIN { print (a <= 0.05 * b) ? "met" : "not met" }')
-	goal="≤ 5 %: $met"
+	# A new week that restates stocks (a dividend, BENCH_END=2024-05-10) rebuilds their history:
+	# its goal is 1.0's share of a full rebuild for that case, 33 %.
+	read -r _ _ _ restated_stocks _ <<<"${result[one_week]}"
+	limit=5
+	[ "$restated_stocks" -eq 0 ] || limit=33
+	met=$(awk -v a="$(seconds one_week)" -v b="$(seconds full)" -v l="$limit" \
+		'BEGIN { print (a <= l / 100 * b) ? "met" : "not met" }')
+	goal="≤ $limit %: $met"
 	key_mb=$(psql_bench -c "SELECT round(pg_relation_size('gold.fact_weekly_prices_pkey') / 1e6, 1)")
 	read -r _ rows _ <<<"${result[baseline]}"
 	echo
