@@ -253,54 +253,56 @@ BEGIN
 					  FROM stockelt._gold_dirty d2 WHERE d2.pass = _gold_compute.pass) x) f
 	 WHERE f.symbol = d.symbol AND d.pass = _gold_compute.pass;
 
-	-- The stocks' week bars from their context on, with what the week before tells of each:
-	-- the previous close, the returns, the factor jump q and its rounding noise.
-	WITH bars AS (
+	-- The stocks' week bars from their context on, the adjusted close on one basis, and the
+	-- prices that the returns and jumps divide as float8, each converted once (a step with a
+	-- window function is computed once, not folded into each use of its columns).
+	WITH keys AS (
 		SELECT d.stock_key, d.from_week, d.first_week, d.first_adjusted,
 			   coalesce(d.dividends_current, false) AS dividends_current, s.week_ending,
-			   s.open, s.high, s.low, s.close,
-			   s.adjusted_close * s.basis_factor AS adjusted_close, s.volume,
-			   s.dividend_amount, s.basis_factor IS NULL AS seam,
-			   -- the week after a seam that silver rebased: its jump is the
-			   -- rebasing's rounding, not an event
-			   s.basis_factor IS DISTINCT FROM lag(s.basis_factor) OVER run AS rebased,
-			   row_number() OVER run AS rn,
-			   round(s.adjusted_close * s.basis_factor / nullif(s.close, 0), 10) AS adjustment_factor,
 			   s.week_ending = d.last_week AND d.last_partial AS is_partial,
-			   lag(s.close) OVER run AS previous_close,
-			   CASE WHEN NOT (s.week_ending = d.last_week AND d.last_partial)
-						 AND s.adjusted_close * s.basis_factor > 0
-						 AND lag(s.adjusted_close * s.basis_factor) OVER run > 0
-					THEN (s.adjusted_close * s.basis_factor)::float8
-						 / (lag(s.adjusted_close * s.basis_factor) OVER run)::float8 - 1
-			   END AS adjusted_return,
-			   CASE WHEN NOT (s.week_ending = d.last_week AND d.last_partial)
-						 AND s.adjusted_close * s.basis_factor > 0
-						 AND lag(s.adjusted_close * s.basis_factor) OVER run > 0
-					THEN ln((s.adjusted_close * s.basis_factor)::float8
-							/ (lag(s.adjusted_close * s.basis_factor) OVER run)::float8)
-			   END AS adjusted_log_return,
-			   -- q: the jump of adjusted_close/close that this week's events
-			   -- made to every earlier week; unseen (NULL) when one of the four
-			   -- prices behind it is at most 0.00005, which four-decimal rounding
-			   -- cannot tell from zero
-			   CASE WHEN s.adjusted_close > 0.00005 AND s.close > 0.00005
-						 AND lag(s.adjusted_close) OVER run > 0.00005 AND lag(s.close) OVER run > 0.00005
-					THEN (nullif(s.adjusted_close * s.basis_factor, 0)::float8 / s.close::float8)
-						 / (nullif(lag(s.adjusted_close * s.basis_factor) OVER run, 0)::float8
-							/ (lag(s.close) OVER run)::float8) END AS q,
-			   -- how far four-decimal rounding of the four prices behind q can
-			   -- move it, as a log: each value v is within 0.00005 of the truth
-			   CASE WHEN s.adjusted_close > 0.00005 AND s.close > 0.00005
-						 AND lag(s.adjusted_close) OVER run > 0.00005 AND lag(s.close) OVER run > 0.00005
-					THEN -ln(1 - 0.00005 / s.adjusted_close::float8)
-						 - ln(1 - 0.00005 / s.close::float8)
-						 - ln(1 - 0.00005 / (lag(s.adjusted_close) OVER run)::float8)
-						 - ln(1 - 0.00005 / (lag(s.close) OVER run)::float8) END AS noise
+			   s.open, s.high, s.low, s.close, s.adjusted_close AS provider_adjusted,
+			   s.adjusted_close * s.basis_factor AS adjusted_close, s.basis_factor, s.volume,
+			   s.dividend_amount, row_number() OVER run AS rn,
+			   s.close::float8 AS close_f, s.adjusted_close::float8 AS provider_adjusted_f,
+			   (s.adjusted_close * s.basis_factor)::float8 AS adjusted_f
 		  FROM stockelt._gold_dirty d
 		 CROSS JOIN LATERAL stockelt._week_bars(d.symbol, d.ctx_from) s
 		 WHERE d.pass = _gold_compute.pass
 		WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)
+	),
+	-- what the week before tells of each: the previous close, the returns, the factor jump q
+	-- and its rounding noise
+	bars AS (
+		SELECT k.stock_key, k.from_week, k.first_week, k.first_adjusted, k.dividends_current,
+			   k.week_ending, k.open, k.high, k.low, k.close, k.adjusted_close, k.adjusted_f,
+			   k.volume, k.dividend_amount, k.basis_factor IS NULL AS seam,
+			   -- the week after a seam that silver rebased: its jump is the
+			   -- rebasing's rounding, not an event
+			   k.basis_factor IS DISTINCT FROM lag(k.basis_factor) OVER run AS rebased,
+			   k.rn, round(k.adjusted_close / nullif(k.close, 0), 10) AS adjustment_factor,
+			   k.is_partial, lag(k.close) OVER run AS previous_close,
+			   CASE WHEN NOT k.is_partial AND k.adjusted_close > 0 AND lag(k.adjusted_close) OVER run > 0
+					THEN k.adjusted_f / lag(k.adjusted_f) OVER run - 1 END AS adjusted_return,
+			   CASE WHEN NOT k.is_partial AND k.adjusted_close > 0 AND lag(k.adjusted_close) OVER run > 0
+					THEN ln(k.adjusted_f / lag(k.adjusted_f) OVER run) END AS adjusted_log_return,
+			   -- q: the jump of adjusted_close/close that this week's events
+			   -- made to every earlier week; unseen (NULL) when one of the four
+			   -- prices behind it is at most 0.00005, which four-decimal rounding
+			   -- cannot tell from zero
+			   CASE WHEN k.provider_adjusted > 0.00005 AND k.close > 0.00005
+						 AND lag(k.provider_adjusted) OVER run > 0.00005 AND lag(k.close) OVER run > 0.00005
+					THEN (nullif(k.adjusted_f, 0) / k.close_f)
+						 / (nullif(lag(k.adjusted_f) OVER run, 0) / lag(k.close_f) OVER run) END AS q,
+			   -- how far four-decimal rounding of the four prices behind q can
+			   -- move it, as a log: each value v is within 0.00005 of the truth
+			   CASE WHEN k.provider_adjusted > 0.00005 AND k.close > 0.00005
+						 AND lag(k.provider_adjusted) OVER run > 0.00005 AND lag(k.close) OVER run > 0.00005
+					THEN -ln(1 - 0.00005 / k.provider_adjusted_f)
+						 - ln(1 - 0.00005 / k.close_f)
+						 - ln(1 - 0.00005 / lag(k.provider_adjusted_f) OVER run)
+						 - ln(1 - 0.00005 / lag(k.close_f) OVER run) END AS noise
+		  FROM keys k
+		WINDOW run AS (PARTITION BY k.stock_key ORDER BY k.week_ending)
 	),
 	-- x: the jump over what a dividend below the previous close explains, a split's ratio or 1
 	jumps AS (
@@ -339,7 +341,8 @@ BEGIN
 			   round(shares_after / parts_after, 10) AS split_factor,
 			   round(close * parts_after / shares_after, 6) AS split_adjusted_close,
 			   round(volume * shares_after / parts_after, 2) AS split_adjusted_volume,
-			   coalesce(split_numerator / split_denominator, 1)::float8 AS split_ratio,
+			   CASE WHEN split_numerator IS NULL THEN 1 ELSE (split_numerator / split_denominator)::float8 END
+				   AS split_ratio,
 			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
 						 AND dividend_amount < previous_close
 					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
@@ -389,85 +392,72 @@ BEGIN
 		WINDOW before AS (PARTITION BY f.stock_key ORDER BY f.week_ending
 						  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 	),
-	-- the rows (rn) of the cash dividends before this week: the one before the last (the
-	-- last at its row) and the last one's amount; and the last seam
+	-- the rows (rn) of the cash dividends before a cash dividend: the one before the last (the
+	-- last at its row) and the last one's amount (only a cash dividend's class needs them: an
+	-- offset of NULL costs lag() no read); and the last seam
 	payments_before AS (
-		SELECT f.*, CASE WHEN paid_1 IS NOT NULL THEN lag(paid_1, (rn - paid_1)::int) OVER run END AS paid_2,
-			   CASE WHEN paid_1 IS NOT NULL THEN lag(cash_adjusted, (rn - paid_1)::int) OVER run END AS amount_1,
+		SELECT f.*, lag(paid_1, CASE WHEN cash THEN (rn - paid_1)::int END) OVER run AS paid_2,
+			   lag(cash_adjusted, CASE WHEN cash THEN (rn - paid_1)::int END) OVER run AS amount_1,
 			   max(CASE WHEN seam THEN rn END) OVER run AS last_seam
 		  FROM last_payment f
 		WINDOW run AS (PARTITION BY f.stock_key ORDER BY f.week_ending)
 	),
 	-- volume and volatility (|log return|) pair up where a return exists; only what the
-	-- windows and the rows need goes on (narrow rows are cheaper to window)
+	-- windows and the rows need goes on (narrow rows are cheaper to window), what the frames
+	-- read first (a frame reads its rows again for each row, and each row up to the last
+	-- column it reads), the float8 inputs of the statistics converted once
 	window_inputs AS (
-		SELECT stock_key, from_week, first_adjusted, week_ending, open, high, low, close,
-			   adjusted_close, volume, dividend_amount, adjustment_factor, split_factor,
+		SELECT CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume::float8 END AS vol_f,
+			   abs(adjusted_log_return) AS move, adjusted_log_return, adjusted_close, adjusted_f,
+			   CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume END AS vol,
+			   stock_key, week_ending, from_week, first_adjusted, open, high, low, close,
+			   volume, dividend_amount, adjustment_factor, split_factor,
 			   split_adjusted_close, split_adjusted_volume, split_adjusted_dividend,
-			   adjusted_return, adjusted_log_return, is_partial, seam, rn, last_seam,
+			   adjusted_return, is_partial, seam, rn, last_seam,
 			   paid_amount, cash, paid_1, paid_2, amount_1, shares_after, parts_after,
 			   split_numerator, split_denominator, observed_factor, other_factor,
 			   dividends_current, misfit_raw, misfit_current,
-			   adjusted_log_return::numeric AS ret,
-			   abs(adjusted_log_return)::numeric AS move,
-			   CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume END AS vol,
 			   CASE WHEN paid_amount > 0 THEN
 					CASE WHEN cash THEN 'dividend' ELSE 'distribution' END END AS distribution
 		  FROM payments_before f
 	),
-	-- running sums and counts for the windows, the base of the cumulative return, and the
-	-- third cash dividend before this week
-	running_sums AS (
-		SELECT v.*,
-			   count(adjusted_close) OVER run AS s_rows, sum(adjusted_close) OVER run AS s_adj,
-			   count(ret) OVER run AS s_n,
-			   coalesce(sum(vol) OVER run, 0) AS s_x, coalesce(sum(move) OVER run, 0) AS s_y,
-			   coalesce(sum(vol * move) OVER run, 0) AS s_xy,
-			   coalesce(sum(vol * vol) OVER run, 0) AS s_xx,
-			   coalesce(sum(move * move) OVER run, 0) AS s_yy,
-			   coalesce(sum(ret) OVER run, 0) AS s_r, coalesce(sum(ret * ret) OVER run, 0) AS s_rr,
+	-- The trailing windows, each a frame of the rows up to this one: the sums of adjusted
+	-- closes and volumes in exact numeric (PostgreSQL moves such a frame by a row, adding
+	-- one and taking one off), the correlation and the standard deviation as float8
+	-- aggregates summed afresh over each frame's 52 rows in order, so a week's measures
+	-- depend on its 52 weeks alone, whichever week the refresh starts from.  A window with
+	-- a seam (a week without an adjusted close) in it is incomplete.  The base of the
+	-- cumulative return, and the third cash dividend before a cash dividend with the
+	-- amounts of the second and third (the first's at their rows).
+	trailing_windows AS (
+		SELECT w.*, to_char(week_ending, 'YYYYMMDD')::int AS date_key,
+			   rn - coalesce(last_seam, 0) AS unbroken,
 			   -- the first week after the last seam up to this one, else the context's base
 			   CASE WHEN seam THEN NULL WHEN last_seam IS NULL THEN first_adjusted
 					ELSE lag(adjusted_close, (rn - last_seam - 1)::int) OVER run END AS base_adjusted,
-			   -- the third cash dividend before this week is the second before the first,
-			   -- and the amounts of the second and third are the first's at their rows
-			   CASE WHEN paid_2 IS NOT NULL THEN lag(paid_2, (rn - paid_1)::int) OVER run END AS paid_3,
-			   CASE WHEN paid_2 IS NOT NULL THEN lag(amount_1, (rn - paid_1)::int) OVER run END AS amount_2,
-			   CASE WHEN paid_2 IS NOT NULL THEN lag(amount_1, (rn - paid_2)::int) OVER run END AS amount_3
-		  FROM window_inputs v
-		WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)
+			   lag(adjusted_f, 4) OVER run AS adjusted_4w,
+			   lag(adjusted_f, 13) OVER run AS adjusted_13w,
+			   lag(adjusted_f, 52) OVER run AS adjusted_52w,
+			   lag(paid_2, CASE WHEN paid_2 IS NOT NULL THEN (rn - paid_1)::int END) OVER run AS paid_3,
+			   lag(amount_1, CASE WHEN paid_2 IS NOT NULL THEN (rn - paid_1)::int END) OVER run AS amount_2,
+			   lag(amount_1, CASE WHEN paid_2 IS NOT NULL THEN (rn - paid_2)::int END) OVER run AS amount_3,
+			   sum(adjusted_close) OVER w13 AS adj13,
+			   sum(adjusted_close) OVER w52 AS adj52,
+			   count(adjusted_log_return) OVER w52 AS r52,
+			   sum(vol) OVER w52 AS sum_v,
+			   corr(vol_f, move) OVER w52 AS correlation,
+			   stddev_samp(adjusted_log_return) OVER w52 AS deviation
+		  FROM window_inputs w
+		WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending),
+			   w13 AS (run ROWS 12 PRECEDING),
+			   w52 AS (run ROWS 51 PRECEDING)
 	),
-	-- Trailing windows as differences of running sums (exact numeric, one step a row): the
-	-- sum over the 52 weeks up to t is S(t) - S(t - 52).  A week off the newest basis (a
-	-- seam) has no adjusted close: a window that holds one is incomplete.  Returns, and the
-	-- special part of each cash dividend.
-	trailing_windows AS (
-		SELECT w.*, to_char(week_ending, 'YYYYMMDD')::int AS date_key,
-			   CASE WHEN NOT is_partial AND base_adjusted > 0
-					THEN adjusted_close::float8 / base_adjusted::float8 - 1 END AS cumulative_return,
-			   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 4) OVER run = 4
-					THEN adjusted_close::float8 / nullif(lag(adjusted_close, 4) OVER run, 0)::float8 - 1 END AS return_4w,
-			   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 13) OVER run = 13
-					THEN adjusted_close::float8 / nullif(lag(adjusted_close, 13) OVER run, 0)::float8 - 1 END AS return_13w,
-			   CASE WHEN NOT is_partial AND s_rows - lag(s_rows, 52) OVER run = 52
-					THEN adjusted_close::float8 / nullif(lag(adjusted_close, 52) OVER run, 0)::float8 - 1 END AS return_52w,
-			   s_rows - coalesce(lag(s_rows, 13) OVER run, 0) AS n13,
-			   s_adj - coalesce(lag(s_adj, 13) OVER run, 0) AS adj13,
-			   s_rows - coalesce(lag(s_rows, 52) OVER run, 0) AS n52,
-			   s_adj - coalesce(lag(s_adj, 52) OVER run, 0) AS adj52,
-			   s_n - coalesce(lag(s_n, 52) OVER run, 0) AS r52,
-			   s_x - coalesce(lag(s_x, 52) OVER run, 0) AS sum_v,
-			   s_y - coalesce(lag(s_y, 52) OVER run, 0) AS sum_m,
-			   s_xy - coalesce(lag(s_xy, 52) OVER run, 0) AS sum_vm,
-			   s_xx - coalesce(lag(s_xx, 52) OVER run, 0) AS sum_vv,
-			   s_yy - coalesce(lag(s_yy, 52) OVER run, 0) AS sum_mm,
-			   s_r - coalesce(lag(s_r, 52) OVER run, 0) AS sum_r,
-			   s_rr - coalesce(lag(s_rr, 52) OVER run, 0) AS sum_rr,
-			   -- A cash dividend is special, all of it, when it comes sooner than 3/4 of the
-			   -- shorter of the two intervals between the three cash dividends before it (all
-			   -- three within the 52 weeks before it); on schedule, what it pays above twice
-			   -- the largest of those three (within the 52 weeks) is special beyond a regular
-			   -- payment of that largest amount.
+	-- A cash dividend is special, all of it, when it comes sooner than 3/4 of the shorter of
+	-- the two intervals between the three cash dividends before it (all three within the 52
+	-- weeks before it); on schedule, what it pays above twice the largest of those three
+	-- (within the 52 weeks) is special beyond a regular payment of that largest amount.
+	special_dividends AS (
+		SELECT t.*,
 			   CASE WHEN NOT cash THEN NULL
 					WHEN paid_3 >= rn - 52
 						 AND rn - paid_1 < 0.75 * least(paid_1 - paid_2, paid_2 - paid_3)
@@ -479,31 +469,36 @@ BEGIN
 													  CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
 													  CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
 											 * shares_after / parts_after, 12) END AS special_paid
-		  FROM running_sums w
-		WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending)
+		  FROM trailing_windows t
 	),
-	-- the measures of the trailing windows, the special dividend on today's share basis
+	-- the measures of the trailing windows (a return over N weeks needs the N + 1 weeks up to
+	-- this one without a seam, an average over N weeks N), the special dividend on today's
+	-- share basis
 	measures AS (
 		SELECT stock_key, date_key, week_ending, from_week, open, high, low, close, adjusted_close,
 			   volume, dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
 			   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
-			   is_partial, cumulative_return, return_4w, return_13w, return_52w,
-			   CASE WHEN NOT is_partial AND n13 = 13 THEN round(adj13 / 13, 6) END AS moving_average_13w,
-			   CASE WHEN NOT is_partial AND n52 = 52 THEN round(adj52 / 52, 6) END AS moving_average_52w,
-			   CASE WHEN NOT is_partial AND r52 = 52
-					THEN ((52 * sum_vm - sum_v * sum_m)::float8
-						  / nullif(sqrt((52 * sum_vv - sum_v * sum_v)::float8
-									   * (52 * sum_mm - sum_m * sum_m)::float8), 0)) END
+			   is_partial,
+			   CASE WHEN NOT is_partial AND base_adjusted > 0
+					THEN adjusted_f / base_adjusted::float8 - 1 END AS cumulative_return,
+			   CASE WHEN NOT is_partial AND unbroken > 4
+					THEN adjusted_f / nullif(adjusted_4w, 0) - 1 END AS return_4w,
+			   CASE WHEN NOT is_partial AND unbroken > 13
+					THEN adjusted_f / nullif(adjusted_13w, 0) - 1 END AS return_13w,
+			   CASE WHEN NOT is_partial AND unbroken > 52
+					THEN adjusted_f / nullif(adjusted_52w, 0) - 1 END AS return_52w,
+			   CASE WHEN NOT is_partial AND unbroken >= 13 THEN round(adj13 / 13, 6) END AS moving_average_13w,
+			   CASE WHEN NOT is_partial AND unbroken >= 52 THEN round(adj52 / 52, 6) END AS moving_average_52w,
+			   CASE WHEN NOT is_partial AND r52 = 52 THEN correlation END
 					AS volume_volatility_correlation_52w,
-			   CASE WHEN NOT is_partial AND r52 = 52
-					THEN sqrt(greatest((52 * sum_rr - sum_r * sum_r)::float8, 0) / (52 * 51)) * sqrt(52) END
+			   CASE WHEN NOT is_partial AND r52 = 52 THEN deviation * sqrt(52) END
 					AS annualised_volatility_52w,
 			   CASE WHEN NOT is_partial AND r52 = 52 THEN round(sum_v / 52, 2) END AS mean_volume_52w,
 			   split_numerator, split_denominator, distribution, paid_amount, observed_factor,
 			   other_factor, dividends_current, special_paid,
 			   round(special_paid * parts_after / shares_after, 12) AS special_adjusted,
 			   misfit_raw, misfit_current
-		  FROM trailing_windows
+		  FROM special_dividends
 	)
 	INSERT INTO stockelt._gold_new
 	SELECT stock_key, date_key, week_ending, open, high, low, close, adjusted_close, volume,
@@ -533,8 +528,10 @@ DECLARE
 	dirty record;
 BEGIN
 	-- Ingests that already changed silver finish first and later ones wait, so no
-	-- change is consumed before it is visible; one refresh runs at a time.  Readers
-	-- are never blocked and see gold as it was until this transaction commits.
+	-- change is consumed before it is visible; one refresh runs at a time.  Readers of
+	-- an incremental refresh are never blocked and see gold as it was until this
+	-- transaction commits; a full rebuild blocks readers of the fact table and the
+	-- corporate actions while it writes them (its TRUNCATE below).
 	LOCK TABLE stockelt.gold_pending IN SHARE ROW EXCLUSIVE MODE;
 	LOCK TABLE gold.dim_stock, gold.dim_date, gold.fact_weekly_prices, gold.corporate_actions
 		IN EXCLUSIVE MODE;
@@ -628,11 +625,6 @@ BEGIN
 		ON dd.calendar = g.calendar AND dd.date_key = to_char(g.last_week, 'YYYYMMDD')::int
 	 WHERE g.symbol = d.symbol;
 
-	IF full_rebuild THEN
-		DELETE FROM gold.fact_weekly_prices;
-		DELETE FROM gold.corporate_actions;
-	END IF;
-
 	-- The basis of the dividend field is voted over the weeks before a split: a change
 	-- at or before the stock's last split recomputes its whole history.
 	UPDATE stockelt._gold_dirty d SET from_week = '-infinity'
@@ -688,7 +680,15 @@ BEGIN
 		this_pass := this_pass + 1;
 	END LOOP;
 
-	IF NOT full_rebuild THEN
+	IF full_rebuild THEN
+		-- Emptied at once, not row by row: a DELETE would write every page of both tables to
+		-- the WAL once more.  TRUNCATE locks them against readers from here to the commit,
+		-- while the rows computed above are written.  The fact table's key is built again
+		-- once its rows are in, from one sort: kept up row by row, it would write a WAL
+		-- record per row instead of its pages once.
+		TRUNCATE gold.fact_weekly_prices, gold.corporate_actions;
+		ALTER TABLE gold.fact_weekly_prices DROP CONSTRAINT fact_weekly_prices_pkey;
+	ELSE
 		-- A key range of the primary keys per stock: a join would scan the whole fact table
 		-- to delete one week of each stock.
 		FOR dirty IN SELECT stock_key,
@@ -711,23 +711,27 @@ BEGIN
 		   mean_volume_52w
 	  FROM stockelt._gold_new;
 	GET DIAGNOSTICS weeks_written = ROW_COUNT;
-	INSERT INTO gold.corporate_actions
-	SELECT stock_key, date_key, week_ending, distribution, paid_amount - coalesce(special_paid, 0),
-		   split_adjusted_dividend - coalesce(special_adjusted, 0), NULL::integer, NULL::integer,
-		   observed_factor
-	  FROM stockelt._gold_new
-	 WHERE distribution IS NOT NULL AND paid_amount > coalesce(special_paid, 0)
-	UNION ALL
-	SELECT stock_key, date_key, week_ending, 'special dividend', special_paid, special_adjusted,
-		   NULL, NULL, NULL
-	  FROM stockelt._gold_new WHERE special_paid > 0
-	UNION ALL
-	SELECT stock_key, date_key, week_ending, 'split', NULL, NULL,
-		   split_numerator, split_denominator, NULL
-	  FROM stockelt._gold_new WHERE split_numerator IS NOT NULL
-	UNION ALL
-	SELECT stock_key, date_key, week_ending, 'other adjustment', NULL, NULL, NULL, NULL, other_factor
-	  FROM stockelt._gold_new WHERE other_factor IS NOT NULL;
+	IF full_rebuild THEN
+		ALTER TABLE gold.fact_weekly_prices
+			ADD CONSTRAINT fact_weekly_prices_pkey PRIMARY KEY (stock_key, date_key);
+	END IF;
+	-- Each week's actions, from one scan of the computed rows.
+	INSERT INTO gold.corporate_actions (stock_key, date_key, week_ending, action, amount,
+		split_adjusted_amount, ratio_numerator, ratio_denominator, observed_factor)
+	SELECT n.stock_key, n.date_key, n.week_ending, a.action, a.amount, a.split_adjusted_amount,
+		   a.ratio_numerator, a.ratio_denominator, a.observed_factor
+	  FROM stockelt._gold_new n
+	 CROSS JOIN LATERAL (VALUES
+			(n.distribution, n.paid_amount - coalesce(n.special_paid, 0),
+			 n.split_adjusted_dividend - coalesce(n.special_adjusted, 0), NULL::numeric, NULL::numeric,
+			 n.observed_factor, n.distribution IS NOT NULL AND n.paid_amount > coalesce(n.special_paid, 0)),
+			('special dividend', n.special_paid, n.special_adjusted, NULL, NULL, NULL, n.special_paid > 0),
+			('split', NULL, NULL, n.split_numerator, n.split_denominator, NULL, n.split_numerator IS NOT NULL),
+			('other adjustment', NULL, NULL, NULL, NULL, n.other_factor, n.other_factor IS NOT NULL))
+		   a (action, amount, split_adjusted_amount, ratio_numerator, ratio_denominator, observed_factor, present)
+	 WHERE (n.distribution IS NOT NULL OR n.special_paid > 0 OR n.split_numerator IS NOT NULL
+			OR n.other_factor IS NOT NULL)
+	   AND a.present;
 	-- what the stocks recomputed from their first week voted for their dividend field
 	UPDATE gold.dim_stock g SET dividends_on_current_basis = n.dividends_current
 	  FROM stockelt._gold_new n JOIN stockelt._gold_dirty d USING (stock_key)

@@ -328,6 +328,10 @@ UNION ALL
 SELECT 'dim_date', (SELECT count(*) FROM gold.dim_date),
 	   (SELECT count(*) FROM (TABLE inc_dates EXCEPT ALL TABLE gold.dim_date) d),
 	   (SELECT count(*) FROM (TABLE gold.dim_date EXCEPT ALL TABLE inc_dates) d);
+-- The rebuild built the fact table's key again after its rows, as the table declares it.
+SELECT c.conname, pg_get_constraintdef(c.oid) AS definition, i.indisvalid, i.indisprimary
+  FROM pg_constraint c JOIN pg_index i ON i.indexrelid = c.conindid
+ WHERE c.conrelid = 'gold.fact_weekly_prices'::regclass;
 -- A refresh with nothing to do changes nothing.
 SELECT * FROM stockelt_refresh_gold();
 SELECT count(*) AS changed FROM (TABLE inc_facts EXCEPT ALL TABLE gold.fact_weekly_prices) d;
