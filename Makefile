@@ -16,7 +16,8 @@ OBJS = \
 	src/worker.o \
 	src/settings.o \
 	src/clock.o \
-	src/goldlog.o
+	src/goldlog.o \
+	src/cluster.o
 
 EXTENSION = stockelt
 # The install script is built from one SQL file per layer, concatenated in this order
@@ -31,7 +32,8 @@ SQL_SOURCES = \
 	sql/50_gold_refresh.sql \
 	sql/60_answers.sql \
 	sql/70_checks.sql \
-	sql/80_worker.sql
+	sql/80_worker.sql \
+	sql/90_citus.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 EXTRA_CLEAN = $(DATA_built).tmp
 # Version 1.0 as released, and the way from it to this version.

@@ -29,6 +29,7 @@
 #include "settings.h"
 #include "alphavantage.h"
 #include "bronze.h"
+#include "cluster.h"
 #include "http.h"
 #include "s3.h"
 #include "sha256.h"
@@ -481,6 +482,7 @@ bronze_store(const char *api_function, const char *partition, const char *value,
 	char		sha256[SHA256_HEX_LEN];
 	char	   *etag = NULL;
 
+	cluster_require_coordinator();
 	if (!sha256_hex(data, len, sha256))
 		elog(ERROR, "could not compute SHA-256");
 	if (s3_configured())

@@ -44,6 +44,10 @@
 #define ERRCODE_STOCKELT_NO_SUCH_OBJECT		MAKE_SQLSTATE('S','E','2','0','3')
 #define ERRCODE_STOCKELT_OBJECT_EXISTS		MAKE_SQLSTATE('S','E','2','0','4')
 
+/* Citus cluster */
+#define ERRCODE_STOCKELT_CITUS_LAYOUT		MAKE_SQLSTATE('S','E','3','0','0')
+#define ERRCODE_STOCKELT_CITUS_WORKER		MAKE_SQLSTATE('S','E','3','0','1')
+
 /*
  * Whether the same call, made again later, may succeed: the provider or the
  * network had a bad moment, a store or the server's own resources failed, a

@@ -16,6 +16,7 @@
 #include "settings.h"
 #include "alphavantage.h"
 #include "bronze.h"
+#include "cluster.h"
 #include "http.h"
 #include "ingest.h"
 #include "parse.h"
@@ -32,11 +33,14 @@ PG_FUNCTION_INFO_V1(stockelt_search);
 static char *
 fetch_to_bronze(const AvFunction *fn, const char *argument, StringInfo body)
 {
-	const char *apikey = stockelt_require_api_key();
+	const char *apikey;
 	HttpRequest req = {0};
 	HttpResponse resp;
 	char	   *key;
 
+	/* No call is spent where bronze is not the coordinator's. */
+	cluster_require_coordinator();
+	apikey = stockelt_require_api_key();
 	bronze_check_store();
 
 	req.method = "GET";

@@ -27,6 +27,7 @@
 
 #include "errcodes.h"
 #include "bronze.h"
+#include "cluster.h"
 #include "parse.h"
 #include "parsejob.h"
 #include "silver.h"
@@ -413,6 +414,8 @@ ingest_objects(List *keys, bool force, bool from_s3, IngestCallback callback, vo
 
 	waited_ms = 0;
 	INSTR_TIME_SET_CURRENT(started);
+	/* Before anything is read: a layout stockelt cannot write is refused whole. */
+	(void) cluster_silver_distributed();
 	described = lock_objects(keys);
 	lc = list_head(described);
 	PG_TRY();

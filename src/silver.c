@@ -7,6 +7,10 @@
  * and inserts in batches with table_multi_insert, updates with
  * simple_table_tuple_update, and maintains the indexes itself.  Unchanged
  * rows are not touched, so re-ingesting an object writes no WAL for them.
+ * When silver is a Citus table distributed by symbol (cluster.c), which
+ * Citus never sees written below SQL, the same merge reads the symbol's rows
+ * and writes them through SQL instead, one statement each for the deletes,
+ * the updates and the inserts, all routed to the symbol's shard.
  *
  * Objects are ordered by the data's own date (Meta Data's "3. Last
  * Refreshed", kept in each row as last_refreshed), the fetch time breaking
@@ -32,6 +36,7 @@
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/datum.h"
+#include "utils/array.h"
 #include "utils/fmgrprotos.h"
 #include "common/hashfn.h"
 #include "utils/lsyscache.h"
@@ -40,6 +45,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "cluster.h"
 #include "compat.h"
 #include "goldlog.h"
 #include "silver.h"
@@ -67,6 +73,12 @@ enum
 	COL_INGESTED_AT,
 	WEEKLY_NCOLS
 };
+
+/* Their names, for the SQL of a distributed silver. */
+static const char *const weekly_columns[WEEKLY_NCOLS] = {
+	"symbol", "week_ending", "open", "high", "low", "close", "adjusted_close", "volume",
+	"dividend_amount", "basis_factor", "bronze_key", "fetched_at", "last_refreshed",
+"ingested_at"};
 
 /* The numeric columns, in the order of WeeklyRow's strings. */
 static const int price_cols[] = {COL_OPEN, COL_HIGH, COL_LOW, COL_CLOSE,
@@ -117,6 +129,13 @@ typedef struct WeeklyWriter
 	Datum		ingested_at;
 	Datum		one;			/* the basis factor of rows the newest object gives */
 	DateADT		first_changed;	/* the oldest week inserted, updated or removed */
+	/* A distributed silver: rows to write through SQL when the writer closes. */
+	bool		distributed;
+	MemoryContext sql_context;
+	List	   *sql_inserts;	/* of HeapTuple */
+	List	   *sql_updates;	/* of HeapTuple, and the keys they replace: */
+	List	   *sql_updated_weeks;	/* of DateADT, as int */
+	List	   *sql_deleted_weeks;	/* of DateADT, as int */
 } WeeklyWriter;
 
 /* Monday-based week number; DateADT 0 is Saturday 2000-01-01. */
@@ -224,6 +243,10 @@ writer_open(WeeklyWriter *w, const char *key, const char *symbol, TimestampTz fe
 	w->one = DirectFunctionCall3(numeric_in, CStringGetDatum("1"),
 								 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 	DATE_NOEND(w->first_changed);
+	w->distributed = cluster_silver_distributed();
+	if (w->distributed)
+		w->sql_context = AllocSetContextCreate(CurrentMemoryContext, "stockelt distributed ingest",
+											   ALLOCSET_DEFAULT_SIZES);
 }
 
 static void
@@ -238,9 +261,46 @@ writer_close(WeeklyWriter *w)
 	FreeExecutorState(w->estate);
 	UnregisterSnapshot(w->snapshot);
 	MemoryContextDelete(w->batch_context);
+	if (w->distributed)
+		MemoryContextDelete(w->sql_context);
 	table_close(w->rel, NoLock);
 	/* Later statements and ingests in this transaction see these rows. */
 	CommandCounterIncrement();
+}
+
+/* A row of silver as the merge reads it; its values point into the tuple. */
+static void
+deform_existing(ExistingRow *row, HeapTuple tuple, TupleDesc desc)
+{
+	heap_deform_tuple(tuple, desc, row->values, row->nulls);
+	row->week_ending = DatumGetDateADT(row->values[COL_WEEK_ENDING]);
+	row->week = week_of(row->week_ending);
+	row->tid = tuple->t_self;
+	for (int i = 0; i < (int) NPRICES; i++)
+		row->prices[i] = row->values[price_cols[i]];
+	row->volume = DatumGetInt64(row->values[COL_VOLUME]);
+}
+
+/* The symbol's rows of a distributed silver, oldest first, read from its shard. */
+static ExistingRow *
+read_existing_sql(WeeklyWriter *w, int *count)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {w->symbol};
+	ExistingRow *rows;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT * FROM silver.weekly_adjusted_prices WHERE symbol = $1 "
+							  "ORDER BY week_ending", 1, types, values, NULL, true, 0) != SPI_OK_SELECT ||
+		SPI_tuptable->tupdesc->natts != WEEKLY_NCOLS)
+		elog(ERROR, "could not read the rows of \"%s\" in silver", TextDatumGetCString(w->symbol));
+	*count = (int) SPI_processed;
+	/* Allocated in the caller's context, as SPI_copytuple's copies are. */
+	rows = SPI_palloc(Max(*count, 1) * sizeof(ExistingRow));
+	for (int i = 0; i < *count; i++)
+		deform_existing(&rows[i], SPI_copytuple(SPI_tuptable->vals[i]), RelationGetDescr(w->rel));
+	SPI_finish();
+	return rows;
 }
 
 /* The symbol's rows, oldest first, read through the primary key. */
@@ -253,8 +313,11 @@ read_existing(WeeklyWriter *w, int *count)
 	HeapTuple	tuple;
 	TupleDesc	desc = RelationGetDescr(w->rel);
 	int			cap = 1024;
-	ExistingRow *rows = palloc(cap * sizeof(ExistingRow));
+	ExistingRow *rows;
 
+	if (w->distributed)
+		return read_existing_sql(w, count);
+	rows = palloc(cap * sizeof(ExistingRow));
 	*count = 0;
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_TEXTEQ, w->symbol);
 	scan = systable_beginscan(w->rel, pk, true, w->snapshot, 1, &skey);
@@ -269,14 +332,7 @@ read_existing(WeeklyWriter *w, int *count)
 		}
 		row = &rows[(*count)++];
 		/* One copy of the tuple; the prices point into it. */
-		tuple = heap_copytuple(tuple);
-		heap_deform_tuple(tuple, desc, row->values, row->nulls);
-		row->week_ending = DatumGetDateADT(row->values[COL_WEEK_ENDING]);
-		row->week = week_of(row->week_ending);
-		row->tid = tuple->t_self;
-		for (int i = 0; i < (int) NPRICES; i++)
-			row->prices[i] = row->values[price_cols[i]];
-		row->volume = DatumGetInt64(row->values[COL_VOLUME]);
+		deform_existing(row, heap_copytuple(tuple), desc);
 	}
 	systable_endscan(scan);
 	return rows;
@@ -325,9 +381,20 @@ flush_inserts(WeeklyWriter *w)
 {
 	if (w->nbuffered == 0)
 		return;
-	table_multi_insert(w->rel, w->slots, w->nbuffered, w->cid, 0, w->bistate);
-	for (int i = 0; i < w->nbuffered; i++)
-		compat_insert_index_tuples(w->rri, w->slots[i], w->estate, false, false);
+	if (w->distributed)
+	{
+		MemoryContext caller = MemoryContextSwitchTo(w->sql_context);
+
+		for (int i = 0; i < w->nbuffered; i++)
+			w->sql_inserts = lappend(w->sql_inserts, ExecCopySlotHeapTuple(w->slots[i]));
+		MemoryContextSwitchTo(caller);
+	}
+	else
+	{
+		table_multi_insert(w->rel, w->slots, w->nbuffered, w->cid, 0, w->bistate);
+		for (int i = 0; i < w->nbuffered; i++)
+			compat_insert_index_tuples(w->rri, w->slots[i], w->estate, false, false);
+	}
 	for (int i = 0; i < w->nbuffered; i++)
 		ExecClearTuple(w->slots[i]);
 	w->nbuffered = 0;
@@ -353,6 +420,15 @@ replace_row(WeeklyWriter *w, const ExistingRow *old)
 	CompatUpdateIndexes update_indexes;
 	ItemPointerData tid = old->tid;
 
+	if (w->distributed)
+	{
+		MemoryContext caller = MemoryContextSwitchTo(w->sql_context);
+
+		w->sql_updates = lappend(w->sql_updates, ExecCopySlotHeapTuple(w->update_slot));
+		w->sql_updated_weeks = lappend_int(w->sql_updated_weeks, old->week_ending);
+		MemoryContextSwitchTo(caller);
+		return;
+	}
 	simple_table_tuple_update(w->rel, &tid, w->update_slot, w->snapshot, &update_indexes);
 	if (update_indexes != COMPAT_UPDATE_INDEXES_NONE)
 		compat_insert_index_tuples(w->rri, w->update_slot, w->estate, true,
@@ -373,8 +449,159 @@ delete_row(WeeklyWriter *w, const ExistingRow *old)
 {
 	ItemPointerData tid = old->tid;
 
-	simple_table_tuple_delete(w->rel, &tid, w->snapshot);
+	if (w->distributed)
+	{
+		MemoryContext caller = MemoryContextSwitchTo(w->sql_context);
+
+		w->sql_deleted_weeks = lappend_int(w->sql_deleted_weeks, old->week_ending);
+		MemoryContextSwitchTo(caller);
+	}
+	else
+		simple_table_tuple_delete(w->rel, &tid, w->snapshot);
 	w->first_changed = Min(w->first_changed, old->week_ending);
+}
+
+/* One column of a list of rows, as an array. */
+static Datum
+column_array(WeeklyWriter *w, List *tuples, int col)
+{
+	TupleDesc	desc = RelationGetDescr(w->rel);
+	Form_pg_attribute att = TupleDescAttr(desc, col);
+	int			n = list_length(tuples);
+	Datum	   *values = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, tuples)
+	{
+		values[i] = heap_getattr((HeapTuple) lfirst(lc), col + 1, desc, &nulls[i]);
+		i++;
+	}
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, att->atttypid,
+											  att->attlen, att->attbyval, att->attalign));
+}
+
+static Datum
+week_array(List *weeks)
+{
+	int			n = list_length(weeks);
+	Datum	   *values = palloc(sizeof(Datum) * Max(n, 1));
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, weeks)
+		values[i++] = DateADTGetDatum((DateADT) lfirst_int(lc));
+	return PointerGetDatum(construct_array(values, n, DATEOID, sizeof(DateADT), true,
+										   TYPALIGN_INT));
+}
+
+/*
+ * Runs one statement of a distributed silver's write: $1 is the symbol, then
+ * the columns after it as arrays (for the updates and inserts), then the
+ * weeks of the rows replaced or deleted.  A statement that writes another
+ * number of rows than the merge decided is an error, never a quiet loss.
+ */
+static void
+run_sql_write(WeeklyWriter *w, const char *sql, List *tuples, List *weeks, int expected_spi,
+			  const char *what)
+{
+	Oid			types[WEEKLY_NCOLS + 1];
+	Datum		values[WEEKLY_NCOLS + 1];
+	int			nargs = 0;
+	int64		expected = weeks != NIL ? list_length(weeks) : list_length(tuples);
+
+	types[nargs] = TEXTOID;
+	values[nargs++] = w->symbol;
+	if (tuples != NIL)
+		for (int col = COL_WEEK_ENDING; col < WEEKLY_NCOLS; col++)
+		{
+			types[nargs] = get_array_type(TupleDescAttr(RelationGetDescr(w->rel), col)->atttypid);
+			values[nargs++] = column_array(w, tuples, col);
+		}
+	if (weeks != NIL)
+	{
+		types[nargs] = DATEARRAYOID;
+		values[nargs++] = week_array(weeks);
+	}
+	SPI_connect();
+	if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0) != expected_spi)
+		elog(ERROR, "could not %s rows of \"%s\" in silver", what, TextDatumGetCString(w->symbol));
+	if ((int64) SPI_processed != expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not %s rows of \"%s\" in silver", what, TextDatumGetCString(w->symbol)),
+				 errdetail("The statement wrote " UINT64_FORMAT " rows of " INT64_FORMAT ".",
+						   SPI_processed, expected)));
+	SPI_finish();
+}
+
+/* The columns after the symbol, as a list: "p." before each, or "name = u.name". */
+static char *
+column_list(const char *prefix, bool assignments)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int col = COL_WEEK_ENDING; col < WEEKLY_NCOLS; col++)
+	{
+		if (col > COL_WEEK_ENDING)
+			appendStringInfoString(&buf, ", ");
+		if (assignments)
+			appendStringInfo(&buf, "%s = u.%s", weekly_columns[col], weekly_columns[col]);
+		else
+			appendStringInfo(&buf, "%s%s", prefix, weekly_columns[col]);
+	}
+	return buf.data;
+}
+
+/*
+ * ROWS FROM (pg_catalog.unnest($first), …) over the columns after the symbol,
+ * and more parameters after them: the arrays side by side as rows.
+ */
+static char *
+unnest_params(int first, int extra)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "ROWS FROM (");
+	for (int i = 0; i < WEEKLY_NCOLS - 1 + extra; i++)
+		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", first + i);
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/*
+ * A distributed silver's writes, each in one statement that Citus routes to
+ * the symbol's shard: deletes, then updates (a re-keyed row takes a key no
+ * other row of the symbol has), then inserts.
+ */
+static void
+write_sql(WeeklyWriter *w)
+{
+	MemoryContext caller = MemoryContextSwitchTo(w->sql_context);
+
+	if (w->sql_deleted_weeks != NIL)
+		run_sql_write(w, "DELETE FROM silver.weekly_adjusted_prices "
+					  "WHERE symbol = $1 AND week_ending = ANY ($2)",
+					  NIL, w->sql_deleted_weeks, SPI_OK_DELETE, "delete");
+	if (w->sql_updates != NIL)
+		run_sql_write(w, psprintf("UPDATE silver.weekly_adjusted_prices p SET %s "
+								  "FROM %s AS u(%s, old_week) "
+								  "WHERE p.symbol = $1 AND p.week_ending = u.old_week",
+								  column_list(NULL, true), unnest_params(2, 1),
+								  column_list("", false)),
+					  w->sql_updates, w->sql_updated_weeks, SPI_OK_UPDATE, "update");
+	if (w->sql_inserts != NIL)
+		run_sql_write(w, psprintf("INSERT INTO silver.weekly_adjusted_prices (symbol, %s) "
+								  "SELECT $1, %s FROM %s AS u(%s)",
+								  column_list("", false), column_list("u.", false),
+								  unnest_params(2, 0), column_list("", false)),
+					  w->sql_inserts, NIL, SPI_OK_INSERT, "insert");
+	MemoryContextSwitchTo(caller);
 }
 
 static Datum
@@ -700,6 +927,8 @@ silver_ingest_weekly(const char *key, const char *symbol, TimestampTz fetched_at
 		CHECK_FOR_INTERRUPTS();
 	}
 	flush_inserts(&w);
+	if (w.distributed)
+		write_sql(&w);
 	writer_close(&w);
 	if (!DATE_NOT_FINITE(w.first_changed))
 		goldlog_note_change(symbol, w.first_changed);
@@ -718,6 +947,8 @@ silver_ingest_symbols(const char *key, const char *source, TimestampTz fetched_a
 		types[i] = TEXTOID;
 	types[13] = TIMESTAMPTZOID;
 
+	/* Plain SQL writes any layout stockelt supports; the others are refused. */
+	(void) cluster_silver_distributed();
 	/* Row locks of silver.symbols are taken in the listing's order: one writer at a time. */
 	advisory_xact_lock(LISTINGS_LOCK_CLASS, 0);
 

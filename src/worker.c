@@ -49,6 +49,7 @@
 #include "alphavantage.h"
 #include "bronze.h"
 #include "clock.h"
+#include "cluster.h"
 #include "errcodes.h"
 #include "goldlog.h"
 #include "http.h"
@@ -1573,12 +1574,18 @@ wake_on_commit(XactEvent event, void *arg)
 
 PG_FUNCTION_INFO_V1(stockelt_wake_worker);
 
-/* Wakes the worker when the calling transaction commits, so it sees the new work. */
+/*
+ * Wakes the worker when the calling transaction commits, so it sees the new
+ * work.  The enqueue and the watchlist call it in the transaction that writes
+ * the work: on a worker node of a Citus cluster that work is refused here
+ * (SE301), before a job could spend a call through that node's own limiter.
+ */
 Datum
 stockelt_wake_worker(PG_FUNCTION_ARGS)
 {
 	static bool registered = false;
 
+	cluster_require_coordinator();
 	if (!registered)
 		RegisterXactCallback(wake_on_commit, NULL);
 	registered = true;
