@@ -47,7 +47,8 @@ TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson libcrypto liblz4)
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson libcrypto liblz4) \
+	-DSTOCKELT_EXTVERSION='"$(EXTVERSION)"'
 # -Wextra minus three warnings that PostgreSQL's own headers and PG_TRY macro trip.
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-clobbered
 SHLIB_LINK = $(shell pkg-config --libs libcurl jansson libcrypto liblz4) -pthread
@@ -60,6 +61,8 @@ CONTRIB_TESTDB = stockelt_regress
 
 # Every object depends on every header: the modules share structs.
 $(OBJS): $(wildcard $(srcdir)/src/*.h)
+# The worker serves only the extension version the control file names.
+src/worker.o: $(srcdir)/$(EXTENSION).control
 # A VPATH build (make -f /path/to/Makefile elsewhere, as Debian's pg_buildext does) writes the
 # objects into src/ of the build directory; the absolute path keeps make from finding the
 # source tree's src/ through VPATH instead.

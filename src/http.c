@@ -325,12 +325,6 @@ configure(CURL *h, const HttpRequest *req, const char *url, Received *r,
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
 	}
-	if (req->aws_sigv4)
-	{
-		curl_easy_setopt(h, CURLOPT_AWS_SIGV4, req->aws_sigv4);
-		curl_easy_setopt(h, CURLOPT_USERNAME, req->username);
-		curl_easy_setopt(h, CURLOPT_PASSWORD, req->password);
-	}
 }
 
 /* Runs the transfer, checking for query cancel and termination as it goes. */

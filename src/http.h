@@ -16,9 +16,6 @@ typedef struct HttpRequest
 	const char *body;			/* request body for PUT, else NULL */
 	size_t		body_len;
 	struct curl_slist *headers; /* extra request headers, or NULL */
-	const char *aws_sigv4;		/* e.g. "aws:amz:us-east-1:s3", or NULL */
-	const char *username;		/* SigV4 access key id */
-	const char *password;		/* SigV4 secret */
 	const char *secret;			/* text to redact from every message */
 } HttpRequest;
 

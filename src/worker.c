@@ -599,17 +599,20 @@ exit_if_postmaster_died(void)
 		proc_exit(1);
 }
 
-static bool
-extension_installed(void)
+/*
+ * Copies into version the version of stockelt installed in the database, or
+ * an empty string when it is not installed.
+ */
+static void
+installed_version(char *version, size_t size)
 {
-	bool		installed;
-
 	begin("checking for the stockelt extension");
-	run("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'stockelt'", 0, NULL, NULL, NULL,
-		SPI_OK_SELECT);
-	installed = SPI_processed > 0;
+	run("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'stockelt'", 0, NULL,
+		NULL, NULL, SPI_OK_SELECT);
+	version[0] = '\0';
+	if (SPI_processed > 0)
+		strlcpy(version, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), size);
 	commit();
-	return installed;
 }
 
 /* ---------------------------------------------------------------- jobs */
@@ -1477,7 +1480,8 @@ void
 stockelt_worker_main(Datum arg)
 {
 	MemoryContext loop_context;
-	bool		warned = false;
+	char		version[NAMEDATALEN];
+	char		reported[NAMEDATALEN] = "not yet checked";
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -1496,14 +1500,32 @@ stockelt_worker_main(Datum arg)
 	loop_context = AllocSetContextCreate(TopMemoryContext, "stockelt worker loop",
 										 ALLOCSET_DEFAULT_SIZES);
 
-	/* Wait for the extension: the database may be created before it. */
-	while (!extension_installed())
+	/*
+	 * Wait for the extension of this library's version: the database may be
+	 * created before it, and after a new library is installed its tables stay
+	 * the old version's until ALTER EXTENSION stockelt UPDATE.  Each state is
+	 * logged once.
+	 */
+	for (;;)
 	{
-		if (!warned)
-			ereport(LOG,
-					(errmsg("stockelt worker waits for CREATE EXTENSION stockelt in database \"%s\"",
-							stockelt_database)));
-		warned = true;
+		installed_version(version, sizeof(version));
+		if (strcmp(version, STOCKELT_EXTVERSION) == 0)
+			break;
+		if (strcmp(version, reported) != 0)
+		{
+			if (version[0] == '\0')
+				ereport(LOG,
+						(errmsg("stockelt worker waits for CREATE EXTENSION stockelt in database \"%s\"",
+								stockelt_database)));
+			else
+				ereport(LOG,
+						(errmsg("stockelt worker waits for ALTER EXTENSION stockelt UPDATE in database \"%s\"",
+								stockelt_database),
+						 errdetail("The database has version %s of the extension; the library loaded is version %s.",
+								   version, STOCKELT_EXTVERSION),
+						 errhint("Run ALTER EXTENSION stockelt UPDATE in that database; queued jobs wait until then.")));
+			strlcpy(reported, version, sizeof(reported));
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 HOUSEKEEPING_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -219,7 +219,21 @@ symlink("$pkglibdir/stockelt.so", "$inst_lib/stockelt.so") or die "could not lin
 $a->adjust_conf('postgresql.conf', 'stockelt.api_key', undef);
 write_secret_file($a, 'stockelt_api_key', $standin->{apikey});
 $a->append_conf('postgresql.conf', "stockelt.api_key_file = 'stockelt_api_key'\n");
+my $log_offset = -s $a->logfile;
 $a->start;
+# Until the update the tables are 1.0's: the worker waits, says why, and runs no job.
+ok( defined wait_for($a, q{SELECT count(*) > 0 FROM pg_stat_activity
+	WHERE backend_type = 'stockelt worker' AND wait_event = 'Extension'}, 30),
+	'the worker of the 1.1 library waits while the database has 1.0');
+sleep 2;
+my $waiting_log = substr(slurp_file($a->logfile), $log_offset);
+like($waiting_log,
+	qr/stockelt worker waits for ALTER EXTENSION stockelt UPDATE in database "postgres"\n.*DETAIL:  The database has version 1\.0 of the extension; the library loaded is version 1\.1\./s,
+	'the server log says the worker waits for ALTER EXTENSION stockelt UPDATE, and why');
+unlike($waiting_log, qr/ERROR|terminated by signal|exited with exit code/,
+	'the worker neither errors nor restarts before the update');
+is($a->safe_psql('postgres', $jobs_sql), $jobs_before,
+	'no job changed while the worker waited for the update');
 $a->safe_psql('postgres', 'ALTER EXTENSION stockelt UPDATE');
 is($a->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'stockelt'}),
 	'1.1', 'ALTER EXTENSION stockelt UPDATE brings 1.0 to 1.1');
