@@ -273,7 +273,8 @@ is($coordinator->safe_psql('postgres', $logs), $coordinator->safe_psql('single',
 # ---------------------------------------------------------------- gold
 
 # Every gold table (stock_key is a surrogate each database numbers in its own order: left
-# out, rows compared by symbol), the answer views and functions, and stockelt_check().
+# out, rows compared by symbol), the three answer views, gold.dividend_growers() in its own
+# order, and stockelt_check().
 sub gold_rows
 {
 	my ($node, $db) = @_;
@@ -285,6 +286,8 @@ sub gold_rows
 		UNION ALL SELECT 'dim_trading_day ' || count(*) || ' ' || md5(string_agg(d::text, E'\n' ORDER BY d.calendar, d.date_key)) FROM gold.dim_trading_day d
 		UNION ALL SELECT 'weekly_performance ' || count(*) || ' ' || md5(string_agg(v::text, E'\n' ORDER BY v.symbol, v.week_ending)) FROM gold.weekly_performance v
 		UNION ALL SELECT 'volume_volatility_52w ' || count(*) || ' ' || md5(string_agg(v::text, E'\n' ORDER BY v.symbol, v.week_ending)) FROM gold.volume_volatility_52w v
+		UNION ALL SELECT 'dividend_growth ' || count(*) || ' ' || md5(string_agg(v::text, E'\n' ORDER BY v.symbol, v.year)) FROM gold.dividend_growth v
+		UNION ALL SELECT 'dividend_growers ' || count(*) || ' ' || md5(string_agg(v::text, E'\n')) FROM gold.dividend_growers(0) v
 		UNION ALL SELECT 'check ' || count(*) || ' ' || md5(string_agg(v::text, E'\n' ORDER BY v::text)) FROM stockelt_check() v});
 }
 
