@@ -155,6 +155,21 @@ SELECT stockelt_distribute();
 ROLLBACK;
 }), qr/ERROR:  SE300: stockelt\.jobs is a Citus table\n.*reference table.*ERROR:  SE300: stockelt\.gold_pending is a Citus table/s,
 	'an ingest and stockelt_distribute() fail with SE300 while a table of stockelt\'s own is a Citus table');
+like(errors_of($coordinator, q{
+BEGIN;
+DO $$DECLARE t record; BEGIN
+	FOR t IN SELECT tgname FROM pg_trigger WHERE tgrelid = 'silver.weekly_adjusted_prices'::regclass
+			   AND NOT tgisinternal LOOP
+		EXECUTE format('DROP TRIGGER %I ON silver.weekly_adjusted_prices', t.tgname);
+	END LOOP;
+END$$;
+SELECT create_distributed_table('silver.weekly_adjusted_prices', 'symbol');
+SELECT create_distributed_table('silver.symbols', 'symbol', colocate_with => 'silver.weekly_adjusted_prices');
+INSERT INTO stockelt.gold_pending VALUES ('IBM', '-infinity');
+SELECT * FROM stockelt_refresh_gold();
+ROLLBACK;
+}), qr/ERROR:  SE300: gold is not laid out with silver on Citus\nDETAIL:  Not distributed: gold\.corporate_actions, gold\.fact_weekly_prices, stockelt\._gold_dirty, stockelt\._gold_new\./,
+	'the gold refresh fails with SE300 while silver is distributed and the facts are not');
 is($coordinator->safe_psql('postgres', q{SELECT count(*) FROM pg_dist_partition}), '0',
 	'the refused layouts were rolled back');
 
