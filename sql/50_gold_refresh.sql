@@ -672,12 +672,14 @@ BEGIN
 	)
 	DELETE FROM gold.corporate_actions a USING stocks_gone x WHERE a.stock_key = x.stock_key;
 
-	-- Dimensions first: the stocks' week ranges, then the calendar they span.
+	-- Dimensions first: the stocks' week ranges, then the calendar they span.  New stocks are
+	-- numbered in the order of their symbols, the same on one server and on Citus.
 	INSERT INTO gold.dim_stock AS g (symbol, first_week, last_week)
 	SELECT d.symbol,
 		   (SELECT min(week_ending) FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol),
 		   (SELECT max(week_ending) FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol)
 	  FROM stockelt._gold_dirty d
+	 ORDER BY d.symbol
 	ON CONFLICT (symbol) DO UPDATE SET first_week = excluded.first_week, last_week = excluded.last_week
 	 WHERE (g.first_week, g.last_week) IS DISTINCT FROM (excluded.first_week, excluded.last_week);
 	-- Descriptive columns from silver.symbols, the calendar from what it says of the listing;

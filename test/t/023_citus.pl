@@ -287,16 +287,15 @@ is($coordinator->safe_psql('postgres', $logs), $coordinator->safe_psql('single',
 
 # ---------------------------------------------------------------- gold
 
-# Every gold table (stock_key is a surrogate each database numbers in its own order: left
-# out, rows compared by symbol), the three answer views, gold.dividend_growers() in its own
-# order, and stockelt_check().
+# Every gold table (floats through jsonb: exact), the three answer views,
+# gold.dividend_growers() in its own order, and stockelt_check().
 sub gold_rows
 {
 	my ($node, $db) = @_;
 	return $node->safe_psql($db, q{
-		SELECT 'facts ' || count(*) || ' ' || md5(string_agg((to_jsonb(f) - 'stock_key')::text, E'\n' ORDER BY f.symbol, f.date_key)) FROM gold.fact_weekly_prices f
-		UNION ALL SELECT 'actions ' || count(*) || ' ' || md5(string_agg((to_jsonb(a) - 'stock_key')::text, E'\n' ORDER BY a.symbol, a.date_key, a.action)) FROM gold.corporate_actions a
-		UNION ALL SELECT 'dim_stock ' || count(*) || ' ' || md5(string_agg((to_jsonb(s) - 'stock_key')::text, E'\n' ORDER BY s.symbol)) FROM gold.dim_stock s
+		SELECT 'facts ' || count(*) || ' ' || md5(string_agg(to_jsonb(f)::text, E'\n' ORDER BY f.symbol, f.date_key)) FROM gold.fact_weekly_prices f
+		UNION ALL SELECT 'actions ' || count(*) || ' ' || md5(string_agg(to_jsonb(a)::text, E'\n' ORDER BY a.symbol, a.date_key, a.action)) FROM gold.corporate_actions a
+		UNION ALL SELECT 'dim_stock ' || count(*) || ' ' || md5(string_agg(to_jsonb(s)::text, E'\n' ORDER BY s.symbol)) FROM gold.dim_stock s
 		UNION ALL SELECT 'dim_date ' || count(*) || ' ' || md5(string_agg(d::text, E'\n' ORDER BY d.date_key)) FROM gold.dim_date d
 		UNION ALL SELECT 'dim_trading_day ' || count(*) || ' ' || md5(string_agg(d::text, E'\n' ORDER BY d.calendar, d.date_key)) FROM gold.dim_trading_day d
 		UNION ALL SELECT 'weekly_performance ' || count(*) || ' ' || md5(string_agg(v::text, E'\n' ORDER BY v.symbol, v.week_ending)) FROM gold.weekly_performance v
