@@ -401,7 +401,19 @@ ALTER TABLE gold.dim_stock
 -- A week at a seam has no adjusted close on the newest basis.
 ALTER TABLE gold.fact_weekly_prices ALTER COLUMN adjusted_close DROP NOT NULL;
 
+-- The facts and the corporate actions carry their stock's symbol, in their keys (on Citus they
+-- are distributed by it).  Gold is rebuilt at the end of this script: emptied here, the rows
+-- need no value for the new column.
+TRUNCATE gold.fact_weekly_prices, gold.corporate_actions;
+ALTER TABLE gold.fact_weekly_prices
+	ADD COLUMN symbol text NOT NULL,
+	DROP CONSTRAINT fact_weekly_prices_pkey,
+	ADD PRIMARY KEY (stock_key, date_key, symbol);
+
 ALTER TABLE gold.corporate_actions
+	ADD COLUMN symbol text NOT NULL,
+	DROP CONSTRAINT corporate_actions_pkey,
+	ADD PRIMARY KEY (stock_key, date_key, action, symbol),
 	DROP CONSTRAINT corporate_actions_action_check,
 	ADD CONSTRAINT corporate_actions_action_check
 		CHECK (action IN ('dividend', 'special dividend', 'distribution', 'split', 'other adjustment'));
@@ -559,296 +571,402 @@ COMMENT ON TABLE stockelt._gold_new IS
 -- Recomputes gold rows from each dirty stock's from_week on, reading 53 weeks before it
 -- for the trailing windows and the dividends' classes.  Fills stockelt._gold_new for the
 -- stocks of one pass.
-CREATE OR REPLACE FUNCTION stockelt._gold_compute(pass integer) RETURNS void
+DROP FUNCTION stockelt._gold_compute(integer);
+CREATE FUNCTION stockelt._gold_compute(pass integer, distributed boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	-- 53 weeks of context: 52 for the trailing windows, and the year before a dividend
 	-- that tells a special one from a regular one (each of those weeks needs the week
 	-- before it for its own factor jump).  The base of the cumulative return is the first
 	-- week after the last seam before that context (the stock's first week if none).
-	UPDATE stockelt._gold_dirty d
-	   SET ctx_from = stockelt._context_start(d.symbol, d.from_week)
-	 WHERE d.pass = _gold_compute.pass;
-	-- The base of cumulative returns: the first week after the last seam, as its bar (the
-	-- week's last key).
-	UPDATE stockelt._gold_dirty d
-	   SET first_adjusted =
-			(SELECT s.adjusted_close * s.basis_factor FROM silver.weekly_adjusted_prices s
-			  WHERE s.symbol = d.symbol AND s.week_ending > f.seam
-				AND s.week_ending < date_trunc('week', f.first_key) + interval '7 days'
-			  ORDER BY s.week_ending DESC LIMIT 1)
-	  FROM (SELECT x.symbol, x.seam,
-				   (SELECT min(s.week_ending) FROM silver.weekly_adjusted_prices s
-					 WHERE s.symbol = x.symbol AND s.week_ending > x.seam) AS first_key
-			  FROM (SELECT d2.symbol,
-						   coalesce((SELECT max(u.week_ending) FROM silver.weekly_adjusted_prices u
-									  WHERE u.symbol = d2.symbol AND u.week_ending < d2.ctx_from
-										AND u.basis_factor IS NULL), '-infinity') AS seam
-					  FROM stockelt._gold_dirty d2 WHERE d2.pass = _gold_compute.pass) x) f
-	 WHERE f.symbol = d.symbol AND d.pass = _gold_compute.pass;
+	IF NOT distributed THEN
+		UPDATE stockelt._gold_dirty d
+		   SET ctx_from = stockelt._context_start(d.symbol, d.from_week)
+		 WHERE d.pass = _gold_compute.pass;
+		-- The base of cumulative returns: the first week after the last seam, as its bar (the
+		-- week's last key).
+		UPDATE stockelt._gold_dirty d
+		   SET first_adjusted =
+				(SELECT s.adjusted_close * s.basis_factor FROM silver.weekly_adjusted_prices s
+				  WHERE s.symbol = d.symbol AND s.week_ending > f.seam
+					AND s.week_ending < date_trunc('week', f.first_key) + interval '7 days'
+				  ORDER BY s.week_ending DESC LIMIT 1)
+		  FROM (SELECT x.symbol, x.seam,
+					   (SELECT min(s.week_ending) FROM silver.weekly_adjusted_prices s
+						 WHERE s.symbol = x.symbol AND s.week_ending > x.seam) AS first_key
+				  FROM (SELECT d2.symbol,
+							   coalesce((SELECT max(u.week_ending) FROM silver.weekly_adjusted_prices u
+										  WHERE u.symbol = d2.symbol AND u.week_ending < d2.ctx_from
+											AND u.basis_factor IS NULL), '-infinity') AS seam
+						  FROM stockelt._gold_dirty d2 WHERE d2.pass = _gold_compute.pass) x) f
+		 WHERE f.symbol = d.symbol AND d.pass = _gold_compute.pass;
+	ELSE
+		-- On Citus the same, as joins on symbol that each shard computes for its stocks (a
+		-- function that reads silver cannot run inside a query of a shard).
+		UPDATE stockelt._gold_dirty d SET ctx_from = '-infinity', first_adjusted = NULL
+		 WHERE d.pass = _gold_compute.pass;
+		UPDATE stockelt._gold_dirty d SET ctx_from = c.start
+		  FROM (SELECT k.symbol,
+					   CASE WHEN max(k.r) >= 53 THEN min(k.week) FILTER (WHERE k.r <= 53) END AS start
+				  FROM (SELECT k.symbol, k.week, dense_rank() OVER (PARTITION BY k.symbol ORDER BY k.week DESC) AS r
+						  FROM (SELECT s.symbol, date_trunc('week', s.week_ending)::date AS week,
+									   row_number() OVER (PARTITION BY s.symbol ORDER BY s.week_ending DESC) AS n
+								  FROM stockelt._gold_dirty x
+								  JOIN silver.weekly_adjusted_prices s
+									ON s.symbol = x.symbol AND s.week_ending < x.from_week
+								 WHERE x.pass = _gold_compute.pass) k
+						 WHERE k.n <= 106) k
+				 GROUP BY k.symbol) c
+		 WHERE c.symbol = d.symbol AND c.start IS NOT NULL AND d.pass = _gold_compute.pass;
+		UPDATE stockelt._gold_dirty d SET first_adjusted = b.first_adjusted
+		  FROM (SELECT f.symbol,
+					   (array_agg(s.adjusted_close * s.basis_factor ORDER BY s.week_ending DESC))[1]
+						   AS first_adjusted
+				  FROM (SELECT x.symbol, x.seam, min(s.week_ending) AS first_key
+						  FROM (SELECT w.symbol,
+									   coalesce(max(u.week_ending) FILTER (WHERE u.week_ending < w.ctx_from
+																		  AND u.basis_factor IS NULL),
+												'-infinity') AS seam
+								  FROM stockelt._gold_dirty w
+								  JOIN silver.weekly_adjusted_prices u ON u.symbol = w.symbol
+								 WHERE w.pass = _gold_compute.pass
+								 GROUP BY w.symbol) x
+						  JOIN silver.weekly_adjusted_prices s ON s.symbol = x.symbol AND s.week_ending > x.seam
+						 GROUP BY x.symbol, x.seam) f
+				  JOIN silver.weekly_adjusted_prices s
+					ON s.symbol = f.symbol AND s.week_ending > f.seam
+				   AND s.week_ending < date_trunc('week', f.first_key) + interval '7 days'
+				 GROUP BY f.symbol) b
+		 WHERE b.symbol = d.symbol AND d.pass = _gold_compute.pass;
+	END IF;
 
 	-- The stocks' week bars from their context on, the adjusted close on one basis, and the
 	-- prices that the returns and jumps divide as float8, each converted once (a step with a
 	-- window function is computed once, not folded into each use of its columns).
-	WITH keys AS (
-		SELECT d.stock_key, d.from_week, d.first_week, d.first_adjusted,
-			   coalesce(d.dividends_current, false) AS dividends_current, s.week_ending,
-			   s.week_ending = d.last_week AND d.last_partial AS is_partial,
-			   s.open, s.high, s.low, s.close, s.adjusted_close AS provider_adjusted,
-			   s.adjusted_close * s.basis_factor AS adjusted_close, s.basis_factor, s.volume,
-			   s.dividend_amount, row_number() OVER run AS rn,
-			   s.close::float8 AS close_f, s.adjusted_close::float8 AS provider_adjusted_f,
-			   (s.adjusted_close * s.basis_factor)::float8 AS adjusted_f
-		  FROM stockelt._gold_dirty d
-		 CROSS JOIN LATERAL stockelt._week_bars(d.symbol, d.ctx_from) s
-		 WHERE d.pass = _gold_compute.pass
-		WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)
-	),
-	-- what the week before tells of each: the previous close, the returns, the factor jump q
-	-- and its rounding noise
-	bars AS (
-		SELECT k.stock_key, k.from_week, k.first_week, k.first_adjusted, k.dividends_current,
-			   k.week_ending, k.open, k.high, k.low, k.close, k.adjusted_close, k.adjusted_f,
-			   k.volume, k.dividend_amount, k.basis_factor IS NULL AS seam,
-			   -- the week after a seam that silver rebased: its jump is the
-			   -- rebasing's rounding, not an event
-			   k.basis_factor IS DISTINCT FROM lag(k.basis_factor) OVER run AS rebased,
-			   k.rn, round(k.adjusted_close / nullif(k.close, 0), 10) AS adjustment_factor,
-			   k.is_partial, lag(k.close) OVER run AS previous_close,
-			   CASE WHEN NOT k.is_partial AND k.adjusted_close > 0 AND lag(k.adjusted_close) OVER run > 0
-					THEN k.adjusted_f / lag(k.adjusted_f) OVER run - 1 END AS adjusted_return,
-			   CASE WHEN NOT k.is_partial AND k.adjusted_close > 0 AND lag(k.adjusted_close) OVER run > 0
-					THEN ln(k.adjusted_f / lag(k.adjusted_f) OVER run) END AS adjusted_log_return,
-			   -- q: the jump of adjusted_close/close that this week's events
-			   -- made to every earlier week; unseen (NULL) when one of the four
-			   -- prices behind it is at most 0.00005, which four-decimal rounding
-			   -- cannot tell from zero
-			   CASE WHEN k.provider_adjusted > 0.00005 AND k.close > 0.00005
-						 AND lag(k.provider_adjusted) OVER run > 0.00005 AND lag(k.close) OVER run > 0.00005
-					THEN (nullif(k.adjusted_f, 0) / k.close_f)
-						 / (nullif(lag(k.adjusted_f) OVER run, 0) / lag(k.close_f) OVER run) END AS q,
-			   -- how far four-decimal rounding of the four prices behind q can
-			   -- move it, as a log: each value v is within 0.00005 of the truth
-			   CASE WHEN k.provider_adjusted > 0.00005 AND k.close > 0.00005
-						 AND lag(k.provider_adjusted) OVER run > 0.00005 AND lag(k.close) OVER run > 0.00005
-					THEN -ln(1 - 0.00005 / k.provider_adjusted_f)
-						 - ln(1 - 0.00005 / k.close_f)
-						 - ln(1 - 0.00005 / lag(k.provider_adjusted_f) OVER run)
-						 - ln(1 - 0.00005 / lag(k.close_f) OVER run) END AS noise
-		  FROM keys k
-		WINDOW run AS (PARTITION BY k.stock_key ORDER BY k.week_ending)
-	),
-	-- x: the jump over what a dividend below the previous close explains, a split's ratio or 1
-	jumps AS (
-		SELECT b.*,
-			   CASE WHEN dividend_amount > 0 AND dividend_amount < previous_close
-					THEN q * (1 - dividend_amount::float8 / previous_close::float8)
-					ELSE q END AS x
-		  FROM bars b
-	),
-	-- the split ratio that explains x, if one does
-	split_ratios AS (
-		SELECT b.*,
-			   CASE WHEN abs(x - 1) > 0.05 THEN stockelt._split_ratio(x) END AS r
-		  FROM jumps b
-	),
-	-- the split as numerator and denominator
-	splits AS (
-		SELECT b.*, r[1]::numeric AS split_numerator, r[2]::numeric AS split_denominator
-		  FROM split_ratios b
-	),
-	-- the splits after each week: shares_after shares today for parts_after of the week's
-	share_basis AS (
-		SELECT j.*,
-			   stockelt._product(split_numerator) OVER whole
-				   / stockelt._product(split_numerator) OVER run AS shares_after,
-			   stockelt._product(split_denominator) OVER whole
-				   / stockelt._product(split_denominator) OVER run AS parts_after
-		  FROM splits j
-		WINDOW run AS (PARTITION BY j.stock_key ORDER BY j.week_ending),
-			   whole AS (PARTITION BY j.stock_key)
-	),
-	-- prices and volume on today's share basis, and how far the jump is from what the
-	-- dividend explains on either basis of the dividend field (what the basis vote counts)
-	split_adjusted AS (
-		SELECT e.*,
-			   round(shares_after / parts_after, 10) AS split_factor,
-			   round(close * parts_after / shares_after, 6) AS split_adjusted_close,
-			   round(volume * shares_after / parts_after, 2) AS split_adjusted_volume,
-			   CASE WHEN split_numerator IS NULL THEN 1 ELSE (split_numerator / split_denominator)::float8 END
-				   AS split_ratio,
-			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
-						 AND dividend_amount < previous_close
-					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
-							 + ln(((previous_close - dividend_amount) / previous_close)::float8)) END AS misfit_raw,
-			   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
-						 AND dividend_amount * shares_after / parts_after < previous_close
-					THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
-							 + ln(((previous_close - dividend_amount * shares_after / parts_after)
-									  / previous_close)::float8)) END AS misfit_current
-		  FROM share_basis e
-	),
-	-- what the week paid per share then, on the raw basis
-	paid AS (
-		SELECT f.*, dividend_amount * CASE WHEN dividends_current THEN split_factor ELSE 1 END AS paid_amount
-		  FROM split_adjusted f
-	),
-	-- how far the factor jump is from what the payment explains
-	misfits AS (
-		SELECT f.*,
-			   CASE WHEN paid_amount > 0 AND paid_amount < previous_close AND q IS NOT NULL
-					THEN abs(ln(q / split_ratio) + ln(((previous_close - paid_amount) / previous_close)::float8))
-			   END AS misfit
-		  FROM paid f
-	),
-	-- Which payments are cash dividends, and the jumps no payment or split explains.  A cash
-	-- dividend is one below the close before it whose factor jump 1 / (1 - paid / previous
-	-- close) is the observed one within 0.5 % and the rounding noise (the provider divides by
-	-- the close of the session before the ex-date, which a weekly bar does not show).  A week
-	-- whose jump cannot be seen (the first, or one after a seam) is taken as paid in cash.
-	cash_dividends AS (
-		SELECT f.*,
-			   paid_amount > 0 AND (previous_close IS NULL OR paid_amount < previous_close)
-				 AND (q IS NULL OR misfit <= 0.005 + noise) AS cash,
-			   round(paid_amount * parts_after / shares_after, 12) AS split_adjusted_dividend,
-			   CASE WHEN paid_amount > 0 AND previous_close IS NOT NULL
-						 AND (paid_amount >= previous_close OR misfit > 0.005 + noise)
-					THEN q / split_ratio END AS observed_factor,
-			   CASE WHEN dividend_amount = 0 AND NOT rebased AND abs(ln(q / split_ratio)) > noise
-					THEN q / split_ratio END AS other_factor
-		  FROM misfits f
-	),
-	-- the row (rn) of the last cash dividend before this week (a running maximum)
-	last_payment AS (
-		SELECT f.*, CASE WHEN cash THEN split_adjusted_dividend END AS cash_adjusted,
-			   max(CASE WHEN cash THEN rn END) OVER before AS paid_1
-		  FROM cash_dividends f
-		WINDOW before AS (PARTITION BY f.stock_key ORDER BY f.week_ending
-						  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-	),
-	-- the rows (rn) of the cash dividends before a cash dividend: the one before the last (the
-	-- last at its row) and the last one's amount (only a cash dividend's class needs them: an
-	-- offset of NULL costs lag() no read); and the last seam
-	payments_before AS (
-		SELECT f.*, lag(paid_1, CASE WHEN cash THEN (rn - paid_1)::int END) OVER run AS paid_2,
-			   lag(cash_adjusted, CASE WHEN cash THEN (rn - paid_1)::int END) OVER run AS amount_1,
-			   max(CASE WHEN seam THEN rn END) OVER run AS last_seam
-		  FROM last_payment f
-		WINDOW run AS (PARTITION BY f.stock_key ORDER BY f.week_ending)
-	),
-	-- volume and volatility (|log return|) pair up where a return exists; only what the
-	-- windows and the rows need goes on (narrow rows are cheaper to window), what the frames
-	-- read first (a frame reads its rows again for each row, and each row up to the last
-	-- column it reads), the float8 inputs of the statistics converted once
-	window_inputs AS (
-		SELECT CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume::float8 END AS vol_f,
-			   abs(adjusted_log_return) AS move, adjusted_log_return, adjusted_close, adjusted_f,
-			   CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume END AS vol,
-			   stock_key, week_ending, from_week, first_adjusted, open, high, low, close,
-			   volume, dividend_amount, adjustment_factor, split_factor,
-			   split_adjusted_close, split_adjusted_volume, split_adjusted_dividend,
-			   adjusted_return, is_partial, seam, rn, last_seam,
-			   paid_amount, cash, paid_1, paid_2, amount_1, shares_after, parts_after,
-			   split_numerator, split_denominator, observed_factor, other_factor,
-			   dividends_current, misfit_raw, misfit_current,
-			   CASE WHEN paid_amount > 0 THEN
-					CASE WHEN cash THEN 'dividend' ELSE 'distribution' END END AS distribution
-		  FROM payments_before f
-	),
-	-- The trailing windows, each a frame of the rows up to this one: the sums of adjusted
-	-- closes and volumes in exact numeric (PostgreSQL moves such a frame by a row, adding
-	-- one and taking one off), the correlation and the standard deviation as float8
-	-- aggregates summed afresh over each frame's 52 rows in order, so a week's measures
-	-- depend on its 52 weeks alone, whichever week the refresh starts from.  A window with
-	-- a seam (a week without an adjusted close) in it is incomplete.  The base of the
-	-- cumulative return, and the third cash dividend before a cash dividend with the
-	-- amounts of the second and third (the first's at their rows).
-	trailing_windows AS (
-		SELECT w.*, to_char(week_ending, 'YYYYMMDD')::int AS date_key,
-			   rn - coalesce(last_seam, 0) AS unbroken,
-			   -- the first week after the last seam up to this one, else the context's base
-			   CASE WHEN seam THEN NULL WHEN last_seam IS NULL THEN first_adjusted
-					ELSE lag(adjusted_close, (rn - last_seam - 1)::int) OVER run END AS base_adjusted,
-			   lag(adjusted_f, 4) OVER run AS adjusted_4w,
-			   lag(adjusted_f, 13) OVER run AS adjusted_13w,
-			   lag(adjusted_f, 52) OVER run AS adjusted_52w,
-			   lag(paid_2, CASE WHEN paid_2 IS NOT NULL THEN (rn - paid_1)::int END) OVER run AS paid_3,
-			   lag(amount_1, CASE WHEN paid_2 IS NOT NULL THEN (rn - paid_1)::int END) OVER run AS amount_2,
-			   lag(amount_1, CASE WHEN paid_2 IS NOT NULL THEN (rn - paid_2)::int END) OVER run AS amount_3,
-			   sum(adjusted_close) OVER w13 AS adj13,
-			   sum(adjusted_close) OVER w52 AS adj52,
-			   count(adjusted_log_return) OVER w52 AS r52,
-			   sum(vol) OVER w52 AS sum_v,
-			   corr(vol_f, move) OVER w52 AS correlation,
-			   stddev_samp(adjusted_log_return) OVER w52 AS deviation
-		  FROM window_inputs w
-		WINDOW run AS (PARTITION BY stock_key ORDER BY week_ending),
-			   w13 AS (run ROWS 12 PRECEDING),
-			   w52 AS (run ROWS 51 PRECEDING)
-	),
-	-- A cash dividend is special, all of it, when it comes sooner than 3/4 of the shorter of
-	-- the two intervals between the three cash dividends before it (all three within the 52
-	-- weeks before it); on schedule, what it pays above twice the largest of those three
-	-- (within the 52 weeks) is special beyond a regular payment of that largest amount.
-	special_dividends AS (
-		SELECT t.*,
-			   CASE WHEN NOT cash THEN NULL
-					WHEN paid_3 >= rn - 52
-						 AND rn - paid_1 < 0.75 * least(paid_1 - paid_2, paid_2 - paid_3)
-					THEN paid_amount
-					WHEN split_adjusted_dividend > 2 * greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
-																CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
-																CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
-					THEN round(paid_amount - greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
-													  CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
-													  CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
-											 * shares_after / parts_after, 12) END AS special_paid
-		  FROM trailing_windows t
-	),
-	-- the measures of the trailing windows (a return over N weeks needs the N + 1 weeks up to
-	-- this one without a seam, an average over N weeks N), the special dividend on today's
-	-- share basis
-	measures AS (
-		SELECT stock_key, date_key, week_ending, from_week, open, high, low, close, adjusted_close,
-			   volume, dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
+	-- One statement on both layouts: on one server each stock's week bars come from
+	-- stockelt._week_bars() and the windows are by stock_key; on Citus (distributed) the bars
+	-- are the same aggregate of silver's keys by calendar week, joined on symbol, and every
+	-- window is by symbol, so that each shard computes its stocks' rows where their silver
+	-- rows are.  Either way one bar per week: open of the first key, high the highest, low
+	-- the lowest, volume and dividend summed, the rest of the last.
+	EXECUTE pg_catalog.format($chain$
+		WITH keys AS (
+			SELECT d.stock_key, d.symbol, d.from_week, d.first_week, d.first_adjusted,
+				   coalesce(d.dividends_current, false) AS dividends_current, s.week_ending,
+				   s.week_ending = d.last_week AND d.last_partial AS is_partial,
+				   s.open, s.high, s.low, s.close, s.adjusted_close AS provider_adjusted,
+				   s.adjusted_close * s.basis_factor AS adjusted_close, s.basis_factor, s.volume,
+				   s.dividend_amount, row_number() OVER run AS rn,
+				   s.close::float8 AS close_f, s.adjusted_close::float8 AS provider_adjusted_f,
+				   (s.adjusted_close * s.basis_factor)::float8 AS adjusted_f
+			  FROM stockelt._gold_dirty d
+			 %2$s
+			 WHERE d.pass = %3$s
+			WINDOW run AS (PARTITION BY d.%1$s ORDER BY s.week_ending)
+		),
+		-- what the week before tells of each: the previous close, the returns, the factor jump q
+		-- and its rounding noise
+		bars AS (
+			SELECT k.stock_key, k.symbol, k.from_week, k.first_week, k.first_adjusted, k.dividends_current,
+				   k.week_ending, k.open, k.high, k.low, k.close, k.adjusted_close, k.adjusted_f,
+				   k.volume, k.dividend_amount, k.basis_factor IS NULL AS seam,
+				   -- the week after a seam that silver rebased: its jump is the
+				   -- rebasing's rounding, not an event
+				   k.basis_factor IS DISTINCT FROM lag(k.basis_factor) OVER run AS rebased,
+				   k.rn, round(k.adjusted_close / nullif(k.close, 0), 10) AS adjustment_factor,
+				   k.is_partial, lag(k.close) OVER run AS previous_close,
+				   CASE WHEN NOT k.is_partial AND k.adjusted_close > 0 AND lag(k.adjusted_close) OVER run > 0
+						THEN k.adjusted_f / lag(k.adjusted_f) OVER run - 1 END AS adjusted_return,
+				   CASE WHEN NOT k.is_partial AND k.adjusted_close > 0 AND lag(k.adjusted_close) OVER run > 0
+						THEN ln(k.adjusted_f / lag(k.adjusted_f) OVER run) END AS adjusted_log_return,
+				   -- q: the jump of adjusted_close/close that this week's events
+				   -- made to every earlier week; unseen (NULL) when one of the four
+				   -- prices behind it is at most 0.00005, which four-decimal rounding
+				   -- cannot tell from zero
+				   CASE WHEN k.provider_adjusted > 0.00005 AND k.close > 0.00005
+							 AND lag(k.provider_adjusted) OVER run > 0.00005 AND lag(k.close) OVER run > 0.00005
+						THEN (nullif(k.adjusted_f, 0) / k.close_f)
+							 / (nullif(lag(k.adjusted_f) OVER run, 0) / lag(k.close_f) OVER run) END AS q,
+				   -- how far four-decimal rounding of the four prices behind q can
+				   -- move it, as a log: each value v is within 0.00005 of the truth
+				   CASE WHEN k.provider_adjusted > 0.00005 AND k.close > 0.00005
+							 AND lag(k.provider_adjusted) OVER run > 0.00005 AND lag(k.close) OVER run > 0.00005
+						THEN -ln(1 - 0.00005 / k.provider_adjusted_f)
+							 - ln(1 - 0.00005 / k.close_f)
+							 - ln(1 - 0.00005 / lag(k.provider_adjusted_f) OVER run)
+							 - ln(1 - 0.00005 / lag(k.close_f) OVER run) END AS noise
+			  FROM keys k
+			WINDOW run AS (PARTITION BY k.%1$s ORDER BY k.week_ending)
+		),
+		-- x: the jump over what a dividend below the previous close explains, a split's ratio or 1
+		jumps AS (
+			SELECT b.*,
+				   CASE WHEN dividend_amount > 0 AND dividend_amount < previous_close
+						THEN q * (1 - dividend_amount::float8 / previous_close::float8)
+						ELSE q END AS x
+			  FROM bars b
+		),
+		-- the split ratio that explains x, if one does
+		split_ratios AS (
+			SELECT b.*,
+				   CASE WHEN abs(x - 1) > 0.05 THEN stockelt._split_ratio(x) END AS r
+			  FROM jumps b
+		),
+		-- the split as numerator and denominator
+		splits AS (
+			SELECT b.*, r[1]::numeric AS split_numerator, r[2]::numeric AS split_denominator
+			  FROM split_ratios b
+		),
+		-- the splits after each week: shares_after shares today for parts_after of the week's
+		share_basis AS (
+			SELECT j.*,
+				   stockelt._product(split_numerator) OVER whole
+					   / stockelt._product(split_numerator) OVER run AS shares_after,
+				   stockelt._product(split_denominator) OVER whole
+					   / stockelt._product(split_denominator) OVER run AS parts_after
+			  FROM splits j
+			WINDOW run AS (PARTITION BY j.%1$s ORDER BY j.week_ending),
+				   whole AS (PARTITION BY j.%1$s)
+		),
+		-- prices and volume on today's share basis, and how far the jump is from what the
+		-- dividend explains on either basis of the dividend field (what the basis vote counts)
+		split_adjusted AS (
+			SELECT e.*,
+				   round(shares_after / parts_after, 10) AS split_factor,
+				   round(close * parts_after / shares_after, 6) AS split_adjusted_close,
+				   round(volume * shares_after / parts_after, 2) AS split_adjusted_volume,
+				   CASE WHEN split_numerator IS NULL THEN 1 ELSE (split_numerator / split_denominator)::float8 END
+					   AS split_ratio,
+				   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
+							 AND dividend_amount < previous_close
+						THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
+								 + ln(((previous_close - dividend_amount) / previous_close)::float8)) END AS misfit_raw,
+				   CASE WHEN dividend_amount > 0 AND shares_after <> parts_after AND q IS NOT NULL
+							 AND dividend_amount * shares_after / parts_after < previous_close
+						THEN abs(ln(q / coalesce(split_numerator / split_denominator, 1)::float8)
+								 + ln(((previous_close - dividend_amount * shares_after / parts_after)
+										  / previous_close)::float8)) END AS misfit_current
+			  FROM share_basis e
+		),
+		-- what the week paid per share then, on the raw basis
+		paid AS (
+			SELECT f.*, dividend_amount * CASE WHEN dividends_current THEN split_factor ELSE 1 END AS paid_amount
+			  FROM split_adjusted f
+		),
+		-- how far the factor jump is from what the payment explains
+		misfits AS (
+			SELECT f.*,
+				   CASE WHEN paid_amount > 0 AND paid_amount < previous_close AND q IS NOT NULL
+						THEN abs(ln(q / split_ratio) + ln(((previous_close - paid_amount) / previous_close)::float8))
+				   END AS misfit
+			  FROM paid f
+		),
+		-- Which payments are cash dividends, and the jumps no payment or split explains.  A cash
+		-- dividend is one below the close before it whose factor jump 1 / (1 - paid / previous
+		-- close) is the observed one within 0.5 %% and the rounding noise (the provider divides by
+		-- the close of the session before the ex-date, which a weekly bar does not show).  A week
+		-- whose jump cannot be seen (the first, or one after a seam) is taken as paid in cash.
+		cash_dividends AS (
+			SELECT f.*,
+				   paid_amount > 0 AND (previous_close IS NULL OR paid_amount < previous_close)
+					 AND (q IS NULL OR misfit <= 0.005 + noise) AS cash,
+				   round(paid_amount * parts_after / shares_after, 12) AS split_adjusted_dividend,
+				   CASE WHEN paid_amount > 0 AND previous_close IS NOT NULL
+							 AND (paid_amount >= previous_close OR misfit > 0.005 + noise)
+						THEN q / split_ratio END AS observed_factor,
+				   CASE WHEN dividend_amount = 0 AND NOT rebased AND abs(ln(q / split_ratio)) > noise
+						THEN q / split_ratio END AS other_factor
+			  FROM misfits f
+		),
+		-- the row (rn) of the last cash dividend before this week (a running maximum)
+		last_payment AS (
+			SELECT f.*, CASE WHEN cash THEN split_adjusted_dividend END AS cash_adjusted,
+				   max(CASE WHEN cash THEN rn END) OVER before AS paid_1
+			  FROM cash_dividends f
+			WINDOW before AS (PARTITION BY f.%1$s ORDER BY f.week_ending
+							  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+		),
+		-- the rows (rn) of the cash dividends before a cash dividend: the one before the last (the
+		-- last at its row) and the last one's amount (only a cash dividend's class needs them: an
+		-- offset of NULL costs lag() no read); and the last seam
+		payments_before AS (
+			SELECT f.*, lag(paid_1, CASE WHEN cash THEN (rn - paid_1)::int END) OVER run AS paid_2,
+				   lag(cash_adjusted, CASE WHEN cash THEN (rn - paid_1)::int END) OVER run AS amount_1,
+				   max(CASE WHEN seam THEN rn END) OVER run AS last_seam
+			  FROM last_payment f
+			WINDOW run AS (PARTITION BY f.%1$s ORDER BY f.week_ending)
+		),
+		-- volume and volatility (|log return|) pair up where a return exists; only what the
+		-- windows and the rows need goes on (narrow rows are cheaper to window), what the frames
+		-- read first (a frame reads its rows again for each row, and each row up to the last
+		-- column it reads), the float8 inputs of the statistics converted once
+		window_inputs AS (
+			SELECT CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume::float8 END AS vol_f,
+				   abs(adjusted_log_return) AS move, adjusted_log_return, adjusted_close, adjusted_f,
+				   CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume END AS vol,
+				   stock_key, symbol, week_ending, from_week, first_adjusted, open, high, low, close,
+				   volume, dividend_amount, adjustment_factor, split_factor,
+				   split_adjusted_close, split_adjusted_volume, split_adjusted_dividend,
+				   adjusted_return, is_partial, seam, rn, last_seam,
+				   paid_amount, cash, paid_1, paid_2, amount_1, shares_after, parts_after,
+				   split_numerator, split_denominator, observed_factor, other_factor,
+				   dividends_current, misfit_raw, misfit_current,
+				   CASE WHEN paid_amount > 0 THEN
+						CASE WHEN cash THEN 'dividend' ELSE 'distribution' END END AS distribution
+			  FROM payments_before f
+		),
+		-- The trailing windows, each a frame of the rows up to this one: the sums of adjusted
+		-- closes and volumes in exact numeric (PostgreSQL moves such a frame by a row, adding
+		-- one and taking one off), the correlation and the standard deviation as float8
+		-- aggregates summed afresh over each frame's 52 rows in order, so a week's measures
+		-- depend on its 52 weeks alone, whichever week the refresh starts from.  A window with
+		-- a seam (a week without an adjusted close) in it is incomplete.  The base of the
+		-- cumulative return, and the third cash dividend before a cash dividend with the
+		-- amounts of the second and third (the first's at their rows).
+		trailing_windows AS (
+			SELECT w.*, to_char(week_ending, 'YYYYMMDD')::int AS date_key,
+				   rn - coalesce(last_seam, 0) AS unbroken,
+				   -- the first week after the last seam up to this one, else the context's base
+				   CASE WHEN seam THEN NULL WHEN last_seam IS NULL THEN first_adjusted
+						ELSE lag(adjusted_close, (rn - last_seam - 1)::int) OVER run END AS base_adjusted,
+				   lag(adjusted_f, 4) OVER run AS adjusted_4w,
+				   lag(adjusted_f, 13) OVER run AS adjusted_13w,
+				   lag(adjusted_f, 52) OVER run AS adjusted_52w,
+				   lag(paid_2, CASE WHEN paid_2 IS NOT NULL THEN (rn - paid_1)::int END) OVER run AS paid_3,
+				   lag(amount_1, CASE WHEN paid_2 IS NOT NULL THEN (rn - paid_1)::int END) OVER run AS amount_2,
+				   lag(amount_1, CASE WHEN paid_2 IS NOT NULL THEN (rn - paid_2)::int END) OVER run AS amount_3,
+				   sum(adjusted_close) OVER w13 AS adj13,
+				   sum(adjusted_close) OVER w52 AS adj52,
+				   count(adjusted_log_return) OVER w52 AS r52,
+				   sum(vol) OVER w52 AS sum_v,
+				   corr(vol_f, move) OVER w52 AS correlation,
+				   stddev_samp(adjusted_log_return) OVER w52 AS deviation
+			  FROM window_inputs w
+			WINDOW run AS (PARTITION BY %1$s ORDER BY week_ending),
+				   w13 AS (run ROWS 12 PRECEDING),
+				   w52 AS (run ROWS 51 PRECEDING)
+		),
+		-- A cash dividend is special, all of it, when it comes sooner than 3/4 of the shorter of
+		-- the two intervals between the three cash dividends before it (all three within the 52
+		-- weeks before it); on schedule, what it pays above twice the largest of those three
+		-- (within the 52 weeks) is special beyond a regular payment of that largest amount.
+		special_dividends AS (
+			SELECT t.*,
+				   CASE WHEN NOT cash THEN NULL
+						WHEN paid_3 >= rn - 52
+							 AND rn - paid_1 < 0.75 * least(paid_1 - paid_2, paid_2 - paid_3)
+						THEN paid_amount
+						WHEN split_adjusted_dividend > 2 * greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
+																	CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
+																	CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
+						THEN round(paid_amount - greatest(CASE WHEN paid_1 >= rn - 52 THEN amount_1 END,
+														  CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
+														  CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
+												 * shares_after / parts_after, 12) END AS special_paid
+			  FROM trailing_windows t
+		),
+		-- the measures of the trailing windows (a return over N weeks needs the N + 1 weeks up to
+		-- this one without a seam, an average over N weeks N), the special dividend on today's
+		-- share basis
+		measures AS (
+			SELECT stock_key, date_key, week_ending, from_week, open, high, low, close, adjusted_close,
+				   volume, dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
+				   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
+				   is_partial,
+				   CASE WHEN NOT is_partial AND base_adjusted > 0
+						THEN adjusted_f / base_adjusted::float8 - 1 END AS cumulative_return,
+				   CASE WHEN NOT is_partial AND unbroken > 4
+						THEN adjusted_f / nullif(adjusted_4w, 0) - 1 END AS return_4w,
+				   CASE WHEN NOT is_partial AND unbroken > 13
+						THEN adjusted_f / nullif(adjusted_13w, 0) - 1 END AS return_13w,
+				   CASE WHEN NOT is_partial AND unbroken > 52
+						THEN adjusted_f / nullif(adjusted_52w, 0) - 1 END AS return_52w,
+				   CASE WHEN NOT is_partial AND unbroken >= 13 THEN round(adj13 / 13, 6) END AS moving_average_13w,
+				   CASE WHEN NOT is_partial AND unbroken >= 52 THEN round(adj52 / 52, 6) END AS moving_average_52w,
+				   CASE WHEN NOT is_partial AND r52 = 52 THEN correlation END
+						AS volume_volatility_correlation_52w,
+				   CASE WHEN NOT is_partial AND r52 = 52 THEN deviation * sqrt(52) END
+						AS annualised_volatility_52w,
+				   CASE WHEN NOT is_partial AND r52 = 52 THEN round(sum_v / 52, 2) END AS mean_volume_52w,
+				   symbol, split_numerator, split_denominator, distribution, paid_amount, observed_factor,
+				   other_factor, dividends_current, special_paid,
+				   round(special_paid * parts_after / shares_after, 12) AS special_adjusted,
+				   misfit_raw, misfit_current
+			  FROM special_dividends
+		)
+		INSERT INTO stockelt._gold_new
+		SELECT stock_key, date_key, week_ending, open, high, low, close, adjusted_close, volume,
+			   dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
 			   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
-			   is_partial,
-			   CASE WHEN NOT is_partial AND base_adjusted > 0
-					THEN adjusted_f / base_adjusted::float8 - 1 END AS cumulative_return,
-			   CASE WHEN NOT is_partial AND unbroken > 4
-					THEN adjusted_f / nullif(adjusted_4w, 0) - 1 END AS return_4w,
-			   CASE WHEN NOT is_partial AND unbroken > 13
-					THEN adjusted_f / nullif(adjusted_13w, 0) - 1 END AS return_13w,
-			   CASE WHEN NOT is_partial AND unbroken > 52
-					THEN adjusted_f / nullif(adjusted_52w, 0) - 1 END AS return_52w,
-			   CASE WHEN NOT is_partial AND unbroken >= 13 THEN round(adj13 / 13, 6) END AS moving_average_13w,
-			   CASE WHEN NOT is_partial AND unbroken >= 52 THEN round(adj52 / 52, 6) END AS moving_average_52w,
-			   CASE WHEN NOT is_partial AND r52 = 52 THEN correlation END
-					AS volume_volatility_correlation_52w,
-			   CASE WHEN NOT is_partial AND r52 = 52 THEN deviation * sqrt(52) END
-					AS annualised_volatility_52w,
-			   CASE WHEN NOT is_partial AND r52 = 52 THEN round(sum_v / 52, 2) END AS mean_volume_52w,
-			   split_numerator, split_denominator, distribution, paid_amount, observed_factor,
-			   other_factor, dividends_current, special_paid,
-			   round(special_paid * parts_after / shares_after, 12) AS special_adjusted,
+			   is_partial, cumulative_return, return_4w, return_13w, return_52w, moving_average_13w,
+			   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
+			   mean_volume_52w, symbol, split_numerator, split_denominator, distribution, paid_amount,
+			   observed_factor, other_factor, dividends_current, special_paid, special_adjusted,
 			   misfit_raw, misfit_current
-		  FROM special_dividends
-	)
-	INSERT INTO stockelt._gold_new
-	SELECT stock_key, date_key, week_ending, open, high, low, close, adjusted_close, volume,
-		   dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
-		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
-		   is_partial, cumulative_return, return_4w, return_13w, return_52w, moving_average_13w,
-		   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
-		   mean_volume_52w, split_numerator, split_denominator, distribution, paid_amount,
-		   observed_factor, other_factor, dividends_current, special_paid, special_adjusted,
-		   misfit_raw, misfit_current
-	  FROM measures
-	 -- the weeks before from_week were read for the windows only
-	 WHERE week_ending >= from_week;
+		  FROM measures
+		 -- the weeks before from_week were read for the windows only
+		 WHERE week_ending >= from_week
+	$chain$,
+		CASE WHEN distributed THEN 'symbol' ELSE 'stock_key' END,
+		CASE WHEN distributed THEN pg_catalog.format($bars$JOIN (
+			SELECT s.symbol, max(s.week_ending) AS week_ending,
+				   (array_agg(s.open ORDER BY s.week_ending))[1] AS open,
+				   max(s.high) AS high, min(s.low) AS low,
+				   (array_agg(s.close ORDER BY s.week_ending DESC))[1] AS close,
+				   (array_agg(s.adjusted_close ORDER BY s.week_ending DESC))[1] AS adjusted_close,
+				   (array_agg(s.basis_factor ORDER BY s.week_ending DESC))[1] AS basis_factor,
+				   sum(s.volume)::bigint AS volume, sum(s.dividend_amount) AS dividend_amount
+			  FROM stockelt._gold_dirty w
+			  JOIN silver.weekly_adjusted_prices s ON s.symbol = w.symbol AND s.week_ending >= w.ctx_from
+			 WHERE w.pass = %s
+			 GROUP BY s.symbol, date_trunc('week', s.week_ending)) s ON s.symbol = d.symbol$bars$, pass)
+			 ELSE 'CROSS JOIN LATERAL stockelt._week_bars(d.symbol, d.ctx_from) s' END,
+		pass);
 END
 $$;
+REVOKE ALL ON FUNCTION stockelt._gold_compute(integer, boolean) FROM PUBLIC;
 
+
+-- Whether gold is laid out on Citus: true when stockelt_distribute() distributed silver, the
+-- facts, the corporate actions and the refresh's scratch tables by symbol, all co-located;
+-- false on one server.  Any other layout of those six tables is an error (SE300): the
+-- refresh would fail halfway, or compute each stock's rows away from its silver rows.
+CREATE FUNCTION stockelt._gold_distributed() RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	layout record;
+BEGIN
+	IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+		RETURN false;
+	END IF;
+	EXECUTE $q$
+		SELECT count(p.logicalrelid) AS tables,
+			   count(*) FILTER (WHERE p.partmethod = 'h'
+								AND pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) = 'symbol'
+								AND p.colocationid = (SELECT colocationid FROM pg_catalog.pg_dist_partition
+													   WHERE logicalrelid = 'silver.weekly_adjusted_prices'::regclass))
+				   AS by_symbol,
+			   string_agg(t.name, ', ' ORDER BY t.name) FILTER (WHERE p.logicalrelid IS NULL) AS local_tables
+		  FROM pg_catalog.unnest(ARRAY['silver.weekly_adjusted_prices', 'gold.fact_weekly_prices',
+									   'gold.corporate_actions', 'stockelt._gold_dirty',
+									   'stockelt._gold_new']) AS t (name)
+		  LEFT JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid = t.name::regclass$q$
+	INTO layout;
+	IF layout.tables = 0 THEN
+		RETURN false;
+	ELSIF layout.by_symbol = 5 THEN
+		RETURN true;
+	END IF;
+	RAISE EXCEPTION 'gold is not laid out with silver on Citus'
+		USING ERRCODE = 'SE300',
+			  DETAIL = CASE WHEN layout.local_tables IS NOT NULL
+							THEN pg_catalog.format('Not distributed: %s.', layout.local_tables)
+							ELSE 'Some of silver, the facts, the corporate actions and the refresh''s '
+								 'scratch tables are not distributed by symbol with silver.' END,
+			  HINT = 'Call stockelt_distribute(): it distributes what is still local.';
+END
+$$;
+REVOKE ALL ON FUNCTION stockelt._gold_distributed() FROM PUBLIC;
 
 -- JIT is off: the planner sizes the refresh by the whole of silver, and compiling its
 -- queries cost more than an incremental refresh itself (measured 2–3 s of 5).
@@ -860,6 +978,9 @@ DECLARE
 	this_pass integer := 1;
 	revoted bigint;
 	dirty record;
+	distributed boolean := stockelt._gold_distributed();
+	judged_again text[];
+	judged_again_from date[];
 BEGIN
 	-- Ingests that already changed silver finish first and later ones wait, so no
 	-- change is consumed before it is visible; one refresh runs at a time.  Readers of
@@ -899,40 +1020,78 @@ BEGIN
 	)
 	DELETE FROM gold.corporate_actions a USING stocks_gone x WHERE a.stock_key = x.stock_key;
 
-	-- Dimensions first: the stocks' week ranges, then the calendar they span.
+	-- Dimensions first: the stocks' week ranges, then the calendar they span.  New stocks are
+	-- numbered in the order of their symbols, the same on one server and on Citus.
 	INSERT INTO gold.dim_stock AS g (symbol, first_week, last_week)
 	SELECT d.symbol,
 		   (SELECT min(week_ending) FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol),
 		   (SELECT max(week_ending) FROM silver.weekly_adjusted_prices s WHERE s.symbol = d.symbol)
 	  FROM stockelt._gold_dirty d
+	 ORDER BY d.symbol
 	ON CONFLICT (symbol) DO UPDATE SET first_week = excluded.first_week, last_week = excluded.last_week
 	 WHERE (g.first_week, g.last_week) IS DISTINCT FROM (excluded.first_week, excluded.last_week);
 	-- Descriptive columns from silver.symbols, the calendar from what it says of the listing;
 	-- region, currency where the provider gave none, and the time zone are the calendar's.
 	-- A stock whose calendar changed has its newest week judged again.
-	WITH described AS (
-	UPDATE gold.dim_stock g
-	   SET name = x.name, asset_type = x.asset_type, exchange = x.exchange, region = x.region,
-		   currency = x.currency, timezone = x.timezone, sector = x.sector, industry = x.industry,
-		   calendar = x.calendar
-	  FROM (SELECT g.stock_key, g.calendar AS old_calendar, s.name, s.asset_type, s.exchange,
-				   coalesce(s.region, c.region) AS region, coalesce(s.currency, c.currency) AS currency,
-				   coalesce(c.timezone, s.timezone) AS timezone, s.sector, s.industry, c.calendar
-			  FROM gold.dim_stock g
-			  LEFT JOIN silver.symbols s ON s.symbol = g.symbol
-			  LEFT JOIN stockelt.calendars c
-				ON c.calendar = stockelt.listing_calendar(g.symbol, s.exchange, s.region)) x
-	 WHERE x.stock_key = g.stock_key
-	   AND (g.name, g.asset_type, g.exchange, g.region, g.currency, g.timezone, g.sector, g.industry,
-			g.calendar)
-		   IS DISTINCT FROM
-		   (x.name, x.asset_type, x.exchange, x.region, x.currency, x.timezone, x.sector, x.industry,
-			x.calendar)
-	RETURNING g.symbol, g.last_week, x.old_calendar IS DISTINCT FROM x.calendar AS recalendared
-	)
-	INSERT INTO stockelt._gold_dirty AS d (symbol, from_week, pass)
-	SELECT symbol, date_trunc('week', last_week)::date, 1 FROM described WHERE recalendared
-	ON CONFLICT (symbol) DO UPDATE SET from_week = least(d.from_week, excluded.from_week);
+	IF NOT distributed THEN
+		WITH described AS (
+		UPDATE gold.dim_stock g
+		   SET name = x.name, asset_type = x.asset_type, exchange = x.exchange, region = x.region,
+			   currency = x.currency, timezone = x.timezone, sector = x.sector, industry = x.industry,
+			   calendar = x.calendar
+		  FROM (SELECT g.stock_key, g.calendar AS old_calendar, s.name, s.asset_type, s.exchange,
+					   coalesce(s.region, c.region) AS region, coalesce(s.currency, c.currency) AS currency,
+					   coalesce(c.timezone, s.timezone) AS timezone, s.sector, s.industry, c.calendar
+				  FROM gold.dim_stock g
+				  LEFT JOIN silver.symbols s ON s.symbol = g.symbol
+				  LEFT JOIN stockelt.calendars c
+					ON c.calendar = stockelt.listing_calendar(g.symbol, s.exchange, s.region)) x
+		 WHERE x.stock_key = g.stock_key
+		   AND (g.name, g.asset_type, g.exchange, g.region, g.currency, g.timezone, g.sector, g.industry,
+				g.calendar)
+			   IS DISTINCT FROM
+			   (x.name, x.asset_type, x.exchange, x.region, x.currency, x.timezone, x.sector, x.industry,
+				x.calendar)
+		RETURNING g.symbol, g.last_week, x.old_calendar IS DISTINCT FROM x.calendar AS recalendared
+		)
+		INSERT INTO stockelt._gold_dirty AS d (symbol, from_week, pass)
+		SELECT symbol, date_trunc('week', last_week)::date, 1 FROM described WHERE recalendared
+		ON CONFLICT (symbol) DO UPDATE SET from_week = least(d.from_week, excluded.from_week);
+	ELSE
+		-- On Citus a statement that changes a reference table reads no distributed or local
+		-- one: the listings and the calendars are read first, the stocks to judge again kept.
+		WITH listings AS MATERIALIZED (
+			SELECT symbol, name, asset_type, exchange, region, currency, timezone, sector, industry
+			  FROM silver.symbols
+		), calendars AS MATERIALIZED (
+			SELECT calendar, region, currency, timezone FROM stockelt.calendars
+		), described AS (
+		UPDATE gold.dim_stock g
+		   SET name = x.name, asset_type = x.asset_type, exchange = x.exchange, region = x.region,
+			   currency = x.currency, timezone = x.timezone, sector = x.sector, industry = x.industry,
+			   calendar = x.calendar
+		  FROM (SELECT g.stock_key, g.calendar AS old_calendar, s.name, s.asset_type, s.exchange,
+					   coalesce(s.region, c.region) AS region, coalesce(s.currency, c.currency) AS currency,
+					   coalesce(c.timezone, s.timezone) AS timezone, s.sector, s.industry, c.calendar
+				  FROM gold.dim_stock g
+				  LEFT JOIN listings s ON s.symbol = g.symbol
+				  LEFT JOIN calendars c
+					ON c.calendar = stockelt.listing_calendar(g.symbol, s.exchange, s.region)) x
+		 WHERE x.stock_key = g.stock_key
+		   AND (g.name, g.asset_type, g.exchange, g.region, g.currency, g.timezone, g.sector, g.industry,
+				g.calendar)
+			   IS DISTINCT FROM
+			   (x.name, x.asset_type, x.exchange, x.region, x.currency, x.timezone, x.sector, x.industry,
+				x.calendar)
+		RETURNING g.symbol, g.last_week, x.old_calendar IS DISTINCT FROM x.calendar AS recalendared
+		)
+		SELECT array_agg(symbol), array_agg(date_trunc('week', last_week)::date)
+		  INTO judged_again, judged_again_from
+		  FROM described WHERE recalendared;
+		INSERT INTO stockelt._gold_dirty AS d (symbol, from_week, pass)
+		SELECT symbol, from_week, 1 FROM unnest(judged_again, judged_again_from) r (symbol, from_week)
+		ON CONFLICT (symbol) DO UPDATE SET from_week = least(d.from_week, excluded.from_week);
+	END IF;
 	PERFORM stockelt._refresh_dim_date();
 
 	-- The newest week is partial when its key is not its week's last session, or when it
@@ -940,77 +1099,103 @@ BEGIN
 	-- listing without a known calendar: before the week's Friday, or fetched before
 	-- Saturday 12:00 UTC (when Friday has ended everywhere).  The cumulative return starts
 	-- from the first week's bar: the adjusted close of its last key.
-	UPDATE stockelt._gold_dirty d
-	   SET stock_key = g.stock_key, first_week = g.first_week, last_week = g.last_week,
-		   dividends_current = g.dividends_on_current_basis,
-		   last_partial = CASE WHEN c.calendar IS NULL THEN
-								coalesce(extract(isodow FROM g.last_week) < 5
-										 OR s.fetched_at < (date_trunc('week', g.last_week)::date + 5
-															+ time '12:00') AT TIME ZONE 'UTC', true)
-							ELSE
-								coalesce(g.last_week < dd.week_last_trading_day
-										 OR s.fetched_at < (dd.week_last_trading_day + c.session_close)
-														   AT TIME ZONE c.timezone, true)
-							END
-	  FROM gold.dim_stock g
-	  JOIN silver.weekly_adjusted_prices s ON s.symbol = g.symbol AND s.week_ending = g.last_week
-	  LEFT JOIN stockelt.calendars c ON c.calendar = g.calendar
-	  LEFT JOIN gold.dim_trading_day dd
-		ON dd.calendar = g.calendar AND dd.date_key = to_char(g.last_week, 'YYYYMMDD')::int
-	 WHERE g.symbol = d.symbol;
+	IF NOT distributed THEN
+		UPDATE stockelt._gold_dirty d
+		   SET stock_key = g.stock_key, first_week = g.first_week, last_week = g.last_week,
+			   dividends_current = g.dividends_on_current_basis,
+			   last_partial = CASE WHEN c.calendar IS NULL THEN
+									coalesce(extract(isodow FROM g.last_week) < 5
+											 OR s.fetched_at < (date_trunc('week', g.last_week)::date + 5
+																+ time '12:00') AT TIME ZONE 'UTC', true)
+								ELSE
+									coalesce(g.last_week < dd.week_last_trading_day
+											 OR s.fetched_at < (dd.week_last_trading_day + c.session_close)
+															   AT TIME ZONE c.timezone, true)
+								END
+		  FROM gold.dim_stock g
+		  JOIN silver.weekly_adjusted_prices s ON s.symbol = g.symbol AND s.week_ending = g.last_week
+		  LEFT JOIN stockelt.calendars c ON c.calendar = g.calendar
+		  LEFT JOIN gold.dim_trading_day dd
+			ON dd.calendar = g.calendar AND dd.date_key = to_char(g.last_week, 'YYYYMMDD')::int
+		 WHERE g.symbol = d.symbol;
+	ELSE
+		-- On Citus the same, with each stock's closing time worked out first from the
+		-- dimensions and the calendars (a change of a distributed table joins no local table,
+		-- and computes no time zone).
+		WITH closes AS MATERIALIZED (
+			SELECT g.symbol, g.stock_key, g.first_week, g.last_week, g.dividends_on_current_basis,
+				   CASE WHEN c.calendar IS NULL THEN extract(isodow FROM g.last_week) < 5
+						ELSE g.last_week < dd.week_last_trading_day END AS early,
+				   CASE WHEN c.calendar IS NULL
+						THEN (date_trunc('week', g.last_week)::date + 5 + time '12:00') AT TIME ZONE 'UTC'
+						ELSE (dd.week_last_trading_day + c.session_close) AT TIME ZONE c.timezone
+						END AS closes_at
+			  FROM gold.dim_stock g
+			  LEFT JOIN stockelt.calendars c ON c.calendar = g.calendar
+			  LEFT JOIN gold.dim_trading_day dd
+				ON dd.calendar = g.calendar AND dd.date_key = to_char(g.last_week, 'YYYYMMDD')::int
+		)
+		UPDATE stockelt._gold_dirty d
+		   SET stock_key = g.stock_key, first_week = g.first_week, last_week = g.last_week,
+			   dividends_current = g.dividends_on_current_basis,
+			   last_partial = coalesce(g.early OR s.fetched_at < g.closes_at, true)
+		  FROM closes g
+		  JOIN silver.weekly_adjusted_prices s ON s.symbol = g.symbol AND s.week_ending = g.last_week
+		 WHERE s.symbol = d.symbol;
+	END IF;
 
 	-- The basis of the dividend field is voted over the weeks before a split: a change
 	-- at or before the stock's last split recomputes its whole history.
 	UPDATE stockelt._gold_dirty d SET from_week = '-infinity'
 	 WHERE d.from_week > d.first_week
 	   AND EXISTS (SELECT FROM gold.corporate_actions a
-				    WHERE a.stock_key = d.stock_key AND a.action = 'split'
+				    WHERE a.stock_key = d.stock_key AND a.symbol = d.symbol AND a.action = 'split'
 					  AND a.date_key >= to_char(d.from_week, 'YYYYMMDD')::int);
 
 	-- A split inferred anew, or no longer, changes the share basis of every earlier week:
 	-- such a stock is recomputed from its first week.  Found with one join of the new
 	-- splits and the stored ones, not a scan per stock.
 	LOOP
-		PERFORM stockelt._gold_compute(this_pass);
+		PERFORM stockelt._gold_compute(this_pass, distributed);
 		-- The basis of the dividend field, voted by the weeks before a split that paid:
 		-- today's basis when more of them fit their factor jump as the amount times the
 		-- split factor than as the amount itself.  A stock computed from its first week on
 		-- another basis than its vote is computed again on the voted one.
 		UPDATE stockelt._gold_dirty d SET dividends_current = v.vote, pass = pass + 1
-		  FROM (SELECT dd.stock_key, coalesce(c.vote, false) AS vote
+		  FROM (SELECT dd.symbol, coalesce(c.vote, false) AS vote
 				  FROM stockelt._gold_dirty dd
-				  LEFT JOIN (SELECT n.stock_key,
+				  LEFT JOIN (SELECT n.symbol,
 									count(*) FILTER (WHERE coalesce(n.misfit_current < n.misfit_raw, n.misfit_current IS NOT NULL))
 									  > count(*) FILTER (WHERE coalesce(n.misfit_raw < n.misfit_current, n.misfit_raw IS NOT NULL))
 									  AS vote
 							   FROM stockelt._gold_new n
 							  WHERE n.misfit_raw IS NOT NULL OR n.misfit_current IS NOT NULL
-							  GROUP BY n.stock_key) c USING (stock_key)
+							  GROUP BY n.symbol) c USING (symbol)
 				 WHERE dd.pass = this_pass AND dd.from_week <= dd.first_week) v
-		 WHERE d.stock_key = v.stock_key AND d.pass = this_pass
+		 WHERE d.symbol = v.symbol AND d.pass = this_pass
 		   AND v.vote IS DISTINCT FROM coalesce(d.dividends_current, false);
 		GET DIAGNOSTICS revoted = ROW_COUNT;
 		UPDATE stockelt._gold_dirty d SET from_week = '-infinity', pass = pass + 1
-		  FROM (SELECT DISTINCT coalesce(n.stock_key, a.stock_key) AS stock_key
-				  FROM (SELECT n.stock_key, n.date_key, n.split_numerator, n.split_denominator
+		  FROM (SELECT DISTINCT coalesce(n.symbol, a.symbol) AS symbol
+				  FROM (SELECT n.symbol, n.date_key, n.split_numerator, n.split_denominator
 						  FROM stockelt._gold_new n
-						  JOIN stockelt._gold_dirty dd ON dd.stock_key = n.stock_key
+						  JOIN stockelt._gold_dirty dd ON dd.symbol = n.symbol
 						 WHERE dd.pass = this_pass AND dd.from_week > dd.first_week
 						   AND n.split_numerator IS NOT NULL) n
 				  FULL JOIN
-					   (SELECT a.stock_key, a.date_key, a.ratio_numerator, a.ratio_denominator
+					   (SELECT a.symbol, a.date_key, a.ratio_numerator, a.ratio_denominator
 						  FROM gold.corporate_actions a
-						  JOIN stockelt._gold_dirty dd ON dd.stock_key = a.stock_key
+						  JOIN stockelt._gold_dirty dd ON dd.symbol = a.symbol AND dd.stock_key = a.stock_key
 						 WHERE dd.pass = this_pass AND dd.from_week > dd.first_week
 						   AND a.action = 'split' AND a.week_ending >= dd.from_week) a
-					ON a.stock_key = n.stock_key AND a.date_key = n.date_key
-				 WHERE n.stock_key IS NULL OR a.stock_key IS NULL
+					ON a.symbol = n.symbol AND a.date_key = n.date_key
+				 WHERE n.symbol IS NULL OR a.symbol IS NULL
 					OR n.split_numerator <> a.ratio_numerator
 					OR n.split_denominator <> a.ratio_denominator) changed
-		 WHERE d.stock_key = changed.stock_key AND d.pass = this_pass;
+		 WHERE d.symbol = changed.symbol AND d.pass = this_pass;
 		EXIT WHEN NOT FOUND AND revoted = 0;
 		DELETE FROM stockelt._gold_new n USING stockelt._gold_dirty d
-		 WHERE n.stock_key = d.stock_key AND d.pass = this_pass + 1;
+		 WHERE n.symbol = d.symbol AND d.pass = this_pass + 1;
 		this_pass := this_pass + 1;
 	END LOOP;
 
@@ -1025,15 +1210,15 @@ BEGIN
 	ELSE
 		-- A key range of the primary keys per stock: a join would scan the whole fact table
 		-- to delete one week of each stock.
-		FOR dirty IN SELECT stock_key,
+		FOR dirty IN SELECT stock_key, symbol,
 							CASE WHEN from_week = '-infinity' THEN 0
 								 ELSE to_char(from_week, 'YYYYMMDD')::int END AS from_key
 					   FROM stockelt._gold_dirty
 		LOOP
 			DELETE FROM gold.fact_weekly_prices
-			 WHERE stock_key = dirty.stock_key AND date_key >= dirty.from_key;
+			 WHERE stock_key = dirty.stock_key AND symbol = dirty.symbol AND date_key >= dirty.from_key;
 			DELETE FROM gold.corporate_actions
-			 WHERE stock_key = dirty.stock_key AND date_key >= dirty.from_key;
+			 WHERE stock_key = dirty.stock_key AND symbol = dirty.symbol AND date_key >= dirty.from_key;
 		END LOOP;
 	END IF;
 	INSERT INTO gold.fact_weekly_prices
@@ -1042,18 +1227,18 @@ BEGIN
 		   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
 		   is_partial, cumulative_return, return_4w, return_13w, return_52w, moving_average_13w,
 		   moving_average_52w, volume_volatility_correlation_52w, annualised_volatility_52w,
-		   mean_volume_52w
+		   mean_volume_52w, symbol
 	  FROM stockelt._gold_new;
 	GET DIAGNOSTICS weeks_written = ROW_COUNT;
 	IF full_rebuild THEN
 		ALTER TABLE gold.fact_weekly_prices
-			ADD CONSTRAINT fact_weekly_prices_pkey PRIMARY KEY (stock_key, date_key);
+			ADD CONSTRAINT fact_weekly_prices_pkey PRIMARY KEY (stock_key, date_key, symbol);
 	END IF;
 	-- Each week's actions, from one scan of the computed rows.
 	INSERT INTO gold.corporate_actions (stock_key, date_key, week_ending, action, amount,
-		split_adjusted_amount, ratio_numerator, ratio_denominator, observed_factor)
+		split_adjusted_amount, ratio_numerator, ratio_denominator, observed_factor, symbol)
 	SELECT n.stock_key, n.date_key, n.week_ending, a.action, a.amount, a.split_adjusted_amount,
-		   a.ratio_numerator, a.ratio_denominator, a.observed_factor
+		   a.ratio_numerator, a.ratio_denominator, a.observed_factor, n.symbol
 	  FROM stockelt._gold_new n
 	 CROSS JOIN LATERAL (VALUES
 			(n.distribution, n.paid_amount - coalesce(n.special_paid, 0),
@@ -1066,15 +1251,20 @@ BEGIN
 	 WHERE (n.distribution IS NOT NULL OR n.special_paid > 0 OR n.split_numerator IS NOT NULL
 			OR n.other_factor IS NOT NULL)
 	   AND a.present;
-	-- what the stocks recomputed from their first week voted for their dividend field
-	UPDATE gold.dim_stock g SET dividends_on_current_basis = n.dividends_current
-	  FROM stockelt._gold_new n JOIN stockelt._gold_dirty d USING (stock_key)
-	 WHERE g.stock_key = n.stock_key AND n.week_ending = d.first_week
-	   AND g.dividends_on_current_basis IS DISTINCT FROM n.dividends_current;
+	-- what the stocks recomputed from their first week voted for their dividend field (read
+	-- first: on Citus a change of a reference table reads no distributed one)
+	WITH voted AS MATERIALIZED (
+		SELECT n.symbol, n.dividends_current
+		  FROM stockelt._gold_new n JOIN stockelt._gold_dirty d USING (symbol)
+		 WHERE n.week_ending = d.first_week
+	)
+	UPDATE gold.dim_stock g SET dividends_on_current_basis = v.dividends_current
+	  FROM voted v
+	 WHERE g.symbol = v.symbol AND g.dividends_on_current_basis IS DISTINCT FROM v.dividends_current;
 
-	SELECT count(*), count(*) FILTER (WHERE d.from_week <= g.first_week)
+	SELECT count(*), count(*) FILTER (WHERE d.from_week <= d.first_week)
 	  INTO stocks, rebuilt_history
-	  FROM stockelt._gold_dirty d JOIN gold.dim_stock g USING (stock_key);
+	  FROM stockelt._gold_dirty d WHERE d.stock_key IS NOT NULL;
 	IF stocks > 0 OR full_rebuild THEN
 		INSERT INTO stockelt.gold_refreshes (started_at, finished_at, full_rebuild, stocks, weeks_written)
 		VALUES (now(), clock_timestamp(), full_rebuild, stocks, weeks_written);
@@ -1091,14 +1281,21 @@ $$;
 -- A year is a base for the next one's growth only when it had at least as many regular
 -- payments (a first year of three payments against four is not a base).
 CREATE OR REPLACE VIEW gold.dividend_growth AS
-WITH stocks AS (
-	SELECT g.stock_key, g.symbol, g.calendar, g.first_week,
-		   (SELECT f.week_ending FROM gold.fact_weekly_prices f
-			 WHERE f.stock_key = g.stock_key AND NOT f.is_partial
-			 ORDER BY f.date_key DESC LIMIT 1) AS last_closed_week,
-		   (SELECT min(extract(year FROM a.week_ending))::int FROM gold.corporate_actions a
-			 WHERE a.stock_key = g.stock_key AND a.action IN ('dividend', 'special dividend')) AS first_year
-	  FROM gold.dim_stock g
+WITH last_closed AS (
+	SELECT f.symbol, max(f.week_ending) FILTER (WHERE NOT f.is_partial) AS last_closed_week
+	  FROM gold.fact_weekly_prices f GROUP BY f.symbol
+), payments AS (
+	SELECT a.symbol, extract(year FROM a.week_ending)::int AS year,
+		   coalesce(sum(a.split_adjusted_amount) FILTER (WHERE a.action = 'dividend'), 0) AS dividends_per_share,
+		   count(*) FILTER (WHERE a.action = 'dividend')::int AS payments,
+		   coalesce(sum(a.split_adjusted_amount) FILTER (WHERE a.action = 'special dividend'), 0)
+			   AS special_dividends_per_share
+	  FROM gold.corporate_actions a WHERE a.action IN ('dividend', 'special dividend')
+	 GROUP BY a.symbol, extract(year FROM a.week_ending)
+), stocks AS (
+	SELECT g.stock_key, g.symbol, g.calendar, g.first_week, l.last_closed_week,
+		   (SELECT min(p.year) FROM payments p WHERE p.symbol = g.symbol) AS first_year
+	  FROM gold.dim_stock g LEFT JOIN last_closed l USING (symbol)
 ), calendar_years AS (
 	SELECT calendar, extract(year FROM date)::int AS year,
 		   min(week_last_trading_day) FILTER (WHERE is_trading_day) AS first_week_end,
@@ -1117,15 +1314,9 @@ WITH stocks AS (
 	 WHERE s.first_year IS NOT NULL
 ), paid AS (
 	SELECT y.stock_key, y.symbol, y.year, y.complete_year,
-		   coalesce(sum(a.split_adjusted_amount) FILTER (WHERE a.action = 'dividend'), 0) AS dividends_per_share,
-		   count(a.stock_key) FILTER (WHERE a.action = 'dividend')::int AS payments,
-		   coalesce(sum(a.split_adjusted_amount) FILTER (WHERE a.action = 'special dividend'), 0)
-			   AS special_dividends_per_share
-	  FROM years y
-	  LEFT JOIN gold.corporate_actions a
-		ON a.stock_key = y.stock_key AND a.action IN ('dividend', 'special dividend')
-	   AND a.week_ending >= make_date(y.year, 1, 1) AND a.week_ending < make_date(y.year + 1, 1, 1)
-	 GROUP BY y.stock_key, y.symbol, y.year, y.complete_year
+		   coalesce(p.dividends_per_share, 0) AS dividends_per_share, coalesce(p.payments, 0) AS payments,
+		   coalesce(p.special_dividends_per_share, 0) AS special_dividends_per_share
+	  FROM years y LEFT JOIN payments p ON p.symbol = y.symbol AND p.year = y.year
 ), compared AS (
 	SELECT p.*,
 		   CASE WHEN p.complete_year AND lag(p.complete_year) OVER w AND lag(p.year) OVER w = p.year - 1
@@ -1145,6 +1336,25 @@ WINDOW island AS (PARTITION BY stock_key, island ORDER BY year);
 COMMENT ON VIEW gold.dividend_growth IS
 	'Split-adjusted regular cash dividends per share by calendar year, growth over the year before, the streak of growth years, and special dividends apart.';
 
+-- PL/pgSQL, so that min_years reaches the planner as a value (Citus cannot plan the query of a
+-- SQL function, whose parameters it sees unbound).
+CREATE OR REPLACE FUNCTION gold.dividend_growers(min_years integer DEFAULT 5)
+RETURNS TABLE (symbol text, name text, growth_streak integer, through_year integer,
+			   dividends_per_share numeric, growth double precision)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN QUERY
+	SELECT l.symbol, l.name, l.growth_streak, l.year, l.dividends_per_share, l.growth
+	  FROM (SELECT DISTINCT ON (d.symbol) d.symbol, s.name, d.growth_streak, d.year,
+				   d.dividends_per_share, d.growth
+			  FROM gold.dividend_growth d JOIN gold.dim_stock s USING (symbol)
+			 WHERE d.complete_year
+			 ORDER BY d.symbol, d.year DESC) l
+	 WHERE l.growth_streak >= min_years
+	 ORDER BY l.growth_streak DESC, l.symbol;
+END
+$$;
+
 
 -- The sessions moved to gold.dim_trading_day; nothing reads these any more.
 ALTER TABLE gold.dim_date
@@ -1157,7 +1367,7 @@ CREATE OR REPLACE FUNCTION @extschema@.stockelt_check()
 RETURNS TABLE (severity text, check_name text, symbol text, week_ending date, detail text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	WITH facts AS (
-		SELECT f.*, g.symbol
+		SELECT f.*, g.stock_key IS NOT NULL AS has_stock
 		  FROM gold.fact_weekly_prices f LEFT JOIN gold.dim_stock g USING (stock_key)
 	), split_weeks AS (
 		SELECT stock_key, date_key FROM gold.corporate_actions WHERE action = 'split'
@@ -1174,7 +1384,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	UNION ALL
 	SELECT 'error', 'stock key has no dimension row', NULL, week_ending,
 		   format('stock_key %s', stock_key)
-	  FROM facts WHERE stock_key IS NOT NULL AND symbol IS NULL
+	  FROM facts WHERE stock_key IS NOT NULL AND NOT has_stock
 	UNION ALL
 	SELECT 'error', 'date key has no dimension row', symbol, week_ending,
 		   format('date_key %s', date_key)
@@ -1391,7 +1601,8 @@ COMMENT ON VIEW stockelt.worker IS
 -- ---------------------------------------------------------------- scaling out on Citus
 
 -- Silver distributed by symbol and co-located (each symbol's rows in one shard, written through
--- SQL that Citus routes there), the dimensions of gold reference tables, and stockelt's own
+-- SQL that Citus routes there), gold's facts, corporate actions and the refresh's scratch
+-- tables with it, the dimensions of gold reference tables, and stockelt's own
 -- tables (bronze, the catalog, the change log, the queue, the calendars) left local to the
 -- coordinator, where the one rate limiter runs.  stockelt's triggers on silver are dropped:
 -- on a distributed table they would fire on the workers and record changes there; stockelt's
@@ -1468,6 +1679,18 @@ BEGIN
 			colocate_with => 'silver.weekly_adjusted_prices');
 		PERFORM pg_catalog.truncate_local_data_after_distributing_table('silver.symbols');
 	END IF;
+	-- Gold's facts and corporate actions, and the refresh's scratch tables, by symbol with
+	-- silver: each stock's gold rows are computed and kept in the shard of its silver rows.
+	FOR t IN SELECT r::regclass AS rel
+			   FROM pg_catalog.unnest(ARRAY['gold.fact_weekly_prices', 'gold.corporate_actions',
+											'stockelt._gold_dirty', 'stockelt._gold_new']) AS r
+			  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition
+								WHERE logicalrelid = r::regclass)
+	LOOP
+		PERFORM pg_catalog.create_distributed_table(t.rel, 'symbol',
+			colocate_with => 'silver.weekly_adjusted_prices');
+		PERFORM pg_catalog.truncate_local_data_after_distributing_table(t.rel);
+	END LOOP;
 	FOR t IN SELECT r::regclass AS rel
 			   FROM pg_catalog.unnest(ARRAY['gold.dim_date', 'gold.dim_trading_day',
 											'gold.dim_stock']) AS r
@@ -1481,7 +1704,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_distribute() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.stockelt_distribute() IS
-	'On a Citus coordinator: distributes silver by symbol (co-located), makes gold''s dimensions reference tables, keeps stockelt''s own tables local.';
+	'On a Citus coordinator: distributes silver and gold''s facts by symbol (co-located), makes gold''s dimensions reference tables, keeps stockelt''s own tables local.';
 
 -- ---------------------------------------------------------------- gold, rebuilt
 

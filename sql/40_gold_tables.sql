@@ -50,6 +50,9 @@ COMMENT ON TABLE gold.dim_stock IS
 
 -- Keys reference the dimensions by construction.  They are not declared as foreign
 -- keys (a check per row would double the cost of a rebuild); stockelt_check() verifies them.
+-- The facts and the corporate actions also carry the stock's symbol, in their keys: on Citus
+-- they are distributed by it, each stock's rows in the shard of its silver rows (README
+-- "Scaling out on Citus"); one server reads them by stock_key first.
 CREATE TABLE gold.fact_weekly_prices (
 	stock_key				integer NOT NULL,
 	date_key				integer NOT NULL,
@@ -78,7 +81,8 @@ CREATE TABLE gold.fact_weekly_prices (
 	volume_volatility_correlation_52w double precision,
 	annualised_volatility_52w double precision,
 	mean_volume_52w			numeric,
-	PRIMARY KEY (stock_key, date_key)
+	symbol					text NOT NULL,		-- gold.dim_stock's: what Citus distributes the rows by
+	PRIMARY KEY (stock_key, date_key, symbol)
 );
 COMMENT ON TABLE gold.fact_weekly_prices IS
 	'One row per stock and week: raw and adjusted prices, split-adjusted figures, returns and trailing measures.';
@@ -94,7 +98,8 @@ CREATE TABLE gold.corporate_actions (
 	ratio_numerator		integer,		-- split: new shares …
 	ratio_denominator	integer,		-- … for old shares
 	observed_factor		double precision, -- the jump of adjusted_close/close no cash dividend or split explains
-	PRIMARY KEY (stock_key, date_key, action)
+	symbol				text NOT NULL,	-- gold.dim_stock's: what Citus distributes the rows by
+	PRIMARY KEY (stock_key, date_key, action, symbol)
 );
 COMMENT ON TABLE gold.corporate_actions IS
 	'Cash dividends (regular and special) and other distributions, told apart by the jumps of the adjustment factor, and the splits and other adjustments those jumps imply.';

@@ -23,16 +23,25 @@ COMMENT ON VIEW gold.volume_volatility_52w IS
 -- last closed one; only such years have growth and streaks.  Regular cash dividends make
 -- the totals; special ones have their own column; other distributions are not dividends.
 -- A year is a base for the next one's growth only when it had at least as many regular
--- payments (a first year of three payments against four is not a base).
+-- payments (a first year of three payments against four is not a base).  The facts and the
+-- corporate actions are read by symbol, each grouped on its own before the dimensions join
+-- them: so Citus computes those parts on the shards (README "Scaling out on Citus").
 CREATE VIEW gold.dividend_growth AS
-WITH stocks AS (
-	SELECT g.stock_key, g.symbol, g.calendar, g.first_week,
-		   (SELECT f.week_ending FROM gold.fact_weekly_prices f
-			 WHERE f.stock_key = g.stock_key AND NOT f.is_partial
-			 ORDER BY f.date_key DESC LIMIT 1) AS last_closed_week,
-		   (SELECT min(extract(year FROM a.week_ending))::int FROM gold.corporate_actions a
-			 WHERE a.stock_key = g.stock_key AND a.action IN ('dividend', 'special dividend')) AS first_year
-	  FROM gold.dim_stock g
+WITH last_closed AS (
+	SELECT f.symbol, max(f.week_ending) FILTER (WHERE NOT f.is_partial) AS last_closed_week
+	  FROM gold.fact_weekly_prices f GROUP BY f.symbol
+), payments AS (
+	SELECT a.symbol, extract(year FROM a.week_ending)::int AS year,
+		   coalesce(sum(a.split_adjusted_amount) FILTER (WHERE a.action = 'dividend'), 0) AS dividends_per_share,
+		   count(*) FILTER (WHERE a.action = 'dividend')::int AS payments,
+		   coalesce(sum(a.split_adjusted_amount) FILTER (WHERE a.action = 'special dividend'), 0)
+			   AS special_dividends_per_share
+	  FROM gold.corporate_actions a WHERE a.action IN ('dividend', 'special dividend')
+	 GROUP BY a.symbol, extract(year FROM a.week_ending)
+), stocks AS (
+	SELECT g.stock_key, g.symbol, g.calendar, g.first_week, l.last_closed_week,
+		   (SELECT min(p.year) FROM payments p WHERE p.symbol = g.symbol) AS first_year
+	  FROM gold.dim_stock g LEFT JOIN last_closed l USING (symbol)
 ), calendar_years AS (
 	SELECT calendar, extract(year FROM date)::int AS year,
 		   min(week_last_trading_day) FILTER (WHERE is_trading_day) AS first_week_end,
@@ -51,15 +60,9 @@ WITH stocks AS (
 	 WHERE s.first_year IS NOT NULL
 ), paid AS (
 	SELECT y.stock_key, y.symbol, y.year, y.complete_year,
-		   coalesce(sum(a.split_adjusted_amount) FILTER (WHERE a.action = 'dividend'), 0) AS dividends_per_share,
-		   count(a.stock_key) FILTER (WHERE a.action = 'dividend')::int AS payments,
-		   coalesce(sum(a.split_adjusted_amount) FILTER (WHERE a.action = 'special dividend'), 0)
-			   AS special_dividends_per_share
-	  FROM years y
-	  LEFT JOIN gold.corporate_actions a
-		ON a.stock_key = y.stock_key AND a.action IN ('dividend', 'special dividend')
-	   AND a.week_ending >= make_date(y.year, 1, 1) AND a.week_ending < make_date(y.year + 1, 1, 1)
-	 GROUP BY y.stock_key, y.symbol, y.year, y.complete_year
+		   coalesce(p.dividends_per_share, 0) AS dividends_per_share, coalesce(p.payments, 0) AS payments,
+		   coalesce(p.special_dividends_per_share, 0) AS special_dividends_per_share
+	  FROM years y LEFT JOIN payments p ON p.symbol = y.symbol AND p.year = y.year
 ), compared AS (
 	SELECT p.*,
 		   CASE WHEN p.complete_year AND lag(p.complete_year) OVER w AND lag(p.year) OVER w = p.year - 1
@@ -79,18 +82,23 @@ WINDOW island AS (PARTITION BY stock_key, island ORDER BY year);
 COMMENT ON VIEW gold.dividend_growth IS
 	'Split-adjusted regular cash dividends per share by calendar year, growth over the year before, the streak of growth years, and special dividends apart.';
 
+-- PL/pgSQL, so that min_years reaches the planner as a value (Citus cannot plan the query of a
+-- SQL function, whose parameters it sees unbound).
 CREATE FUNCTION gold.dividend_growers(min_years integer DEFAULT 5)
 RETURNS TABLE (symbol text, name text, growth_streak integer, through_year integer,
 			   dividends_per_share numeric, growth double precision)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	SELECT symbol, name, growth_streak, year, dividends_per_share, growth
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN QUERY
+	SELECT l.symbol, l.name, l.growth_streak, l.year, l.dividends_per_share, l.growth
 	  FROM (SELECT DISTINCT ON (d.symbol) d.symbol, s.name, d.growth_streak, d.year,
 				   d.dividends_per_share, d.growth
 			  FROM gold.dividend_growth d JOIN gold.dim_stock s USING (symbol)
 			 WHERE d.complete_year
-			 ORDER BY d.symbol, d.year DESC) latest
-	 WHERE growth_streak >= min_years
-	 ORDER BY growth_streak DESC, symbol
+			 ORDER BY d.symbol, d.year DESC) l
+	 WHERE l.growth_streak >= min_years
+	 ORDER BY l.growth_streak DESC, l.symbol;
+END
 $$;
 COMMENT ON FUNCTION gold.dividend_growers(integer) IS
 	'Stocks whose split-adjusted dividend per share grew in each of at least min_years consecutive complete years, up to their latest.';

@@ -5,7 +5,7 @@ CREATE FUNCTION @extschema@.stockelt_check()
 RETURNS TABLE (severity text, check_name text, symbol text, week_ending date, detail text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	WITH facts AS (
-		SELECT f.*, g.symbol
+		SELECT f.*, g.stock_key IS NOT NULL AS has_stock
 		  FROM gold.fact_weekly_prices f LEFT JOIN gold.dim_stock g USING (stock_key)
 	), split_weeks AS (
 		SELECT stock_key, date_key FROM gold.corporate_actions WHERE action = 'split'
@@ -22,7 +22,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	UNION ALL
 	SELECT 'error', 'stock key has no dimension row', NULL, week_ending,
 		   format('stock_key %s', stock_key)
-	  FROM facts WHERE stock_key IS NOT NULL AND symbol IS NULL
+	  FROM facts WHERE stock_key IS NOT NULL AND NOT has_stock
 	UNION ALL
 	SELECT 'error', 'date key has no dimension row', symbol, week_ending,
 		   format('date_key %s', date_key)

@@ -3,7 +3,8 @@
 -- reads the layout at each ingest and refuses any other one.
 
 -- Silver distributed by symbol and co-located (each symbol's rows in one shard, written through
--- SQL that Citus routes there), the dimensions of gold reference tables, and stockelt's own
+-- SQL that Citus routes there), gold's facts, corporate actions and the refresh's scratch
+-- tables with it, the dimensions of gold reference tables, and stockelt's own
 -- tables (bronze, the catalog, the change log, the queue, the calendars) left local to the
 -- coordinator, where the one rate limiter runs.  stockelt's triggers on silver are dropped:
 -- on a distributed table they would fire on the workers and record changes there; stockelt's
@@ -80,6 +81,18 @@ BEGIN
 			colocate_with => 'silver.weekly_adjusted_prices');
 		PERFORM pg_catalog.truncate_local_data_after_distributing_table('silver.symbols');
 	END IF;
+	-- Gold's facts and corporate actions, and the refresh's scratch tables, by symbol with
+	-- silver: each stock's gold rows are computed and kept in the shard of its silver rows.
+	FOR t IN SELECT r::regclass AS rel
+			   FROM pg_catalog.unnest(ARRAY['gold.fact_weekly_prices', 'gold.corporate_actions',
+											'stockelt._gold_dirty', 'stockelt._gold_new']) AS r
+			  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition
+								WHERE logicalrelid = r::regclass)
+	LOOP
+		PERFORM pg_catalog.create_distributed_table(t.rel, 'symbol',
+			colocate_with => 'silver.weekly_adjusted_prices');
+		PERFORM pg_catalog.truncate_local_data_after_distributing_table(t.rel);
+	END LOOP;
 	FOR t IN SELECT r::regclass AS rel
 			   FROM pg_catalog.unnest(ARRAY['gold.dim_date', 'gold.dim_trading_day',
 											'gold.dim_stock']) AS r
@@ -93,4 +106,4 @@ END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_distribute() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.stockelt_distribute() IS
-	'On a Citus coordinator: distributes silver by symbol (co-located), makes gold''s dimensions reference tables, keeps stockelt''s own tables local.';
+	'On a Citus coordinator: distributes silver and gold''s facts by symbol (co-located), makes gold''s dimensions reference tables, keeps stockelt''s own tables local.';

@@ -106,14 +106,14 @@ SELECT symbol, count(correlation) AS correlations, min(week_ending) FILTER (WHER
 SELECT coalesce(t.symbol, g.symbol) AS symbol, coalesce(t.week_ending, g.week_ending) AS week_ending,
 	   t.numerator || ':' || t.denominator AS generated, g.ratio_numerator || ':' || g.ratio_denominator AS inferred
   FROM (SELECT * FROM truth_actions WHERE action = 'split') t
-  FULL JOIN (SELECT s.symbol, a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+  FULL JOIN (SELECT a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key, symbol)
 			  WHERE a.action = 'split') g USING (symbol, week_ending)
  ORDER BY 1, 2;
 SELECT count(*) AS dividends,
 	   count(*) FILTER (WHERE g.amount::float8 IS DISTINCT FROM t.amount) AS amount_wrong,
 	   count(*) FILTER (WHERE NOT within(g.split_adjusted_amount::float8, t.split_adjusted_amount, 1e-7)) AS adjusted_wrong
   FROM (SELECT * FROM truth_actions WHERE action = 'dividend') t
-  FULL JOIN (SELECT s.symbol, a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+  FULL JOIN (SELECT a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key, symbol)
 			  WHERE a.action = 'dividend') g USING (symbol, week_ending);
 SELECT count(*) AS other_adjustments FROM gold.corporate_actions WHERE action = 'other adjustment';
 
@@ -134,8 +134,8 @@ SELECT d.symbol, d.year, a.ratio_numerator || ':' || a.ratio_denominator AS spli
 	   round(d.dividends_per_share, 6) AS dividends_per_share, round(d.growth::numeric, 4) AS growth,
 	   d.growth_streak
   FROM gold.dividend_growth d
-  LEFT JOIN (SELECT s.symbol, extract(year FROM a.week_ending)::int AS year, a.*
-			   FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+  LEFT JOIN (SELECT extract(year FROM a.week_ending)::int AS year, a.*
+			   FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key, symbol)
 			  WHERE a.action = 'split') a USING (symbol, year)
  WHERE (d.symbol IN ('G13', 'G44') AND d.year BETWEEN 2015 AND 2023)
 	OR (d.symbol = 'G03' AND d.year BETWEEN 2019 AND 2023)
@@ -160,7 +160,7 @@ SELECT date, date_key, iso_year, iso_week, quarter, day_of_week, calendar, is_tr
 SELECT count(*) AS closed_weeks,
 	   count(*) FILTER (WHERE f.week_ending <> d.week_last_trading_day) AS not_last_session,
 	   count(*) FILTER (WHERE d.week_closed_early) AS closed_early
-  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key)
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key, symbol)
   JOIN gold.dim_trading_day d USING (calendar, date_key)
  WHERE NOT f.is_partial;
 
@@ -199,7 +199,7 @@ UPDATE silver.weekly_adjusted_prices s SET basis_factor = r.factor
 SELECT symbol, from_week FROM stockelt.gold_pending ORDER BY 1;
 SELECT * FROM stockelt_refresh_gold();
 -- no factor jump is invented where the early weeks meet the newest object's
-SELECT a.action, a.week_ending FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+SELECT a.action, a.week_ending FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key, symbol)
  WHERE s.symbol = 'G08' AND a.action NOT IN ('dividend', 'split') ORDER BY 2;
 -- a stock's newest week changed by SQL, and a week deleted by SQL;
 UPDATE silver.weekly_adjusted_prices SET volume = volume + 1
@@ -234,7 +234,7 @@ SELECT count(*) AS dividends,
 	   count(*) FILTER (WHERE g.action IS DISTINCT FROM 'dividend') AS not_regular,
 	   count(*) FILTER (WHERE abs(g.split_adjusted_amount::float8 - t.split_adjusted_amount) > 0.00005 + 1e-9) AS adjusted_wrong
   FROM (SELECT * FROM truth_actions WHERE action = 'dividend') t
-  FULL JOIN (SELECT s.symbol, a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+  FULL JOIN (SELECT a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key, symbol)
 			  WHERE a.action IN ('dividend', 'special dividend', 'distribution') AND s.symbol = 'G13') g
 	USING (symbol, week_ending);
 SELECT count(*) AS years,
@@ -264,11 +264,11 @@ SELECT coalesce(t.action, g.action) AS action, count(*) AS weeks,
 						OR g.ratio_numerator IS DISTINCT FROM t.numerator
 						OR NOT within(g.observed_factor, t.observed_factor, 1e-4)) AS wrong
   FROM (SELECT * FROM truth_actions WHERE symbol = 'G202') t
-  FULL JOIN (SELECT s.symbol, a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+  FULL JOIN (SELECT a.* FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key, symbol)
 			  WHERE s.symbol = 'G202') g USING (symbol, week_ending, action)
  GROUP BY 1 ORDER BY 1;
 SELECT week_ending, action, amount, round(observed_factor::numeric, 4) AS factor
-  FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+  FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key, symbol)
  WHERE s.symbol = 'G202' AND action NOT IN ('dividend', 'split') ORDER BY 1;
 -- growth and streaks from the regular dividends alone, the special one in its own column
 SELECT count(*) AS years,
@@ -354,12 +354,12 @@ SELECT dblink_exec('reader', 'SET statement_timeout = ''5s''');
 BEGIN;
 DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'G54' AND week_ending >= '2020-01-01';
 SELECT stocks, weeks_written FROM stockelt_refresh_gold();
-SELECT count(*) AS g54_weeks_here FROM gold.fact_weekly_prices f JOIN gold.dim_stock USING (stock_key) WHERE symbol = 'G54';
+SELECT count(*) AS g54_weeks_here FROM gold.fact_weekly_prices f JOIN gold.dim_stock USING (stock_key, symbol) WHERE symbol = 'G54';
 SELECT * FROM dblink('reader', $$SELECT count(*) FROM gold.fact_weekly_prices f
-	JOIN gold.dim_stock USING (stock_key) WHERE symbol = 'G54'$$) AS r(g54_weeks_seen_by_reader bigint);
+	JOIN gold.dim_stock USING (stock_key, symbol) WHERE symbol = 'G54'$$) AS r(g54_weeks_seen_by_reader bigint);
 COMMIT;
 SELECT * FROM dblink('reader', $$SELECT count(*) FROM gold.fact_weekly_prices f
-	JOIN gold.dim_stock USING (stock_key) WHERE symbol = 'G54'$$) AS r(g54_weeks_seen_by_reader bigint);
+	JOIN gold.dim_stock USING (stock_key, symbol) WHERE symbol = 'G54'$$) AS r(g54_weeks_seen_by_reader bigint);
 SELECT dblink_disconnect('reader');
 
 -- Data-quality checks: each planted fault is reported with its offending row, then undone.
@@ -505,7 +505,7 @@ SELECT w.symbol, count(*) AS weeks, count(*) FILTER (WHERE w.keys > 1) AS combin
 							  (w.open, w.high, w.low, w.close, w.adjusted_close, w.volume, w.dividend_amount)) AS bar_wrong,
 	   count(*) FILTER (WHERE f.adjusted_return IS DISTINCT FROM
 							  CASE WHEN NOT f.is_partial THEN w.adjusted_close::float8 / w.previous::float8 - 1 END) AS return_wrong,
-	   (SELECT count(*) FROM gold.fact_weekly_prices x JOIN gold.dim_stock s USING (stock_key)
+	   (SELECT count(*) FROM gold.fact_weekly_prices x JOIN gold.dim_stock s USING (stock_key, symbol)
 		 WHERE s.symbol = w.symbol) AS gold_weeks
   FROM (SELECT w.*, lag(adjusted_close) OVER (PARTITION BY symbol ORDER BY week_ending) AS previous
 		  FROM listed_weeks w) w
@@ -513,7 +513,7 @@ SELECT w.symbol, count(*) AS weeks, count(*) FILTER (WHERE w.keys > 1) AS combin
   LEFT JOIN gold.fact_weekly_prices f ON f.stock_key = s.stock_key AND f.week_ending = w.week_ending
  GROUP BY 1 ORDER BY 1;
 SELECT week_ending, open, high, low, close, volume, round(weekly_return::numeric, 6) AS weekly_return
-  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key)
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key, symbol)
   JOIN gold.weekly_performance p USING (symbol, week_ending)
  WHERE symbol = 'XTO.TO' AND week_ending BETWEEN '2018-12-21' AND '2019-01-04' ORDER BY 1;
 
@@ -522,7 +522,7 @@ SELECT week_ending, open, high, low, close, volume, round(weekly_return::numeric
 SELECT severity, check_name, symbol, week_ending, detail FROM stockelt_check();
 SELECT count(*) AS closed_weeks,
 	   count(*) FILTER (WHERE f.week_ending <> d.week_last_trading_day) AS not_last_session
-  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key)
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key, symbol)
   JOIN gold.dim_trading_day d USING (calendar, date_key)
  WHERE NOT f.is_partial AND s.symbol IN ('XTO.TO', 'XLN.LON');
 
@@ -642,10 +642,10 @@ SELECT inserted FROM stockelt_ingest(put_tiny('alphavantage/time_series_weekly_a
 SELECT stocks FROM stockelt_refresh_gold();
 SELECT f.week_ending, f.close, f.adjusted_close, f.split_factor, f.is_partial,
 	   round(f.adjusted_return::numeric, 6) AS weekly_return
-  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key)
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key, symbol)
  WHERE s.symbol = 'TINY' ORDER BY 1;
 SELECT a.week_ending, a.action, a.amount, a.observed_factor
-  FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key)
+  FROM gold.corporate_actions a JOIN gold.dim_stock s USING (stock_key, symbol)
  WHERE s.symbol = 'TINY' ORDER BY 1, 2;
 DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'TINY';
 DELETE FROM stockelt.bronze_objects WHERE symbol = 'TINY';

@@ -5,8 +5,9 @@
 # symbol; fetches through the stand-in, batch, single and forced ingests and the background
 # worker's jobs then give, call for call, the counts, the silver rows with their lineage, the
 # applied-object log and gold's change log of the same calls in a database without Citus on
-# the same server; each symbol's rows are in its own shard, on the workers, none in the
-# coordinator's local table; a per-symbol query is routed to one shard.  Skipped where Citus
+# the same server; so do the gold refresh (the worker's, incremental and full), every gold
+# table, the answer views and stockelt_check(); each symbol's rows are in its own shard, on
+# the workers, none in the coordinator's local tables; a per-symbol query is routed to one shard.  Skipped where Citus
 # is not installed.
 use strict;
 use warnings;
@@ -154,6 +155,21 @@ SELECT stockelt_distribute();
 ROLLBACK;
 }), qr/ERROR:  SE300: stockelt\.jobs is a Citus table\n.*reference table.*ERROR:  SE300: stockelt\.gold_pending is a Citus table/s,
 	'an ingest and stockelt_distribute() fail with SE300 while a table of stockelt\'s own is a Citus table');
+like(errors_of($coordinator, q{
+BEGIN;
+DO $$DECLARE t record; BEGIN
+	FOR t IN SELECT tgname FROM pg_trigger WHERE tgrelid = 'silver.weekly_adjusted_prices'::regclass
+			   AND NOT tgisinternal LOOP
+		EXECUTE format('DROP TRIGGER %I ON silver.weekly_adjusted_prices', t.tgname);
+	END LOOP;
+END$$;
+SELECT create_distributed_table('silver.weekly_adjusted_prices', 'symbol');
+SELECT create_distributed_table('silver.symbols', 'symbol', colocate_with => 'silver.weekly_adjusted_prices');
+INSERT INTO stockelt.gold_pending VALUES ('IBM', '-infinity');
+SELECT * FROM stockelt_refresh_gold();
+ROLLBACK;
+}), qr/ERROR:  SE300: gold is not laid out with silver on Citus\nDETAIL:  Not distributed: gold\.corporate_actions, gold\.fact_weekly_prices, stockelt\._gold_dirty, stockelt\._gold_new\./,
+	'the gold refresh fails with SE300 while silver is distributed and the facts are not');
 is($coordinator->safe_psql('postgres', q{SELECT count(*) FROM pg_dist_partition}), '0',
 	'the refused layouts were rolled back');
 
@@ -166,12 +182,14 @@ is($coordinator->safe_psql('postgres', q{
 					  || coalesce(column_to_column_name(logicalrelid, partkey), '-') || ' '
 					  || repmodel::text, ', ' ORDER BY logicalrelid::text)
 	  FROM pg_dist_partition}),
-	'gold.dim_date n - t, gold.dim_stock n - t, gold.dim_trading_day n - t, '
-	  . 'silver.symbols h symbol s, silver.weekly_adjusted_prices h symbol s',
-	'stockelt_distribute(), called twice: silver by symbol, the dimensions reference tables');
+	'gold.corporate_actions h symbol s, gold.dim_date n - t, gold.dim_stock n - t, '
+	  . 'gold.dim_trading_day n - t, gold.fact_weekly_prices h symbol s, '
+	  . 'silver.symbols h symbol s, silver.weekly_adjusted_prices h symbol s, '
+	  . 'stockelt._gold_dirty h symbol s, stockelt._gold_new h symbol s',
+	'stockelt_distribute(), called twice: silver, the facts and the scratch tables by symbol, the dimensions reference tables');
 is($coordinator->safe_psql('postgres', q{
-	SELECT count(DISTINCT colocationid) FROM pg_dist_partition WHERE logicalrelid::text LIKE 'silver.%'}),
-	'1', 'silver\'s tables are co-located');
+	SELECT count(*) || ' ' || count(DISTINCT colocationid) FROM pg_dist_partition WHERE partmethod = 'h'}),
+	'6 1', 'silver\'s tables, the facts and the scratch tables are co-located');
 is($coordinator->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_trigger t JOIN pg_proc f ON f.oid = t.tgfoid
 	 WHERE f.pronamespace = 'stockelt'::regnamespace
@@ -267,18 +285,65 @@ is(silver_rows($coordinator, 'postgres'), silver_rows($coordinator, 'single'),
 is($coordinator->safe_psql('postgres', $logs), $coordinator->safe_psql('single', $logs),
 	'and so are the logs');
 
-# The gold refresh does not run on this layout yet: it fails whole and keeps the change log.
-my $pending = $coordinator->safe_psql('postgres', 'SELECT count(*) FROM stockelt.gold_pending');
-like(errors_of($coordinator, 'SELECT * FROM stockelt_refresh_gold()'), qr/ERROR:  /,
-	'the gold refresh fails on distributed silver');
-is($coordinator->safe_psql('postgres', 'SELECT count(*) FROM stockelt.gold_pending'), $pending,
-	"and keeps gold's change log ($pending stocks)");
+# ---------------------------------------------------------------- gold
+
+# Every gold table (floats through jsonb: exact), the three answer views,
+# gold.dividend_growers() in its own order, and stockelt_check().
+sub gold_rows
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql($db, q{
+		SELECT 'facts ' || count(*) || ' ' || md5(string_agg(to_jsonb(f)::text, E'\n' ORDER BY f.symbol, f.date_key)) FROM gold.fact_weekly_prices f
+		UNION ALL SELECT 'actions ' || count(*) || ' ' || md5(string_agg(to_jsonb(a)::text, E'\n' ORDER BY a.symbol, a.date_key, a.action)) FROM gold.corporate_actions a
+		UNION ALL SELECT 'dim_stock ' || count(*) || ' ' || md5(string_agg(to_jsonb(s)::text, E'\n' ORDER BY s.symbol)) FROM gold.dim_stock s
+		UNION ALL SELECT 'dim_date ' || count(*) || ' ' || md5(string_agg(d::text, E'\n' ORDER BY d.date_key)) FROM gold.dim_date d
+		UNION ALL SELECT 'dim_trading_day ' || count(*) || ' ' || md5(string_agg(d::text, E'\n' ORDER BY d.calendar, d.date_key)) FROM gold.dim_trading_day d
+		UNION ALL SELECT 'weekly_performance ' || count(*) || ' ' || md5(string_agg(v::text, E'\n' ORDER BY v.symbol, v.week_ending)) FROM gold.weekly_performance v
+		UNION ALL SELECT 'volume_volatility_52w ' || count(*) || ' ' || md5(string_agg(v::text, E'\n' ORDER BY v.symbol, v.week_ending)) FROM gold.volume_volatility_52w v
+		UNION ALL SELECT 'dividend_growth ' || count(*) || ' ' || md5(string_agg(v::text, E'\n' ORDER BY v.symbol, v.year)) FROM gold.dividend_growth v
+		UNION ALL SELECT 'dividend_growers ' || count(*) || ' ' || md5(string_agg(v::text, E'\n')) FROM gold.dividend_growers(0) v
+		UNION ALL SELECT 'check ' || count(*) || ' ' || md5(string_agg(v::text, E'\n' ORDER BY v::text)) FROM stockelt_check() v});
+}
+
+# The worker refreshes gold after its jobs: on this layout too.
+ok(defined wait_for($coordinator, q{SELECT (SELECT count(*) FROM stockelt.gold_pending) = 0
+		AND (SELECT count(*) FROM stockelt.gold_refreshes) > 0
+		AND NOT EXISTS (SELECT FROM stockelt.worker_steps WHERE step = 'refresh gold' AND state <> 'ok')}, 60),
+	'the background worker\'s gold refresh runs on distributed silver and gold')
+  or diag($coordinator->safe_psql('postgres', 'SELECT * FROM stockelt.worker_steps'));
+$coordinator->safe_psql('single', 'SELECT stockelt_refresh_gold()');
+my $gold = gold_rows($coordinator, 'postgres');
+like($gold, qr/^facts [1-9]\d* /, 'gold has facts');
+is($gold, gold_rows($coordinator, 'single'),
+	'every gold table, the answer views and stockelt_check() are those of one node');
+
+# A newer fetch: the incremental refresh on both, then a full rebuild of the cluster's gold.
+$standin->ctl('symbol', 'symbol=KO&end=2024-04-26&restate=1.1');
+my $newer = $coordinator->safe_psql('postgres', q{SELECT stockelt_fetch('KO')});
+copy_bronze();
+on_both(qq{SELECT inserted || ' ' || updated || ' ' || unchanged FROM stockelt_ingest('$newer')},
+	'a restated fetch after the refresh');
+on_both(q{SELECT count(*) FROM stockelt.gold_pending}, "gold's change log after it");
+$coordinator->safe_psql($_, 'SELECT stockelt_refresh_gold()') for qw(postgres single);
+$gold = gold_rows($coordinator, 'postgres');
+is($gold, gold_rows($coordinator, 'single'), 'the incremental refresh gives the gold of one node');
+is($coordinator->safe_psql('postgres', 'SELECT stocks || \' \' || rebuilt_history FROM stockelt_refresh_gold(true)'),
+	'9 9', 'a full rebuild on the cluster recomputes every stock');
+is(gold_rows($coordinator, 'postgres'), $gold, 'and gives what the incremental refresh gave');
+is($coordinator->safe_psql('postgres', q{SELECT count(*) FROM stockelt.gold_pending}), '0',
+	"and leaves gold's change log empty");
 
 # ---------------------------------------------------------------- where the rows are
 
 my ($total) = split / /, silver_rows($coordinator, 'postgres');
 is($coordinator->safe_psql('postgres', q{SELECT pg_relation_size('silver.weekly_adjusted_prices')
-		+ pg_relation_size('silver.symbols')}), '0', 'no row is in the coordinator\'s local tables');
+		+ pg_relation_size('silver.symbols') + pg_relation_size('gold.fact_weekly_prices')
+		+ pg_relation_size('gold.corporate_actions')}), '0', 'no row is in the coordinator\'s local tables');
+is($coordinator->safe_psql('postgres', q{
+	SELECT sum(r.result::bigint) = (SELECT count(*) FROM gold.fact_weekly_prices)
+	   AND bool_and(p.nodeport <> current_setting('port')::int)
+	  FROM run_command_on_shards('gold.fact_weekly_prices', 'SELECT count(*) FROM %s') r
+	  JOIN pg_dist_shard_placement p USING (shardid)}), 't', 'the facts are in shards on the workers');
 my $by_node = $coordinator->safe_psql('postgres', q{
 	SELECT string_agg(rows::text, ' ' ORDER BY nodeport) FROM (
 		SELECT p.nodeport, sum(r.result::bigint) AS rows
