@@ -1033,65 +1033,40 @@ BEGIN
 	-- Descriptive columns from silver.symbols, the calendar from what it says of the listing;
 	-- region, currency where the provider gave none, and the time zone are the calendar's.
 	-- A stock whose calendar changed has its newest week judged again.
-	IF NOT distributed THEN
-		WITH described AS (
-		UPDATE gold.dim_stock g
-		   SET name = x.name, asset_type = x.asset_type, exchange = x.exchange, region = x.region,
-			   currency = x.currency, timezone = x.timezone, sector = x.sector, industry = x.industry,
-			   calendar = x.calendar
-		  FROM (SELECT g.stock_key, g.calendar AS old_calendar, s.name, s.asset_type, s.exchange,
-					   coalesce(s.region, c.region) AS region, coalesce(s.currency, c.currency) AS currency,
-					   coalesce(c.timezone, s.timezone) AS timezone, s.sector, s.industry, c.calendar
-				  FROM gold.dim_stock g
-				  LEFT JOIN silver.symbols s ON s.symbol = g.symbol
-				  LEFT JOIN stockelt.calendars c
-					ON c.calendar = stockelt.listing_calendar(g.symbol, s.exchange, s.region)) x
-		 WHERE x.stock_key = g.stock_key
-		   AND (g.name, g.asset_type, g.exchange, g.region, g.currency, g.timezone, g.sector, g.industry,
-				g.calendar)
-			   IS DISTINCT FROM
-			   (x.name, x.asset_type, x.exchange, x.region, x.currency, x.timezone, x.sector, x.industry,
-				x.calendar)
-		RETURNING g.symbol, g.last_week, x.old_calendar IS DISTINCT FROM x.calendar AS recalendared
-		)
-		INSERT INTO stockelt._gold_dirty AS d (symbol, from_week, pass)
-		SELECT symbol, date_trunc('week', last_week)::date, 1 FROM described WHERE recalendared
-		ON CONFLICT (symbol) DO UPDATE SET from_week = least(d.from_week, excluded.from_week);
-	ELSE
-		-- On Citus a statement that changes a reference table reads no distributed or local
-		-- one: the listings and the calendars are read first, the stocks to judge again kept.
-		WITH listings AS MATERIALIZED (
-			SELECT symbol, name, asset_type, exchange, region, currency, timezone, sector, industry
-			  FROM silver.symbols
-		), calendars AS MATERIALIZED (
-			SELECT calendar, region, currency, timezone FROM stockelt.calendars
-		), described AS (
-		UPDATE gold.dim_stock g
-		   SET name = x.name, asset_type = x.asset_type, exchange = x.exchange, region = x.region,
-			   currency = x.currency, timezone = x.timezone, sector = x.sector, industry = x.industry,
-			   calendar = x.calendar
-		  FROM (SELECT g.stock_key, g.calendar AS old_calendar, s.name, s.asset_type, s.exchange,
-					   coalesce(s.region, c.region) AS region, coalesce(s.currency, c.currency) AS currency,
-					   coalesce(c.timezone, s.timezone) AS timezone, s.sector, s.industry, c.calendar
-				  FROM gold.dim_stock g
-				  LEFT JOIN listings s ON s.symbol = g.symbol
-				  LEFT JOIN calendars c
-					ON c.calendar = stockelt.listing_calendar(g.symbol, s.exchange, s.region)) x
-		 WHERE x.stock_key = g.stock_key
-		   AND (g.name, g.asset_type, g.exchange, g.region, g.currency, g.timezone, g.sector, g.industry,
-				g.calendar)
-			   IS DISTINCT FROM
-			   (x.name, x.asset_type, x.exchange, x.region, x.currency, x.timezone, x.sector, x.industry,
-				x.calendar)
-		RETURNING g.symbol, g.last_week, x.old_calendar IS DISTINCT FROM x.calendar AS recalendared
-		)
-		SELECT array_agg(symbol), array_agg(date_trunc('week', last_week)::date)
-		  INTO judged_again, judged_again_from
-		  FROM described WHERE recalendared;
-		INSERT INTO stockelt._gold_dirty AS d (symbol, from_week, pass)
-		SELECT symbol, from_week, 1 FROM unnest(judged_again, judged_again_from) r (symbol, from_week)
-		ON CONFLICT (symbol) DO UPDATE SET from_week = least(d.from_week, excluded.from_week);
-	END IF;
+	-- The listings and the calendars are read first and the stocks to judge again kept,
+	-- since on Citus a statement that changes a reference table reads no distributed or
+	-- local one.
+	WITH listings AS MATERIALIZED (
+		SELECT symbol, name, asset_type, exchange, region, currency, timezone, sector, industry
+		  FROM silver.symbols
+	), calendars AS MATERIALIZED (
+		SELECT calendar, region, currency, timezone FROM stockelt.calendars
+	), described AS (
+	UPDATE gold.dim_stock g
+	   SET name = x.name, asset_type = x.asset_type, exchange = x.exchange, region = x.region,
+		   currency = x.currency, timezone = x.timezone, sector = x.sector, industry = x.industry,
+		   calendar = x.calendar
+	  FROM (SELECT g.stock_key, g.calendar AS old_calendar, s.name, s.asset_type, s.exchange,
+				   coalesce(s.region, c.region) AS region, coalesce(s.currency, c.currency) AS currency,
+				   coalesce(c.timezone, s.timezone) AS timezone, s.sector, s.industry, c.calendar
+			  FROM gold.dim_stock g
+			  LEFT JOIN listings s ON s.symbol = g.symbol
+			  LEFT JOIN calendars c
+				ON c.calendar = stockelt.listing_calendar(g.symbol, s.exchange, s.region)) x
+	 WHERE x.stock_key = g.stock_key
+	   AND (g.name, g.asset_type, g.exchange, g.region, g.currency, g.timezone, g.sector, g.industry,
+			g.calendar)
+		   IS DISTINCT FROM
+		   (x.name, x.asset_type, x.exchange, x.region, x.currency, x.timezone, x.sector, x.industry,
+			x.calendar)
+	RETURNING g.symbol, g.last_week, x.old_calendar IS DISTINCT FROM x.calendar AS recalendared
+	)
+	SELECT array_agg(symbol), array_agg(date_trunc('week', last_week)::date)
+	  INTO judged_again, judged_again_from
+	  FROM described WHERE recalendared;
+	INSERT INTO stockelt._gold_dirty AS d (symbol, from_week, pass)
+	SELECT symbol, from_week, 1 FROM unnest(judged_again, judged_again_from) r (symbol, from_week)
+	ON CONFLICT (symbol) DO UPDATE SET from_week = least(d.from_week, excluded.from_week);
 	PERFORM stockelt._refresh_dim_date();
 
 	-- The newest week is partial when its key is not its week's last session, or when it
