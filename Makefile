@@ -17,7 +17,8 @@ OBJS = \
 	src/settings.o \
 	src/clock.o \
 	src/goldlog.o \
-	src/cluster.o
+	src/cluster.o \
+	src/trailing.o
 
 EXTENSION = stockelt
 # The install script is built from one SQL file per layer, concatenated in this order

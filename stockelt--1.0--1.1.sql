@@ -568,6 +568,21 @@ CREATE UNLOGGED TABLE stockelt._gold_new (
 COMMENT ON TABLE stockelt._gold_new IS
 	'Scratch of stockelt_refresh_gold: the gold rows it computed; empty outside a refresh.';
 
+-- The trailing-window statistics of the gold rows (src/trailing.c): at each row, what
+-- corr(y, x) and stddev_samp(x) give over the frame ROWS width - 1 PRECEDING, bit for bit,
+-- from the partition's last width rows, which they keep (PostgreSQL re-sums such a frame
+-- of float8 aggregates for every row).  Window functions: they ignore a frame clause.
+CREATE FUNCTION stockelt._trailing_corr(y double precision, x double precision, width integer)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'stockelt_trailing_corr'
+LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stockelt._trailing_corr(double precision, double precision, integer) FROM PUBLIC;
+CREATE FUNCTION stockelt._trailing_stddev(x double precision, width integer)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'stockelt_trailing_stddev'
+LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION stockelt._trailing_stddev(double precision, integer) FROM PUBLIC;
+
 -- Recomputes gold rows from each dirty stock's from_week on, reading 53 weeks before it
 -- for the trailing windows and the dividends' classes.  Fills stockelt._gold_new for the
 -- stocks of one pass.
@@ -815,11 +830,12 @@ BEGIN
 						CASE WHEN cash THEN 'dividend' ELSE 'distribution' END END AS distribution
 			  FROM payments_before f
 		),
-		-- The trailing windows, each a frame of the rows up to this one: the sums of adjusted
-		-- closes and volumes in exact numeric (PostgreSQL moves such a frame by a row, adding
-		-- one and taking one off), the correlation and the standard deviation as float8
-		-- aggregates summed afresh over each frame's 52 rows in order, so a week's measures
-		-- depend on its 52 weeks alone, whichever week the refresh starts from.  A window with
+		-- The trailing windows, each of the rows up to this one: the sums of adjusted closes
+		-- and volumes in exact numeric over frames (PostgreSQL moves such a frame by a row,
+		-- adding one and taking one off), the correlation and the standard deviation as
+		-- float8 sums over the 52 rows in order, each row's afresh (as corr() and
+		-- stddev_samp() over the frame give them, from a ring of the last 52 rows), so a
+		-- week's measures depend on its 52 weeks alone, whichever week the refresh starts from.  A window with
 		-- a seam (a week without an adjusted close) in it is incomplete.  The base of the
 		-- cumulative return, and the third cash dividend before a cash dividend with the
 		-- amounts of the second and third (the first's at their rows).
@@ -839,8 +855,8 @@ BEGIN
 				   sum(adjusted_close) OVER w52 AS adj52,
 				   count(adjusted_log_return) OVER w52 AS r52,
 				   sum(vol) OVER w52 AS sum_v,
-				   corr(vol_f, move) OVER w52 AS correlation,
-				   stddev_samp(adjusted_log_return) OVER w52 AS deviation
+				   stockelt._trailing_corr(vol_f, move, 52) OVER run AS correlation,
+				   stockelt._trailing_stddev(adjusted_log_return, 52) OVER run AS deviation
 			  FROM window_inputs w
 			WINDOW run AS (PARTITION BY %1$s ORDER BY week_ending),
 				   w13 AS (run ROWS 12 PRECEDING),

@@ -650,3 +650,51 @@ SELECT a.week_ending, a.action, a.amount, a.observed_factor
 DELETE FROM silver.weekly_adjusted_prices WHERE symbol = 'TINY';
 DELETE FROM stockelt.bronze_objects WHERE symbol = 'TINY';
 SELECT stocks FROM stockelt_refresh_gold();
+
+-- The trailing statistics give what corr() and stddev_samp() give over the frame of the
+-- same rows, bit for bit: on random series with NULLs (skipped) and values of every size,
+-- partitions shorter and longer than the window, and on infinities and NaNs.
+SELECT setseed(0.25);
+CREATE TEMP TABLE trailing_inputs AS
+SELECT g % 37 AS part, g AS pos,
+	   CASE WHEN random() < 0.1 THEN NULL ELSE (random() - 0.5) * 10 ^ (random() * 12 - 6) END AS y,
+	   CASE WHEN random() < 0.1 THEN NULL WHEN random() < 0.3 THEN round(random() * 3)
+			ELSE random() * 1e7 END AS x
+  FROM generate_series(1, 20000) g
+UNION ALL
+SELECT 100 + g % 5, g,
+	   (ARRAY[1, 2, 'Infinity', '-Infinity', 'NaN', 3, NULL, 0, 0, 5]::float8[])[1 + (random() * 9)::int],
+	   (ARRAY[1, 'Infinity', 4, 'NaN', 2, 2, NULL, 7]::float8[])[1 + (random() * 7)::int]
+  FROM generate_series(1, 2000) g
+UNION ALL
+SELECT 200, g, g, 1 FROM generate_series(1, 30) g;
+SELECT width, count(*) AS rows,
+	   count(*) FILTER (WHERE corr_frame IS DISTINCT FROM corr_ring) AS corr_differ,
+	   count(*) FILTER (WHERE stddev_frame IS DISTINCT FROM stddev_ring) AS stddev_differ,
+	   count(*) FILTER (WHERE corr_ring IS NOT NULL) AS correlations,
+	   count(*) FILTER (WHERE corr_ring = 'NaN') > 0 AS some_nan,
+	   count(*) FILTER (WHERE stddev_ring IS NOT NULL) AS deviations
+  FROM (SELECT 52 AS width, corr(y, x) OVER w52 AS corr_frame,
+			   stockelt._trailing_corr(y, x, 52) OVER w AS corr_ring,
+			   stddev_samp(y) OVER w52 AS stddev_frame,
+			   stockelt._trailing_stddev(y, 52) OVER w AS stddev_ring
+		  FROM trailing_inputs
+		WINDOW w AS (PARTITION BY part ORDER BY pos), w52 AS (w ROWS 51 PRECEDING)
+		UNION ALL
+		SELECT 3, corr(y, x) OVER w3, stockelt._trailing_corr(y, x, 3) OVER w,
+			   stddev_samp(y) OVER w3, stockelt._trailing_stddev(y, 3) OVER w
+		  FROM trailing_inputs
+		WINDOW w AS (PARTITION BY part ORDER BY pos), w3 AS (w ROWS 2 PRECEDING)) c
+ GROUP BY width ORDER BY width;
+-- Finite values whose sums overflow: the same error as the aggregate's.
+SELECT corr(y, x) OVER (ORDER BY pos ROWS 1 PRECEDING)
+  FROM (VALUES (1, 1e300::float8, 1e300::float8), (2, -1e300, 2e300)) v (pos, y, x);
+SELECT stockelt._trailing_corr(y, x, 2) OVER (ORDER BY pos)
+  FROM (VALUES (1, 1e300::float8, 1e300::float8), (2, -1e300, 2e300)) v (pos, y, x);
+SELECT stockelt._trailing_stddev(y, 2) OVER (ORDER BY pos)
+  FROM (VALUES (1, 1.7e308::float8), (2, -1.7e308)) v (pos, y);
+-- The width: between 1 and 1000, the same for every row.
+SELECT stockelt._trailing_stddev(pos, 0) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
+SELECT stockelt._trailing_stddev(pos, 1001) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
+SELECT stockelt._trailing_stddev(pos, NULL) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
+SELECT stockelt._trailing_stddev(pos, pos::int + 1) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
