@@ -49,7 +49,13 @@ SELECT 'may execute ' || name FROM definers WHERE has_function_privilege(oid, 'E
 			process.exit(1);
 		}
 	} catch (e) {
-		console.error(`dashboard: cannot check the role "${settings('user')}": ${e.message}`);
+		// node-postgres words a password the server asks for and nobody gave as a SASL fault
+		if (!settings('password') && /password must be a string/.test(e.message)) {
+			console.error(`dashboard: the server asks for a password for role "${settings('user')}", and none was given`);
+			console.error('dashboard: set PGPASSWORD (or put the password in ~/.pgpass) and run build.sh again');
+		} else {
+			console.error(`dashboard: cannot check the role "${settings('user')}": ${e.message}`);
+		}
 		process.exit(1);
 	} finally {
 		await client.end().catch(() => {});

@@ -125,6 +125,23 @@ else
 	fail "build.sh refuses to build as a superuser (for the reason that it can write)"
 fi
 
+# A role the server asks a password of, with none given: build.sh says so and names PGPASSWORD.
+psql_as postgres -c "CREATE ROLE dashboard_locked LOGIN PASSWORD 'not-given'"
+sed -i '1i local all dashboard_locked scram-sha-256' "$work/data/pg_hba.conf"
+psql_as postgres -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+mkdir "$work/empty-home"
+if env -u PGPASSWORD HOME=$work/empty-home PGHOST=$work/socket PGUSER=dashboard_locked \
+	bash "$top/dashboard/build.sh" >"$work/build-password.out" 2>&1; then
+	fail "build.sh without the password the server asks for fails"
+elif grep -q 'the server asks for a password for role "dashboard_locked"' "$work/build-password.out" &&
+	grep -q 'set PGPASSWORD' "$work/build-password.out"; then
+	ok "build.sh without the password the server asks for says so and names PGPASSWORD"
+else
+	cat "$work/build-password.out"
+	fail "build.sh without the password the server asks for says so and names PGPASSWORD"
+fi
+
 started=$(date +%s)
 if PGHOST=$work/socket PGUSER=stockelt_dashboard bash "$top/dashboard/build.sh" --out "$work/site" >"$work/build.out" 2>&1; then
 	ok "build.sh builds the dashboard as the README's read-only role ($(($(date +%s) - started)) s)"
