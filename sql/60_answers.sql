@@ -1,21 +1,24 @@
 -- The business answers: views and functions over the star schema, for the questions
 -- the README's Gold section answers.
 
+-- The facts join their stock on (stock_key, symbol), so that symbol is the facts' own column:
+-- a query of one symbol then reads one shard on Citus (README "Scaling out on Citus"), and an
+-- index scan of the stock's facts on one server.
 CREATE VIEW gold.weekly_performance AS
-SELECT s.symbol, f.week_ending, f.adjusted_close,
+SELECT symbol, f.week_ending, f.adjusted_close,
 	   f.adjusted_return AS weekly_return, f.cumulative_return,
 	   f.return_4w, f.return_13w, f.return_52w,
 	   f.moving_average_13w, f.moving_average_52w, f.is_partial
-  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key);
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key, symbol);
 COMMENT ON VIEW gold.weekly_performance IS
 	'Weekly adjusted performance: weekly, cumulative and trailing 4/13/52-week returns, 13/52-week moving averages.';
 
 CREATE VIEW gold.volume_volatility_52w AS
-SELECT s.symbol, f.week_ending, f.split_adjusted_volume, abs(f.adjusted_log_return) AS volatility,
+SELECT symbol, f.week_ending, f.split_adjusted_volume, abs(f.adjusted_log_return) AS volatility,
 	   f.volume_volatility_correlation_52w AS correlation,
 	   f.annualised_volatility_52w AS annualised_volatility,
 	   f.mean_volume_52w AS mean_volume, f.is_partial
-  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key);
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key, symbol);
 COMMENT ON VIEW gold.volume_volatility_52w IS
 	'Pearson correlation of split-adjusted volume and |weekly adjusted log return| over the trailing 52 weeks.';
 
