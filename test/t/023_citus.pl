@@ -8,7 +8,7 @@
 # the same server; so do the gold refresh (the worker's, incremental and full), every gold
 # table, the answer views and stockelt_check(); each symbol's rows are in its own shard, on
 # the workers, none in the coordinator's local tables; a per-symbol query of silver, the facts,
-# the corporate actions and the two weekly answer views is routed to one shard; the refresh
+# the corporate actions and the three answer views is routed to one shard; the refresh
 # computes each shard's rows in place; bronze retention prunes what it prunes on one node.
 # Skipped where Citus is not installed.
 use strict;
@@ -389,7 +389,8 @@ my $plan = $coordinator->safe_psql('postgres',
 like($plan, qr/Task Count: 1\n/, 'a per-symbol query is routed to one shard');
 like($plan, qr/Node: host=127\.0\.0\.1 port=(\d+)/, 'on a worker');
 # So are queries of one symbol through gold's tables and the answer views.
-for my $from (qw(gold.fact_weekly_prices gold.corporate_actions gold.weekly_performance gold.volume_volatility_52w))
+for my $from (qw(gold.fact_weekly_prices gold.corporate_actions gold.weekly_performance gold.volume_volatility_52w
+	gold.dividend_growth))
 {
 	like($coordinator->safe_psql('postgres', "EXPLAIN (COSTS OFF) SELECT * FROM $from WHERE symbol = 'IBM'"),
 		qr/^Custom Scan \(Citus Adaptive\)\n  Task Count: 1\n/, "a query of one symbol of $from is routed to one shard");
