@@ -159,6 +159,7 @@ CREATE FUNCTION stockelt._prune_bronze(retention interval) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	pruned bigint;
+	symbols text[];
 BEGIN
 	IF pg_catalog.current_setting('stockelt.s3_endpoint') <> '' THEN
 		RAISE EXCEPTION 'stockelt.bronze_retention does not prune a bronze store in S3'
@@ -167,7 +168,29 @@ BEGIN
 				  HINT = 'Set stockelt.bronze_retention to 0 while bronze is in S3.';
 	END IF;
 	LOCK TABLE stockelt.bronze_objects IN ACCESS EXCLUSIVE MODE;
-	WITH gone AS (
+	-- The symbols with an object old enough, applied and superseded: only their silver rows
+	-- are read.
+	SELECT pg_catalog.array_agg(DISTINCT o.symbol) INTO symbols
+	  FROM stockelt.bronze_objects o
+	 WHERE o.api_function = 'TIME_SERIES_WEEKLY_ADJUSTED'
+	   AND o.store = 'table'
+	   AND o.fetched_at < pg_catalog.now() - retention
+	   AND EXISTS (SELECT FROM stockelt.silver_objects a WHERE a.key = o.key)
+	   AND EXISTS (SELECT FROM stockelt.bronze_objects n
+				   WHERE n.api_function = o.api_function AND n.symbol = o.symbol
+					 AND (n.fetched_at, n.key) > (o.fetched_at, o.key));
+	IF symbols IS NULL THEN
+		RETURN 0;
+	END IF;
+	-- Silver's lineage is read first (MATERIALIZED), then compared with the catalog: on Citus
+	-- silver is distributed and bronze local to the coordinator, and Citus reads distributed
+	-- tables beside local ones only so.
+	WITH lineage AS MATERIALIZED (
+		SELECT DISTINCT p.symbol, p.bronze_key FROM silver.weekly_adjusted_prices p
+		 WHERE p.symbol = ANY (symbols)
+	), listed AS MATERIALIZED (
+		SELECT s.bronze_key FROM silver.symbols s
+	), gone AS (
 	DELETE FROM stockelt.bronze_objects o
 	 WHERE o.api_function = 'TIME_SERIES_WEEKLY_ADJUSTED'
 	   AND o.store = 'table'
@@ -176,11 +199,11 @@ BEGIN
 	   AND EXISTS (SELECT FROM stockelt.bronze_objects n
 				   WHERE n.api_function = o.api_function AND n.symbol = o.symbol
 					 AND (n.fetched_at, n.key) > (o.fetched_at, o.key))
-	   AND NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices p
+	   AND NOT EXISTS (SELECT FROM lineage p
 					   LEFT JOIN stockelt.bronze_objects b ON b.key = p.bronze_key
 					   WHERE p.symbol = o.symbol
 						 AND (b.key IS NULL OR (b.fetched_at, b.key) <= (o.fetched_at, o.key)))
-	   AND NOT EXISTS (SELECT FROM silver.symbols s WHERE s.bronze_key = o.key)
+	   AND NOT EXISTS (SELECT FROM listed s WHERE s.bronze_key = o.key)
 	RETURNING o.key
 	), forgotten AS (
 		DELETE FROM stockelt.silver_objects a USING gone WHERE a.key = gone.key
@@ -663,8 +686,12 @@ BEGIN
 	-- are the same aggregate of silver's keys by calendar week, joined on symbol, and every
 	-- window is by symbol, so that each shard computes its stocks' rows where their silver
 	-- rows are.  Either way one bar per week: open of the first key, high the highest, low
-	-- the lowest, volume and dividend summed, the rest of the last.
+	-- the lowest, volume and dividend summed, the rest of the last.  The WITH is the
+	-- SELECT's, not the INSERT's: Citus pushes such an INSERT down to each shard whole (the
+	-- rows go into the _gold_new shard beside the silver shard they came from), where it
+	-- would plan a WITH of the INSERT's own apart and repartition its rows.
 	EXECUTE pg_catalog.format($chain$
+		INSERT INTO stockelt._gold_new
 		WITH keys AS (
 			SELECT d.stock_key, d.symbol, d.from_week, d.first_week, d.first_adjusted,
 				   coalesce(d.dividends_current, false) AS dividends_current, s.week_ending,
@@ -910,7 +937,6 @@ BEGIN
 				   misfit_raw, misfit_current
 			  FROM special_dividends
 		)
-		INSERT INTO stockelt._gold_new
 		SELECT stock_key, date_key, week_ending, open, high, low, close, adjusted_close, volume,
 			   dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
 			   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
@@ -1266,6 +1292,23 @@ $$;
 
 -- ---------------------------------------------------------------- the business answers
 
+-- The facts join their stock on (stock_key, symbol), so that symbol is the facts' own column:
+-- a query of one symbol then reads one shard on Citus (README "Scaling out on Citus"), and an
+-- index scan of the stock's facts on one server.
+CREATE OR REPLACE VIEW gold.weekly_performance AS
+SELECT symbol, f.week_ending, f.adjusted_close,
+	   f.adjusted_return AS weekly_return, f.cumulative_return,
+	   f.return_4w, f.return_13w, f.return_52w,
+	   f.moving_average_13w, f.moving_average_52w, f.is_partial
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key, symbol);
+
+CREATE OR REPLACE VIEW gold.volume_volatility_52w AS
+SELECT symbol, f.week_ending, f.split_adjusted_volume, abs(f.adjusted_log_return) AS volatility,
+	   f.volume_volatility_correlation_52w AS correlation,
+	   f.annualised_volatility_52w AS annualised_volatility,
+	   f.mean_volume_52w AS mean_volume, f.is_partial
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key, symbol);
+
 -- A calendar year counts when the stock has weeks from the year's first session to its
 -- last closed one; only such years have growth and streaks.  Regular cash dividends make
 -- the totals; special ones have their own column; other distributions are not dividends.
@@ -1283,10 +1326,13 @@ WITH last_closed AS (
 			   AS special_dividends_per_share
 	  FROM gold.corporate_actions a WHERE a.action IN ('dividend', 'special dividend')
 	 GROUP BY a.symbol, extract(year FROM a.week_ending)
+), first_paid AS (
+	SELECT a.symbol, min(extract(year FROM a.week_ending))::int AS first_year
+	  FROM gold.corporate_actions a WHERE a.action IN ('dividend', 'special dividend')
+	 GROUP BY a.symbol
 ), stocks AS (
-	SELECT g.stock_key, g.symbol, g.calendar, g.first_week, l.last_closed_week,
-		   (SELECT min(p.year) FROM payments p WHERE p.symbol = g.symbol) AS first_year
-	  FROM gold.dim_stock g LEFT JOIN last_closed l USING (symbol)
+	SELECT g.stock_key, g.symbol, g.calendar, g.first_week, l.last_closed_week, fp.first_year
+	  FROM gold.dim_stock g LEFT JOIN last_closed l USING (symbol) LEFT JOIN first_paid fp USING (symbol)
 ), calendar_years AS (
 	SELECT calendar, extract(year FROM date)::int AS year,
 		   min(week_last_trading_day) FILTER (WHERE is_trading_day) AS first_week_end,
@@ -1314,16 +1360,16 @@ WITH last_closed AS (
 				 AND lag(p.dividends_per_share) OVER w > 0 AND lag(p.payments) OVER w >= p.payments
 				THEN (p.dividends_per_share / lag(p.dividends_per_share) OVER w)::float8 - 1 END AS growth
 	  FROM paid p
-	WINDOW w AS (PARTITION BY p.stock_key ORDER BY p.year)
+	WINDOW w AS (PARTITION BY p.symbol ORDER BY p.year)
 )
 SELECT symbol, year, complete_year, payments, dividends_per_share, growth,
 	   CASE WHEN complete_year
 			THEN (count(*) OVER island - 1)::int END AS growth_streak,
 	   special_dividends_per_share
   FROM (SELECT c.*, sum(CASE WHEN c.growth > 0 THEN 0 ELSE 1 END)
-						OVER (PARTITION BY c.stock_key ORDER BY c.year) AS island
+						OVER (PARTITION BY c.symbol ORDER BY c.year) AS island
 		  FROM compared c) i
-WINDOW island AS (PARTITION BY stock_key, island ORDER BY year);
+WINDOW island AS (PARTITION BY symbol, island ORDER BY year);
 COMMENT ON VIEW gold.dividend_growth IS
 	'Split-adjusted regular cash dividends per share by calendar year, growth over the year before, the streak of growth years, and special dividends apart.';
 

@@ -195,6 +195,7 @@ CREATE FUNCTION stockelt._prune_bronze(retention interval) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	pruned bigint;
+	symbols text[];
 BEGIN
 	IF pg_catalog.current_setting('stockelt.s3_endpoint') <> '' THEN
 		RAISE EXCEPTION 'stockelt.bronze_retention does not prune a bronze store in S3'
@@ -203,7 +204,29 @@ BEGIN
 				  HINT = 'Set stockelt.bronze_retention to 0 while bronze is in S3.';
 	END IF;
 	LOCK TABLE stockelt.bronze_objects IN ACCESS EXCLUSIVE MODE;
-	WITH gone AS (
+	-- The symbols with an object old enough, applied and superseded: only their silver rows
+	-- are read.
+	SELECT pg_catalog.array_agg(DISTINCT o.symbol) INTO symbols
+	  FROM stockelt.bronze_objects o
+	 WHERE o.api_function = 'TIME_SERIES_WEEKLY_ADJUSTED'
+	   AND o.store = 'table'
+	   AND o.fetched_at < pg_catalog.now() - retention
+	   AND EXISTS (SELECT FROM stockelt.silver_objects a WHERE a.key = o.key)
+	   AND EXISTS (SELECT FROM stockelt.bronze_objects n
+				   WHERE n.api_function = o.api_function AND n.symbol = o.symbol
+					 AND (n.fetched_at, n.key) > (o.fetched_at, o.key));
+	IF symbols IS NULL THEN
+		RETURN 0;
+	END IF;
+	-- Silver's lineage is read first (MATERIALIZED), then compared with the catalog: on Citus
+	-- silver is distributed and bronze local to the coordinator, and Citus reads distributed
+	-- tables beside local ones only so.
+	WITH lineage AS MATERIALIZED (
+		SELECT DISTINCT p.symbol, p.bronze_key FROM silver.weekly_adjusted_prices p
+		 WHERE p.symbol = ANY (symbols)
+	), listed AS MATERIALIZED (
+		SELECT s.bronze_key FROM silver.symbols s
+	), gone AS (
 	DELETE FROM stockelt.bronze_objects o
 	 WHERE o.api_function = 'TIME_SERIES_WEEKLY_ADJUSTED'
 	   AND o.store = 'table'
@@ -212,11 +235,11 @@ BEGIN
 	   AND EXISTS (SELECT FROM stockelt.bronze_objects n
 				   WHERE n.api_function = o.api_function AND n.symbol = o.symbol
 					 AND (n.fetched_at, n.key) > (o.fetched_at, o.key))
-	   AND NOT EXISTS (SELECT FROM silver.weekly_adjusted_prices p
+	   AND NOT EXISTS (SELECT FROM lineage p
 					   LEFT JOIN stockelt.bronze_objects b ON b.key = p.bronze_key
 					   WHERE p.symbol = o.symbol
 						 AND (b.key IS NULL OR (b.fetched_at, b.key) <= (o.fetched_at, o.key)))
-	   AND NOT EXISTS (SELECT FROM silver.symbols s WHERE s.bronze_key = o.key)
+	   AND NOT EXISTS (SELECT FROM listed s WHERE s.bronze_key = o.key)
 	RETURNING o.key
 	), forgotten AS (
 		DELETE FROM stockelt.silver_objects a USING gone WHERE a.key = gone.key

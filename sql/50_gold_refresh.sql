@@ -316,8 +316,12 @@ BEGIN
 	-- are the same aggregate of silver's keys by calendar week, joined on symbol, and every
 	-- window is by symbol, so that each shard computes its stocks' rows where their silver
 	-- rows are.  Either way one bar per week: open of the first key, high the highest, low
-	-- the lowest, volume and dividend summed, the rest of the last.
+	-- the lowest, volume and dividend summed, the rest of the last.  The WITH is the
+	-- SELECT's, not the INSERT's: Citus pushes such an INSERT down to each shard whole (the
+	-- rows go into the _gold_new shard beside the silver shard they came from), where it
+	-- would plan a WITH of the INSERT's own apart and repartition its rows.
 	EXECUTE pg_catalog.format($chain$
+		INSERT INTO stockelt._gold_new
 		WITH keys AS (
 			SELECT d.stock_key, d.symbol, d.from_week, d.first_week, d.first_adjusted,
 				   coalesce(d.dividends_current, false) AS dividends_current, s.week_ending,
@@ -563,7 +567,6 @@ BEGIN
 				   misfit_raw, misfit_current
 			  FROM special_dividends
 		)
-		INSERT INTO stockelt._gold_new
 		SELECT stock_key, date_key, week_ending, open, high, low, close, adjusted_close, volume,
 			   dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
 			   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,

@@ -1,21 +1,24 @@
 -- The business answers: views and functions over the star schema, for the questions
 -- the README's Gold section answers.
 
+-- The facts join their stock on (stock_key, symbol), so that symbol is the facts' own column:
+-- a query of one symbol then reads one shard on Citus (README "Scaling out on Citus"), and an
+-- index scan of the stock's facts on one server.
 CREATE VIEW gold.weekly_performance AS
-SELECT s.symbol, f.week_ending, f.adjusted_close,
+SELECT symbol, f.week_ending, f.adjusted_close,
 	   f.adjusted_return AS weekly_return, f.cumulative_return,
 	   f.return_4w, f.return_13w, f.return_52w,
 	   f.moving_average_13w, f.moving_average_52w, f.is_partial
-  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key);
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key, symbol);
 COMMENT ON VIEW gold.weekly_performance IS
 	'Weekly adjusted performance: weekly, cumulative and trailing 4/13/52-week returns, 13/52-week moving averages.';
 
 CREATE VIEW gold.volume_volatility_52w AS
-SELECT s.symbol, f.week_ending, f.split_adjusted_volume, abs(f.adjusted_log_return) AS volatility,
+SELECT symbol, f.week_ending, f.split_adjusted_volume, abs(f.adjusted_log_return) AS volatility,
 	   f.volume_volatility_correlation_52w AS correlation,
 	   f.annualised_volatility_52w AS annualised_volatility,
 	   f.mean_volume_52w AS mean_volume, f.is_partial
-  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key);
+  FROM gold.fact_weekly_prices f JOIN gold.dim_stock s USING (stock_key, symbol);
 COMMENT ON VIEW gold.volume_volatility_52w IS
 	'Pearson correlation of split-adjusted volume and |weekly adjusted log return| over the trailing 52 weeks.';
 
@@ -25,7 +28,9 @@ COMMENT ON VIEW gold.volume_volatility_52w IS
 -- A year is a base for the next one's growth only when it had at least as many regular
 -- payments (a first year of three payments against four is not a base).  The facts and the
 -- corporate actions are read by symbol, each grouped on its own before the dimensions join
--- them: so Citus computes those parts on the shards (README "Scaling out on Citus").
+-- them: so Citus computes those parts on the shards (README "Scaling out on Citus").  Each
+-- step is read once and every window is by symbol, so a query of one symbol reaches every
+-- table as a condition on its symbol: Citus reads one shard.
 CREATE VIEW gold.dividend_growth AS
 WITH last_closed AS (
 	SELECT f.symbol, max(f.week_ending) FILTER (WHERE NOT f.is_partial) AS last_closed_week
@@ -38,10 +43,13 @@ WITH last_closed AS (
 			   AS special_dividends_per_share
 	  FROM gold.corporate_actions a WHERE a.action IN ('dividend', 'special dividend')
 	 GROUP BY a.symbol, extract(year FROM a.week_ending)
+), first_paid AS (
+	SELECT a.symbol, min(extract(year FROM a.week_ending))::int AS first_year
+	  FROM gold.corporate_actions a WHERE a.action IN ('dividend', 'special dividend')
+	 GROUP BY a.symbol
 ), stocks AS (
-	SELECT g.stock_key, g.symbol, g.calendar, g.first_week, l.last_closed_week,
-		   (SELECT min(p.year) FROM payments p WHERE p.symbol = g.symbol) AS first_year
-	  FROM gold.dim_stock g LEFT JOIN last_closed l USING (symbol)
+	SELECT g.stock_key, g.symbol, g.calendar, g.first_week, l.last_closed_week, fp.first_year
+	  FROM gold.dim_stock g LEFT JOIN last_closed l USING (symbol) LEFT JOIN first_paid fp USING (symbol)
 ), calendar_years AS (
 	SELECT calendar, extract(year FROM date)::int AS year,
 		   min(week_last_trading_day) FILTER (WHERE is_trading_day) AS first_week_end,
@@ -69,16 +77,16 @@ WITH last_closed AS (
 				 AND lag(p.dividends_per_share) OVER w > 0 AND lag(p.payments) OVER w >= p.payments
 				THEN (p.dividends_per_share / lag(p.dividends_per_share) OVER w)::float8 - 1 END AS growth
 	  FROM paid p
-	WINDOW w AS (PARTITION BY p.stock_key ORDER BY p.year)
+	WINDOW w AS (PARTITION BY p.symbol ORDER BY p.year)
 )
 SELECT symbol, year, complete_year, payments, dividends_per_share, growth,
 	   CASE WHEN complete_year
 			THEN (count(*) OVER island - 1)::int END AS growth_streak,
 	   special_dividends_per_share
   FROM (SELECT c.*, sum(CASE WHEN c.growth > 0 THEN 0 ELSE 1 END)
-						OVER (PARTITION BY c.stock_key ORDER BY c.year) AS island
+						OVER (PARTITION BY c.symbol ORDER BY c.year) AS island
 		  FROM compared c) i
-WINDOW island AS (PARTITION BY stock_key, island ORDER BY year);
+WINDOW island AS (PARTITION BY symbol, island ORDER BY year);
 COMMENT ON VIEW gold.dividend_growth IS
 	'Split-adjusted regular cash dividends per share by calendar year, growth over the year before, the streak of growth years, and special dividends apart.';
 

@@ -7,8 +7,10 @@
 # applied-object log and gold's change log of the same calls in a database without Citus on
 # the same server; so do the gold refresh (the worker's, incremental and full), every gold
 # table, the answer views and stockelt_check(); each symbol's rows are in its own shard, on
-# the workers, none in the coordinator's local tables; a per-symbol query is routed to one shard.  Skipped where Citus
-# is not installed.
+# the workers, none in the coordinator's local tables; a per-symbol query of silver, the facts,
+# the corporate actions and the three answer views is routed to one shard; the refresh
+# computes each shard's rows in place; bronze retention prunes what it prunes on one node.
+# Skipped where Citus is not installed.
 use strict;
 use warnings;
 use File::Basename qw(dirname);
@@ -320,6 +322,37 @@ is(gold_rows($coordinator, 'postgres'), $gold, 'and gives what the incremental r
 is($coordinator->safe_psql('postgres', q{SELECT count(*) FROM stockelt.gold_pending}), '0',
 	"and leaves gold's change log empty");
 
+# The chain's INSERT into _gold_new runs on each shard whole: the statement Citus sends writes
+# a _gold_new shard and reads the silver shard beside it, and no rows are repartitioned.
+my $remote = errors_of($coordinator, q{
+BEGIN;
+SET LOCAL citus.log_remote_commands = on;
+SELECT stocks FROM stockelt_refresh_gold(true);
+ROLLBACK;
+});
+my @pairs = $remote =~ /issuing INSERT INTO stockelt\._gold_new_(\d+) \([^\n]*?silver\.weekly_adjusted_prices_(\d+)/g;
+ok(@pairs > 0, 'the refresh computes gold rows on the shards, each statement writing _gold_new and reading silver ('
+	  . @pairs / 2 . ' statements)');
+my $pairs = join(', ', map { "($pairs[2 * $_], $pairs[2 * $_ + 1])" } 0 .. @pairs / 2 - 1) || '(0, 0)';
+is($coordinator->safe_psql('postgres', qq{
+	SELECT count(*) FILTER (WHERE n.shardminvalue = s.shardminvalue) || ' ' || count(*)
+	  FROM (VALUES $pairs) p (new_shard, silver_shard)
+	  JOIN pg_dist_shard n ON n.shardid = p.new_shard JOIN pg_dist_shard s ON s.shardid = p.silver_shard}),
+	(@pairs / 2) . ' ' . (@pairs / 2), 'each into the _gold_new shard beside the silver shard it reads');
+unlike($remote, qr/worker_partition_query_result|repartitioned_results/,
+	'and moves none of them between shards');
+
+# Bronze retention on the coordinator: the objects nothing needs go, as on one node.
+my $prune = q{SELECT stockelt._prune_bronze('0 seconds') || ' '
+	|| (SELECT md5(string_agg(key, ' ' ORDER BY key)) FROM stockelt.bronze_objects)
+	|| ' ' || (SELECT count(*) FROM stockelt.silver_objects)};
+my ($ret, $pruned, $err) = $coordinator->psql('postgres', $prune);
+is($err, '', 'bronze retention runs on the coordinator');
+is($pruned, $coordinator->safe_psql('single', $prune), 'and prunes what one node prunes');
+like($pruned, qr/^[1-9]\d* /, "some objects ($pruned)");
+is(silver_rows($coordinator, 'postgres'), silver_rows($coordinator, 'single'),
+	'and silver is still that of one node');
+
 # ---------------------------------------------------------------- where the rows are
 
 my ($total) = split / /, silver_rows($coordinator, 'postgres');
@@ -355,6 +388,13 @@ my $plan = $coordinator->safe_psql('postgres',
 	q{EXPLAIN (COSTS OFF) SELECT week_ending, adjusted_close FROM silver.weekly_adjusted_prices WHERE symbol = 'IBM'});
 like($plan, qr/Task Count: 1\n/, 'a per-symbol query is routed to one shard');
 like($plan, qr/Node: host=127\.0\.0\.1 port=(\d+)/, 'on a worker');
+# So are queries of one symbol through gold's tables and the answer views.
+for my $from (qw(gold.fact_weekly_prices gold.corporate_actions gold.weekly_performance gold.volume_volatility_52w
+	gold.dividend_growth))
+{
+	like($coordinator->safe_psql('postgres', "EXPLAIN (COSTS OFF) SELECT * FROM $from WHERE symbol = 'IBM'"),
+		qr/^Custom Scan \(Citus Adaptive\)\n  Task Count: 1\n/, "a query of one symbol of $from is routed to one shard");
+}
 
 # ---------------------------------------------------------------- on a worker node
 
