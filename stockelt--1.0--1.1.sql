@@ -1754,6 +1754,8 @@ BEGIN
 		PERFORM pg_catalog.create_reference_table(t.rel);
 		PERFORM pg_catalog.truncate_local_data_after_distributing_table(t.rel);
 	END LOOP;
+	-- the weekly answers joined on (stock_key, symbol): a query of one symbol reads one shard
+	PERFORM stockelt._create_weekly_answers(true);
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_distribute() FROM PUBLIC;
