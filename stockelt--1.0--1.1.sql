@@ -159,6 +159,7 @@ CREATE FUNCTION stockelt._prune_bronze(retention interval) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	pruned bigint;
+	candidates text[];
 	symbols text[];
 BEGIN
 	IF pg_catalog.current_setting('stockelt.s3_endpoint') <> '' THEN
@@ -168,9 +169,9 @@ BEGIN
 				  HINT = 'Set stockelt.bronze_retention to 0 while bronze is in S3.';
 	END IF;
 	LOCK TABLE stockelt.bronze_objects IN ACCESS EXCLUSIVE MODE;
-	-- The symbols with an object old enough, applied and superseded: only their silver rows
-	-- are read.
-	SELECT pg_catalog.array_agg(DISTINCT o.symbol) INTO symbols
+	-- The objects old enough, applied and superseded, and their symbols: only those symbols'
+	-- silver rows are read.
+	SELECT pg_catalog.array_agg(o.key), pg_catalog.array_agg(DISTINCT o.symbol) INTO candidates, symbols
 	  FROM stockelt.bronze_objects o
 	 WHERE o.api_function = 'TIME_SERIES_WEEKLY_ADJUSTED'
 	   AND o.store = 'table'
@@ -179,7 +180,7 @@ BEGIN
 	   AND EXISTS (SELECT FROM stockelt.bronze_objects n
 				   WHERE n.api_function = o.api_function AND n.symbol = o.symbol
 					 AND (n.fetched_at, n.key) > (o.fetched_at, o.key));
-	IF symbols IS NULL THEN
+	IF candidates IS NULL THEN
 		RETURN 0;
 	END IF;
 	-- Silver's lineage is read first (MATERIALIZED), then compared with the catalog: on Citus
@@ -192,13 +193,7 @@ BEGIN
 		SELECT s.bronze_key FROM silver.symbols s
 	), gone AS (
 	DELETE FROM stockelt.bronze_objects o
-	 WHERE o.api_function = 'TIME_SERIES_WEEKLY_ADJUSTED'
-	   AND o.store = 'table'
-	   AND o.fetched_at < pg_catalog.now() - retention
-	   AND EXISTS (SELECT FROM stockelt.silver_objects a WHERE a.key = o.key)
-	   AND EXISTS (SELECT FROM stockelt.bronze_objects n
-				   WHERE n.api_function = o.api_function AND n.symbol = o.symbol
-					 AND (n.fetched_at, n.key) > (o.fetched_at, o.key))
+	 WHERE o.key = ANY (candidates)
 	   AND NOT EXISTS (SELECT FROM lineage p
 					   LEFT JOIN stockelt.bronze_objects b ON b.key = p.bronze_key
 					   WHERE p.symbol = o.symbol

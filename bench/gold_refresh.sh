@@ -61,18 +61,6 @@ generate_corpora() {
 	check_corpus "$work/c" 1
 }
 
-symbols_in() {
-	find "$1" -maxdepth 1 -name '*.json' -printf '%f\n' | sed 's/\.json$//' | sort
-}
-
-# The stand-in makes up a payload for a symbol it has no file for, so a short corpus would
-# quietly be filled in with other data.
-check_corpus() {
-	local n
-	n=$(symbols_in "$1" | wc -l)
-	[ "$n" -eq "$2" ] || { echo "$1 holds $n payloads, not $2" >&2; return 1; }
-}
-
 # One stand-in per corpus, so nothing restarts between fetches; SET picks which one answers.
 start_standins() {
 	local corpus

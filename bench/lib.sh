@@ -61,3 +61,16 @@ stop_generators() {
 		wait "$pid" 2>/dev/null
 	done
 }
+
+# The symbols of a corpus directory, one per line, sorted.
+symbols_in() {
+	find "$1" -maxdepth 1 -name '*.json' -printf '%f\n' | sed 's/\.json$//' | sort
+}
+
+# The stand-in makes up a payload for a symbol it has no file for, so a short corpus would
+# quietly be filled in with other data.
+check_corpus() {
+	local n
+	n=$(symbols_in "$1" | wc -l)
+	[ "$n" -eq "$2" ] || { echo "$1 holds $n payloads, not $2" >&2; return 1; }
+}
