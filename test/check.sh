@@ -93,7 +93,32 @@ run_installcheck() {
 		failed=$((failed + 1))
 		echo "FAIL installcheck did not run to the end"
 	fi
+	check_tap_leftovers
 	stop_cluster "$work/cluster"
+}
+
+# A TAP test stops what it started (its stand-in, its servers) before it ends: a process
+# still running from the TAP tests' directory is a failure, and is ended here, by PID.
+check_tap_leftovers() {
+	local dir=$work/installcheck/tmp_check/ file pid cmd left=()
+	[ "${STOCKELT_TAP:-}" = none ] && return 0
+	for file in /proc/[0-9]*/cmdline; do
+		pid=${file#/proc/}
+		pid=${pid%/cmdline}
+		cmd=$(tr '\0' ' ' <"$file" 2>/dev/null) || continue
+		[[ $cmd == *"$dir"* ]] && left+=("$pid: ${cmd:0:160}")
+	done
+	if [ "${#left[@]}" -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "ok   no TAP test left a process running"
+		return 0
+	fi
+	failed=$((failed + 1))
+	echo "FAIL TAP tests left ${#left[@]} process(es) running:"
+	printf '  %s\n' "${left[@]}"
+	for pid in "${left[@]%%:*}"; do
+		kill "$pid" 2>/dev/null || true
+	done
 }
 
 # The stand-in server and payload generator check their own contracts first.

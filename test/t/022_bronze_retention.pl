@@ -177,4 +177,5 @@ for (1 .. 150)
 ok($seen, 'the worker says in the log why it does not prune');
 
 $node->stop;
+$standin->stop;
 done_testing();
