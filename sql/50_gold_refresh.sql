@@ -136,72 +136,30 @@ END
 $$;
 REVOKE ALL ON FUNCTION stockelt._refresh_dim_date() FROM PUBLIC;
 
--- The keys of one stock from p_from on, one bar per calendar week (Monday to Sunday): a
--- week with one key is that row; the keys of a week with more make one bar, keyed by the
--- last: open of the first, high the highest, low the lowest, volume and dividend summed,
--- every other column (close, adjusted close, lineage) of the last.
-CREATE FUNCTION stockelt._week_bars(p_symbol text, p_from date)
-RETURNS SETOF silver.weekly_adjusted_prices
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	WITH k AS (
-		SELECT s AS bar, date_trunc('week', s.week_ending) AS week,
-			   date_trunc('week', lag(s.week_ending) OVER w) AS week_before,
-			   date_trunc('week', lead(s.week_ending) OVER w) AS week_after
-		  FROM silver.weekly_adjusted_prices s
-		 WHERE s.symbol = p_symbol AND s.week_ending >= p_from
-		WINDOW w AS (ORDER BY s.week_ending)
-	)
-	SELECT (k.bar).* FROM k
-	 WHERE week IS DISTINCT FROM week_before AND week IS DISTINCT FROM week_after
-	UNION ALL
-	SELECT r.*
-	  FROM (SELECT (array_agg(k.bar ORDER BY (k.bar).week_ending DESC))[1] AS last_key,
-				   jsonb_build_object(
-					   'open', (array_agg((k.bar).open ORDER BY (k.bar).week_ending))[1],
-					   'high', max((k.bar).high), 'low', min((k.bar).low),
-					   'volume', sum((k.bar).volume),
-					   'dividend_amount', sum((k.bar).dividend_amount)) AS merged
-			  FROM k WHERE week = week_before OR week = week_after
-			 GROUP BY week) c,
-		   jsonb_populate_record(c.last_key, c.merged) r
-$$;
-REVOKE ALL ON FUNCTION stockelt._week_bars(text, date) FROM PUBLIC;
-
--- The Monday of the 53rd calendar week with keys before p_from: the trailing windows (and
--- the week before them) of the weeks from p_from on read from there.  '-infinity' when there are fewer
--- such weeks among the 106 keys before p_from (then the whole history is read).
-CREATE FUNCTION stockelt._context_start(p_symbol text, p_from date) RETURNS date
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-	SELECT CASE WHEN count(*) < 53 THEN '-infinity' ELSE min(week) END
-	  FROM (SELECT DISTINCT date_trunc('week', week_ending)::date AS week
-			  FROM (SELECT week_ending FROM silver.weekly_adjusted_prices
-					 WHERE symbol = p_symbol AND week_ending < p_from
-					 ORDER BY week_ending DESC LIMIT 106) k
-			 ORDER BY week DESC LIMIT 53) w
-$$;
-REVOKE ALL ON FUNCTION stockelt._context_start(text, date) FROM PUBLIC;
-
--- The trailing-window statistics of the gold rows (src/trailing.c): at each row, what
+-- The trailing-window statistics of the gold rows (src/trailing.c): at each row wanted, what
 -- corr(y, x) and stddev_samp(x) give over the frame ROWS width - 1 PRECEDING, bit for bit,
 -- from the partition's last width rows, which they keep (PostgreSQL re-sums such a frame
--- of float8 aggregates for every row).  Window functions: they ignore a frame clause.
-CREATE FUNCTION stockelt._trailing_corr(y double precision, x double precision, width integer)
+-- of float8 aggregates for every row); NULL at a row not wanted, which they only keep.
+-- Window functions: they ignore a frame clause.
+CREATE FUNCTION stockelt._trailing_corr(y double precision, x double precision, width integer,
+	wanted boolean)
 RETURNS double precision
 AS 'MODULE_PATHNAME', 'stockelt_trailing_corr'
 LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
-REVOKE ALL ON FUNCTION stockelt._trailing_corr(double precision, double precision, integer) FROM PUBLIC;
-CREATE FUNCTION stockelt._trailing_stddev(x double precision, width integer)
+REVOKE ALL ON FUNCTION stockelt._trailing_corr(double precision, double precision, integer, boolean)
+	FROM PUBLIC;
+CREATE FUNCTION stockelt._trailing_stddev(x double precision, width integer, wanted boolean)
 RETURNS double precision
 AS 'MODULE_PATHNAME', 'stockelt_trailing_stddev'
 LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
-REVOKE ALL ON FUNCTION stockelt._trailing_stddev(double precision, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stockelt._trailing_stddev(double precision, integer, boolean) FROM PUBLIC;
 
 -- Scratch tables of the refresh.  They belong to the extension and live in its schema, so
 -- that the refresh, which runs as the extension's owner, never touches a table its caller
 -- could have made (a temporary table created first, with a trigger, would run as the owner).
 -- Refreshes take turns on the lock of stockelt.gold_pending, so one refresh at a time uses
 -- them; each empties them when it starts and when it ends.  Unlogged and never vacuumed:
--- their rows never outlive a refresh.
+-- their rows never outlive a refresh, and a TRUNCATE gives their space back (below).
 CREATE UNLOGGED TABLE stockelt._gold_dirty (
 	symbol			text PRIMARY KEY,
 	from_week		date,
@@ -234,6 +192,25 @@ COMMENT ON TABLE stockelt._gold_new IS
 	'Scratch of stockelt_refresh_gold: the gold rows it computed; empty outside a refresh.';
 -- Neither scratch table is dumped: both are empty outside a refresh.
 
+-- Empties the scratch tables.  Their rows are deleted; once the rows deleted so take more than
+-- 4 MB (a few one-week refreshes, or one larger), they are truncated instead, which gives the
+-- space back.  A TRUNCATE of an unlogged table writes each of its new files' empty init fork to
+-- disk with an fsync, which a one-week refresh would wait for twice.  On Citus each shard is
+-- truncated: its size is not known here.
+CREATE FUNCTION stockelt._empty_scratch(distributed boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF distributed OR pg_relation_size('stockelt._gold_dirty') + pg_relation_size('stockelt._gold_new')
+					  > 4 * 1024 * 1024 THEN
+		TRUNCATE stockelt._gold_dirty, stockelt._gold_new;
+	ELSE
+		DELETE FROM stockelt._gold_dirty;
+		DELETE FROM stockelt._gold_new;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION stockelt._empty_scratch(boolean) FROM PUBLIC;
+
 -- Recomputes gold rows from each dirty stock's from_week on, reading 53 weeks before it
 -- for the trailing windows and the dividends' classes.  Fills stockelt._gold_new for the
 -- stocks of one pass.  The rows are computed by one WITH chain, read top to bottom: each
@@ -248,26 +225,39 @@ BEGIN
 	-- before it for its own factor jump).  The base of the cumulative return is the first
 	-- week after the last seam before that context (the stock's first week if none).
 	IF NOT distributed THEN
+		-- Per stock, from silver's index: the context's start, the Monday of the 53rd calendar
+		-- week with keys before from_week ('-infinity' when the 106 keys before it have fewer
+		-- such weeks: then the whole history is read); the last seam before it; and the bar
+		-- (the week's last key) of the first week after that seam, or of the stock's first week.
+		WITH starts AS MATERIALIZED (
+			SELECT x.symbol, x.first_week,
+				   (SELECT CASE WHEN count(*) < 53 THEN '-infinity' ELSE min(w.week) END
+					  FROM (SELECT DISTINCT date_trunc('week', k.week_ending)::date AS week
+							  FROM (SELECT s.week_ending FROM silver.weekly_adjusted_prices s
+									 WHERE s.symbol = x.symbol AND s.week_ending < x.from_week
+									 ORDER BY s.week_ending DESC LIMIT 106) k
+							 ORDER BY week DESC LIMIT 53) w) AS ctx_from
+			  FROM stockelt._gold_dirty x
+			 WHERE x.pass = _gold_compute.pass
+		), seams AS MATERIALIZED (
+			SELECT c.symbol, c.ctx_from, c.first_week,
+				   (SELECT max(u.week_ending) FROM silver.weekly_adjusted_prices u
+					 WHERE u.symbol = c.symbol AND u.week_ending < c.ctx_from AND u.basis_factor IS NULL) AS seam
+			  FROM starts c
+		)
 		UPDATE stockelt._gold_dirty d
-		   SET ctx_from = stockelt._context_start(d.symbol, d.from_week)
-		 WHERE d.pass = _gold_compute.pass;
-		-- The base of cumulative returns: the first week after the last seam, as its bar (the
-		-- week's last key).
-		UPDATE stockelt._gold_dirty d
-		   SET first_adjusted =
+		   SET ctx_from = m.ctx_from,
+			   first_adjusted =
 				(SELECT s.adjusted_close * s.basis_factor FROM silver.weekly_adjusted_prices s
-				  WHERE s.symbol = d.symbol AND s.week_ending > f.seam
-					AND s.week_ending < date_trunc('week', f.first_key) + interval '7 days'
+				  WHERE s.symbol = m.symbol AND s.week_ending > coalesce(m.seam, '-infinity')
+					AND s.week_ending < date_trunc('week',
+							CASE WHEN m.seam IS NULL THEN m.first_week
+								 ELSE (SELECT min(f.week_ending) FROM silver.weekly_adjusted_prices f
+										WHERE f.symbol = m.symbol AND f.week_ending > m.seam) END)
+						+ interval '7 days'
 				  ORDER BY s.week_ending DESC LIMIT 1)
-		  FROM (SELECT x.symbol, x.seam,
-					   (SELECT min(s.week_ending) FROM silver.weekly_adjusted_prices s
-						 WHERE s.symbol = x.symbol AND s.week_ending > x.seam) AS first_key
-				  FROM (SELECT d2.symbol,
-							   coalesce((SELECT max(u.week_ending) FROM silver.weekly_adjusted_prices u
-										  WHERE u.symbol = d2.symbol AND u.week_ending < d2.ctx_from
-											AND u.basis_factor IS NULL), '-infinity') AS seam
-						  FROM stockelt._gold_dirty d2 WHERE d2.pass = _gold_compute.pass) x) f
-		 WHERE f.symbol = d.symbol AND d.pass = _gold_compute.pass;
+		  FROM seams m
+		 WHERE m.symbol = d.symbol AND d.pass = _gold_compute.pass;
 	ELSE
 		-- On Citus the same, as joins on symbol that each shard computes for its stocks (a
 		-- function that reads silver cannot run inside a query of a shard).
@@ -311,30 +301,32 @@ BEGIN
 	-- The stocks' week bars from their context on, the adjusted close on one basis, and the
 	-- prices that the returns and jumps divide as float8, each converted once (a step with a
 	-- window function is computed once, not folded into each use of its columns).
-	-- One statement on both layouts: on one server each stock's week bars come from
-	-- stockelt._week_bars() and the windows are by stock_key; on Citus (distributed) the bars
-	-- are the same aggregate of silver's keys by calendar week, joined on symbol, and every
-	-- window is by symbol, so that each shard computes its stocks' rows where their silver
-	-- rows are.  Either way one bar per week: open of the first key, high the highest, low
-	-- the lowest, volume and dividend summed, the rest of the last.  The WITH is the
+	-- One statement on both layouts: on one server each stock's keys are read from silver's
+	-- index, a window over them finds each calendar week's last key, and the windows are by
+	-- stock_key; on Citus (distributed) the bars are an aggregate of silver's keys by calendar
+	-- week, joined on symbol, and every window is by symbol, so that each shard computes its
+	-- stocks' rows where their silver rows are.  Either way one bar per week: open of the
+	-- first key, high the highest, low the lowest, volume and dividend summed, the rest of
+	-- the last.  The WITH is the
 	-- SELECT's, not the INSERT's: Citus pushes such an INSERT down to each shard whole (the
 	-- rows go into the _gold_new shard beside the silver shard they came from), where it
 	-- would plan a WITH of the INSERT's own apart and repartition its rows.
 	EXECUTE pg_catalog.format($chain$
 		INSERT INTO stockelt._gold_new
-		WITH keys AS (
-			SELECT d.stock_key, d.symbol, d.from_week, d.first_week, d.first_adjusted,
-				   coalesce(d.dividends_current, false) AS dividends_current, s.week_ending,
-				   s.week_ending = d.last_week AND d.last_partial AS is_partial,
-				   s.open, s.high, s.low, s.close, s.adjusted_close AS provider_adjusted,
-				   s.adjusted_close * s.basis_factor AS adjusted_close, s.basis_factor, s.volume,
-				   s.dividend_amount, row_number() OVER run AS rn,
-				   s.close::float8 AS close_f, s.adjusted_close::float8 AS provider_adjusted_f,
-				   (s.adjusted_close * s.basis_factor)::float8 AS adjusted_f
-			  FROM stockelt._gold_dirty d
-			 %2$s
-			 WHERE d.pass = %3$s
-			WINDOW run AS (PARTITION BY d.%1$s ORDER BY s.week_ending)
+		WITH %2$s,
+		-- the bars numbered, with the adjusted close on one basis and the prices that the
+		-- returns and jumps divide as float8, each converted once
+		keys AS (
+			SELECT b.stock_key, b.symbol, b.from_week, b.first_week, b.first_adjusted,
+				   coalesce(b.dividends_current, false) AS dividends_current, b.week_ending,
+				   b.week_ending = b.last_week AND b.last_partial AS is_partial,
+				   b.open, b.high, b.low, b.close, b.adjusted_close AS provider_adjusted,
+				   b.adjusted_close * b.basis_factor AS adjusted_close, b.basis_factor, b.volume,
+				   b.dividend_amount, row_number() OVER run AS rn,
+				   b.close::float8 AS close_f, b.adjusted_close::float8 AS provider_adjusted_f,
+				   (b.adjusted_close * b.basis_factor)::float8 AS adjusted_f
+			  FROM week_bars b
+			WINDOW run AS (PARTITION BY b.%1$s ORDER BY b.week_ending)
 		),
 		-- what the week before tells of each: the previous close, the returns, the factor jump q
 		-- and its rounding noise
@@ -345,8 +337,7 @@ BEGIN
 				   -- the week after a seam that silver rebased: its jump is the
 				   -- rebasing's rounding, not an event
 				   k.basis_factor IS DISTINCT FROM lag(k.basis_factor) OVER run AS rebased,
-				   k.rn, round(k.adjusted_close / nullif(k.close, 0), 10) AS adjustment_factor,
-				   k.is_partial, lag(k.close) OVER run AS previous_close,
+				   k.rn, k.is_partial, lag(k.close) OVER run AS previous_close,
 				   CASE WHEN NOT k.is_partial AND k.adjusted_close > 0 AND lag(k.adjusted_close) OVER run > 0
 						THEN k.adjusted_f / lag(k.adjusted_f) OVER run - 1 END AS adjusted_return,
 				   CASE WHEN NOT k.is_partial AND k.adjusted_close > 0 AND lag(k.adjusted_close) OVER run > 0
@@ -400,12 +391,11 @@ BEGIN
 			WINDOW run AS (PARTITION BY j.%1$s ORDER BY j.week_ending),
 				   whole AS (PARTITION BY j.%1$s)
 		),
-		-- prices and volume on today's share basis, and how far the jump is from what the
+		-- volume on today's share basis, and how far the jump is from what the
 		-- dividend explains on either basis of the dividend field (what the basis vote counts)
 		split_adjusted AS (
 			SELECT e.*,
 				   round(shares_after / parts_after, 10) AS split_factor,
-				   round(close * parts_after / shares_after, 6) AS split_adjusted_close,
 				   round(volume * shares_after / parts_after, 2) AS split_adjusted_volume,
 				   CASE WHEN split_numerator IS NULL THEN 1 ELSE (split_numerator / split_denominator)::float8 END
 					   AS split_ratio,
@@ -442,7 +432,6 @@ BEGIN
 			SELECT f.*,
 				   paid_amount > 0 AND (previous_close IS NULL OR paid_amount < previous_close)
 					 AND (q IS NULL OR misfit <= 0.005 + noise) AS cash,
-				   round(paid_amount * parts_after / shares_after, 12) AS split_adjusted_dividend,
 				   CASE WHEN paid_amount > 0 AND previous_close IS NOT NULL
 							 AND (paid_amount >= previous_close OR misfit > 0.005 + noise)
 						THEN q / split_ratio END AS observed_factor,
@@ -450,9 +439,10 @@ BEGIN
 						THEN q / split_ratio END AS other_factor
 			  FROM misfits f
 		),
-		-- the row (rn) of the last cash dividend before this week (a running maximum)
+		-- the row (rn) of the last cash dividend before this week (a running maximum), and a
+		-- cash dividend's amount on today's share basis
 		last_payment AS (
-			SELECT f.*, CASE WHEN cash THEN split_adjusted_dividend END AS cash_adjusted,
+			SELECT f.*, CASE WHEN cash THEN round(paid_amount * parts_after / shares_after, 12) END AS cash_adjusted,
 				   max(CASE WHEN cash THEN rn END) OVER before AS paid_1
 			  FROM cash_dividends f
 			WINDOW before AS (PARTITION BY f.%1$s ORDER BY f.week_ending
@@ -471,15 +461,16 @@ BEGIN
 		-- volume and volatility (|log return|) pair up where a return exists; only what the
 		-- windows and the rows need goes on (narrow rows are cheaper to window), what the frames
 		-- read first (a frame reads its rows again for each row, and each row up to the last
-		-- column it reads), the float8 inputs of the statistics converted once
+		-- column it reads), the float8 inputs of the statistics converted once.  The weeks
+		-- before from_week are read for the windows only: what no later week reads is computed
+		-- for the weeks kept alone, after the windows (the lags below read nothing for the others).
 		window_inputs AS (
 			SELECT CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume::float8 END AS vol_f,
 				   abs(adjusted_log_return) AS move, adjusted_log_return, adjusted_close, adjusted_f,
 				   CASE WHEN adjusted_log_return IS NOT NULL THEN split_adjusted_volume END AS vol,
 				   stock_key, symbol, week_ending, from_week, first_adjusted, open, high, low, close,
-				   volume, dividend_amount, adjustment_factor, split_factor,
-				   split_adjusted_close, split_adjusted_volume, split_adjusted_dividend,
-				   adjusted_return, is_partial, seam, rn, last_seam,
+				   volume, dividend_amount, split_factor, split_adjusted_volume,
+				   adjusted_return, is_partial, seam, rn, last_seam, week_ending >= from_week AS kept,
 				   paid_amount, cash, paid_1, paid_2, amount_1, shares_after, parts_after,
 				   split_numerator, split_denominator, observed_factor, other_factor,
 				   dividends_current, misfit_raw, misfit_current,
@@ -497,27 +488,32 @@ BEGIN
 		-- cumulative return, and the third cash dividend before a cash dividend with the
 		-- amounts of the second and third (the first's at their rows).
 		trailing_windows AS (
-			SELECT w.*, to_char(week_ending, 'YYYYMMDD')::int AS date_key,
-				   rn - coalesce(last_seam, 0) AS unbroken,
+			SELECT w.*, rn - coalesce(last_seam, 0) AS unbroken,
 				   -- the first week after the last seam up to this one, else the context's base
 				   CASE WHEN seam THEN NULL WHEN last_seam IS NULL THEN first_adjusted
-						ELSE lag(adjusted_close, (rn - last_seam - 1)::int) OVER run END AS base_adjusted,
-				   lag(adjusted_f, 4) OVER run AS adjusted_4w,
-				   lag(adjusted_f, 13) OVER run AS adjusted_13w,
-				   lag(adjusted_f, 52) OVER run AS adjusted_52w,
-				   lag(paid_2, CASE WHEN paid_2 IS NOT NULL THEN (rn - paid_1)::int END) OVER run AS paid_3,
-				   lag(amount_1, CASE WHEN paid_2 IS NOT NULL THEN (rn - paid_1)::int END) OVER run AS amount_2,
-				   lag(amount_1, CASE WHEN paid_2 IS NOT NULL THEN (rn - paid_2)::int END) OVER run AS amount_3,
+						ELSE lag(adjusted_close, CASE WHEN kept THEN (rn - last_seam - 1)::int END) OVER run
+				   END AS base_adjusted,
+				   lag(adjusted_f, CASE WHEN kept THEN 4 END) OVER run AS adjusted_4w,
+				   lag(adjusted_f, CASE WHEN kept THEN 13 END) OVER run AS adjusted_13w,
+				   lag(adjusted_f, CASE WHEN kept THEN 52 END) OVER run AS adjusted_52w,
+				   lag(paid_2, CASE WHEN kept AND paid_2 IS NOT NULL THEN (rn - paid_1)::int END) OVER run AS paid_3,
+				   lag(amount_1, CASE WHEN kept AND paid_2 IS NOT NULL THEN (rn - paid_1)::int END) OVER run AS amount_2,
+				   lag(amount_1, CASE WHEN kept AND paid_2 IS NOT NULL THEN (rn - paid_2)::int END) OVER run AS amount_3,
 				   sum(adjusted_close) OVER w13 AS adj13,
 				   sum(adjusted_close) OVER w52 AS adj52,
 				   count(adjusted_log_return) OVER w52 AS r52,
 				   sum(vol) OVER w52 AS sum_v,
-				   stockelt._trailing_corr(vol_f, move, 52) OVER run AS correlation,
-				   stockelt._trailing_stddev(adjusted_log_return, 52) OVER run AS deviation
+				   stockelt._trailing_corr(vol_f, move, 52, kept) OVER run AS correlation,
+				   stockelt._trailing_stddev(adjusted_log_return, 52, kept) OVER run AS deviation
 			  FROM window_inputs w
 			WINDOW run AS (PARTITION BY %1$s ORDER BY week_ending),
 				   w13 AS (run ROWS 12 PRECEDING),
 				   w52 AS (run ROWS 51 PRECEDING)
+		),
+		-- the week's payment on today's share basis
+		adjusted_dividends AS (
+			SELECT t.*, round(paid_amount * parts_after / shares_after, 12) AS split_adjusted_dividend
+			  FROM trailing_windows t
 		),
 		-- A cash dividend is special, all of it, when it comes sooner than 3/4 of the shorter of
 		-- the two intervals between the three cash dividends before it (all three within the 52
@@ -536,16 +532,17 @@ BEGIN
 														  CASE WHEN paid_2 >= rn - 52 THEN amount_2 END,
 														  CASE WHEN paid_3 >= rn - 52 THEN amount_3 END)
 												 * shares_after / parts_after, 12) END AS special_paid
-			  FROM trailing_windows t
+			  FROM adjusted_dividends t
 		),
 		-- the measures of the trailing windows (a return over N weeks needs the N + 1 weeks up to
-		-- this one without a seam, an average over N weeks N), the special dividend on today's
-		-- share basis
+		-- this one without a seam, an average over N weeks N), the special dividend and the close
+		-- on today's share basis, the adjustment factor and the date's key
 		measures AS (
-			SELECT stock_key, date_key, week_ending, from_week, open, high, low, close, adjusted_close,
-				   volume, dividend_amount, adjustment_factor, split_factor, split_adjusted_close,
-				   split_adjusted_volume, split_adjusted_dividend, adjusted_return, adjusted_log_return,
-				   is_partial,
+			SELECT stock_key, to_char(week_ending, 'YYYYMMDD')::int AS date_key, week_ending, from_week,
+				   open, high, low, close, adjusted_close, volume, dividend_amount,
+				   round(adjusted_close / nullif(close, 0), 10) AS adjustment_factor, split_factor,
+				   round(close * parts_after / shares_after, 6) AS split_adjusted_close, split_adjusted_volume,
+				   split_adjusted_dividend, adjusted_return, adjusted_log_return, is_partial,
 				   CASE WHEN NOT is_partial AND base_adjusted > 0
 						THEN adjusted_f / base_adjusted::float8 - 1 END AS cumulative_return,
 				   CASE WHEN NOT is_partial AND unbroken > 4
@@ -580,20 +577,67 @@ BEGIN
 		 WHERE week_ending >= from_week
 	$chain$,
 		CASE WHEN distributed THEN 'symbol' ELSE 'stock_key' END,
-		CASE WHEN distributed THEN pg_catalog.format($bars$JOIN (
-			SELECT s.symbol, max(s.week_ending) AS week_ending,
-				   (array_agg(s.open ORDER BY s.week_ending))[1] AS open,
-				   max(s.high) AS high, min(s.low) AS low,
-				   (array_agg(s.close ORDER BY s.week_ending DESC))[1] AS close,
-				   (array_agg(s.adjusted_close ORDER BY s.week_ending DESC))[1] AS adjusted_close,
-				   (array_agg(s.basis_factor ORDER BY s.week_ending DESC))[1] AS basis_factor,
-				   sum(s.volume)::bigint AS volume, sum(s.dividend_amount) AS dividend_amount
-			  FROM stockelt._gold_dirty w
-			  JOIN silver.weekly_adjusted_prices s ON s.symbol = w.symbol AND s.week_ending >= w.ctx_from
-			 WHERE w.pass = %s
-			 GROUP BY s.symbol, date_trunc('week', s.week_ending)) s ON s.symbol = d.symbol$bars$, pass)
-			 ELSE 'CROSS JOIN LATERAL stockelt._week_bars(d.symbol, d.ctx_from) s' END,
-		pass);
+		CASE WHEN distributed THEN pg_catalog.format($bars$
+		week_bars AS (
+			SELECT d.stock_key, d.symbol, d.from_week, d.first_week, d.first_adjusted, d.dividends_current,
+				   d.last_week, d.last_partial, s.week_ending, s.open, s.high, s.low, s.close,
+				   s.adjusted_close, s.basis_factor, s.volume, s.dividend_amount
+			  FROM stockelt._gold_dirty d
+			  JOIN (SELECT s.symbol, max(s.week_ending) AS week_ending,
+						   (array_agg(s.open ORDER BY s.week_ending))[1] AS open,
+						   max(s.high) AS high, min(s.low) AS low,
+						   (array_agg(s.close ORDER BY s.week_ending DESC))[1] AS close,
+						   (array_agg(s.adjusted_close ORDER BY s.week_ending DESC))[1] AS adjusted_close,
+						   (array_agg(s.basis_factor ORDER BY s.week_ending DESC))[1] AS basis_factor,
+						   sum(s.volume)::bigint AS volume, sum(s.dividend_amount) AS dividend_amount
+					  FROM stockelt._gold_dirty w
+					  JOIN silver.weekly_adjusted_prices s ON s.symbol = w.symbol AND s.week_ending >= w.ctx_from
+					 WHERE w.pass = %1$s
+					 GROUP BY s.symbol, date_trunc('week', s.week_ending)) s ON s.symbol = d.symbol
+			 WHERE d.pass = %1$s
+		)$bars$, pass)
+		ELSE pg_catalog.format($bars$
+		-- silver's keys of the stocks from their context on, with the calendar weeks of the
+		-- keys before and after each, in the order of the windows below (one sort for all)
+		week_keys AS (
+			SELECT d.stock_key, d.symbol, d.from_week, d.first_week, d.first_adjusted, d.dividends_current,
+				   d.last_week, d.last_partial, s.week_ending, s.open, s.high, s.low, s.close,
+				   s.adjusted_close, s.basis_factor, s.volume, s.dividend_amount,
+				   date_trunc('week', s.week_ending) AS week,
+				   date_trunc('week', lag(s.week_ending) OVER run) AS week_before,
+				   date_trunc('week', lead(s.week_ending) OVER run) AS week_after
+			  FROM stockelt._gold_dirty d
+			 -- each stock's keys read from the index (OFFSET 0 keeps it so: the planner cannot
+			 -- estimate how many keys ctx_from leaves, and would hash all of silver instead)
+			 CROSS JOIN LATERAL (SELECT s.week_ending, s.open, s.high, s.low, s.close, s.adjusted_close,
+										s.basis_factor, s.volume, s.dividend_amount
+								   FROM silver.weekly_adjusted_prices s
+								  WHERE s.symbol = d.symbol AND s.week_ending >= d.ctx_from
+								 OFFSET 0) s
+			 WHERE d.pass = %1$s
+			WINDOW run AS (PARTITION BY d.stock_key ORDER BY s.week_ending)
+		),
+		-- each week's last key; a week of more keys (rare) has its open, high, low, volume and
+		-- dividend from all of them, read again from silver for that week alone
+		week_merged AS (
+			SELECT k.*,
+				   CASE WHEN k.week = k.week_before THEN
+						(SELECT ARRAY[(array_agg(m.open ORDER BY m.week_ending))[1], max(m.high), min(m.low),
+									  sum(m.volume), sum(m.dividend_amount)]
+						   FROM silver.weekly_adjusted_prices m
+						  WHERE m.symbol = k.symbol AND m.week_ending > k.week_ending - 7
+							AND m.week_ending <= k.week_ending AND date_trunc('week', m.week_ending) = k.week)
+				   END AS merged
+			  FROM week_keys k
+			 WHERE k.week IS DISTINCT FROM k.week_after
+		),
+		week_bars AS (
+			SELECT stock_key, symbol, from_week, first_week, first_adjusted, dividends_current, last_week,
+				   last_partial, week_ending, coalesce(merged[1], open) AS open, coalesce(merged[2], high) AS high,
+				   coalesce(merged[3], low) AS low, close, adjusted_close, basis_factor,
+				   coalesce(merged[4]::bigint, volume) AS volume, coalesce(merged[5], dividend_amount) AS dividend_amount
+			  FROM week_merged
+		)$bars$, pass) END);
 END
 $$;
 REVOKE ALL ON FUNCTION stockelt._gold_compute(integer, boolean) FROM PUBLIC;
@@ -663,7 +707,7 @@ BEGIN
 		IN EXCLUSIVE MODE;
 
 	-- The extension's own scratch tables, this refresh's alone while it holds the lock above.
-	TRUNCATE stockelt._gold_dirty, stockelt._gold_new;
+	PERFORM stockelt._empty_scratch(distributed);
 
 	IF full_rebuild THEN
 		DELETE FROM stockelt.gold_pending;
@@ -915,7 +959,7 @@ BEGIN
 		INSERT INTO stockelt.gold_refreshes (started_at, finished_at, full_rebuild, stocks, weeks_written)
 		VALUES (now(), clock_timestamp(), full_rebuild, stocks, weeks_written);
 	END IF;
-	TRUNCATE stockelt._gold_dirty, stockelt._gold_new;
+	PERFORM stockelt._empty_scratch(distributed);
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.stockelt_refresh_gold(boolean) FROM PUBLIC;

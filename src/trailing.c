@@ -3,16 +3,19 @@
  *		The trailing-window statistics of the gold refresh, as window functions
  *		that read each row once.
  *
- * stockelt._trailing_corr(y, x, width) and stockelt._trailing_stddev(x, width)
- * return, at each row, what corr(y, x) and stddev_samp(x) return over the
- * frame ROWS width - 1 PRECEDING, bit for bit: the same Youngs-Cramer sums
+ * stockelt._trailing_corr(y, x, width, wanted) and
+ * stockelt._trailing_stddev(x, width, wanted) return, at each row where wanted
+ * is true, what corr(y, x) and stddev_samp(x) return over the frame
+ * ROWS width - 1 PRECEDING, bit for bit: the same Youngs-Cramer sums
  * (the algorithm of PostgreSQL's float8 aggregates), added oldest row first
  * over the same rows.  PostgreSQL has no inverse transition for those float8
  * aggregates, so over a moving frame it sums each row's frame afresh, fetching
  * every one of its rows from the window's tuple store again.  These keep the
  * partition's last width inputs in a ring and sum them there.  A week's
  * statistic still depends on its own width rows alone, so an incremental
- * refresh and a full rebuild give the same bits.
+ * refresh and a full rebuild give the same bits.  At a row not wanted (the
+ * weeks an incremental refresh reads only for the windows of later ones) the
+ * ring takes the row and nothing is summed: the result is NULL.
  */
 #include "postgres.h"
 
@@ -123,6 +126,16 @@ ring_push(WindowObject winobj, int nvalues)
 	return ring;
 }
 
+/* Whether the current row's statistic is wanted: argument nvalues + 1, NULL as false. */
+static bool
+row_wanted(WindowObject winobj, int nvalues)
+{
+	bool		isnull;
+	Datum		wanted = WinGetFuncArgCurrent(winobj, nvalues + 1, &isnull);
+
+	return !isnull && DatumGetBool(wanted);
+}
+
 /*
  * One row into the sums of one variable, as float8_accum does it: the
  * Youngs-Cramer update, NaN for the sum of squares once an input is infinite
@@ -222,16 +235,20 @@ ring_sums(const TrailingRing *ring, bool pairs)
 }
 
 /*
- * stockelt._trailing_corr(y float8, x float8, width int): corr(y, x) over this
- * row and the width - 1 before it; NULL with no pair, or where either varies
- * not at all.
+ * stockelt._trailing_corr(y float8, x float8, width int, wanted bool):
+ * corr(y, x) over this row and the width - 1 before it; NULL with no pair,
+ * where either varies not at all, or where the row is not wanted.
  */
 Datum
 stockelt_trailing_corr(PG_FUNCTION_ARGS)
 {
 	WindowObject winobj = PG_WINDOW_OBJECT();
 	TrailingRing *ring = ring_push(winobj, 2);
-	TrailingSums sums = ring_sums(ring, true);
+	TrailingSums sums;
+
+	if (!row_wanted(winobj, 2))
+		PG_RETURN_NULL();
+	sums = ring_sums(ring, true);
 
 	if (sums.n < 1.0 || sums.sxx == 0 || sums.syy == 0)
 		PG_RETURN_NULL();
@@ -239,15 +256,20 @@ stockelt_trailing_corr(PG_FUNCTION_ARGS)
 }
 
 /*
- * stockelt._trailing_stddev(x float8, width int): stddev_samp(x) over this row
- * and the width - 1 before it; NULL with fewer than two values.
+ * stockelt._trailing_stddev(x float8, width int, wanted bool): stddev_samp(x)
+ * over this row and the width - 1 before it; NULL with fewer than two values,
+ * or where the row is not wanted.
  */
 Datum
 stockelt_trailing_stddev(PG_FUNCTION_ARGS)
 {
 	WindowObject winobj = PG_WINDOW_OBJECT();
 	TrailingRing *ring = ring_push(winobj, 1);
-	TrailingSums sums = ring_sums(ring, false);
+	TrailingSums sums;
+
+	if (!row_wanted(winobj, 1))
+		PG_RETURN_NULL();
+	sums = ring_sums(ring, false);
 
 	if (sums.n <= 1.0)
 		PG_RETURN_NULL();

@@ -675,26 +675,41 @@ SELECT width, count(*) AS rows,
 	   count(*) FILTER (WHERE corr_ring = 'NaN') > 0 AS some_nan,
 	   count(*) FILTER (WHERE stddev_ring IS NOT NULL) AS deviations
   FROM (SELECT 52 AS width, corr(y, x) OVER w52 AS corr_frame,
-			   stockelt._trailing_corr(y, x, 52) OVER w AS corr_ring,
+			   stockelt._trailing_corr(y, x, 52, true) OVER w AS corr_ring,
 			   stddev_samp(y) OVER w52 AS stddev_frame,
-			   stockelt._trailing_stddev(y, 52) OVER w AS stddev_ring
+			   stockelt._trailing_stddev(y, 52, true) OVER w AS stddev_ring
 		  FROM trailing_inputs
 		WINDOW w AS (PARTITION BY part ORDER BY pos), w52 AS (w ROWS 51 PRECEDING)
 		UNION ALL
-		SELECT 3, corr(y, x) OVER w3, stockelt._trailing_corr(y, x, 3) OVER w,
-			   stddev_samp(y) OVER w3, stockelt._trailing_stddev(y, 3) OVER w
+		SELECT 3, corr(y, x) OVER w3, stockelt._trailing_corr(y, x, 3, true) OVER w,
+			   stddev_samp(y) OVER w3, stockelt._trailing_stddev(y, 3, true) OVER w
 		  FROM trailing_inputs
 		WINDOW w AS (PARTITION BY part ORDER BY pos), w3 AS (w ROWS 2 PRECEDING)) c
  GROUP BY width ORDER BY width;
+-- At a row not wanted the ring only keeps the row: the rows wanted get what they get when
+-- every row is wanted, and the others NULL.
+SELECT count(*) FILTER (WHERE wanted) AS wanted,
+	   count(*) FILTER (WHERE wanted AND corr_all IS NOT NULL) AS wanted_correlations,
+	   count(*) FILTER (WHERE wanted AND (corr_some IS DISTINCT FROM corr_all
+										  OR stddev_some IS DISTINCT FROM stddev_all)) AS wanted_differ,
+	   count(*) FILTER (WHERE NOT wanted AND (corr_some IS NOT NULL OR stddev_some IS NOT NULL))
+		   AS others_not_null
+  FROM (SELECT wanted,
+			   stockelt._trailing_corr(y, x, 52, true) OVER w AS corr_all,
+			   stockelt._trailing_corr(y, x, 52, wanted) OVER w AS corr_some,
+			   stockelt._trailing_stddev(y, 52, true) OVER w AS stddev_all,
+			   stockelt._trailing_stddev(y, 52, wanted) OVER w AS stddev_some
+		  FROM (SELECT *, pos % 7 = 0 OR pos > 19000 AS wanted FROM trailing_inputs) t
+		WINDOW w AS (PARTITION BY part ORDER BY pos)) c;
 -- Finite values whose sums overflow: the same error as the aggregate's.
 SELECT corr(y, x) OVER (ORDER BY pos ROWS 1 PRECEDING)
   FROM (VALUES (1, 1e300::float8, 1e300::float8), (2, -1e300, 2e300)) v (pos, y, x);
-SELECT stockelt._trailing_corr(y, x, 2) OVER (ORDER BY pos)
+SELECT stockelt._trailing_corr(y, x, 2, true) OVER (ORDER BY pos)
   FROM (VALUES (1, 1e300::float8, 1e300::float8), (2, -1e300, 2e300)) v (pos, y, x);
-SELECT stockelt._trailing_stddev(y, 2) OVER (ORDER BY pos)
+SELECT stockelt._trailing_stddev(y, 2, true) OVER (ORDER BY pos)
   FROM (VALUES (1, 1.7e308::float8), (2, -1.7e308)) v (pos, y);
 -- The width: between 1 and 1000, the same for every row.
-SELECT stockelt._trailing_stddev(pos, 0) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
-SELECT stockelt._trailing_stddev(pos, 1001) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
-SELECT stockelt._trailing_stddev(pos, NULL) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
-SELECT stockelt._trailing_stddev(pos, pos::int + 1) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
+SELECT stockelt._trailing_stddev(pos, 0, true) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
+SELECT stockelt._trailing_stddev(pos, 1001, true) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
+SELECT stockelt._trailing_stddev(pos, NULL, true) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
+SELECT stockelt._trailing_stddev(pos, pos::int + 1, true) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
