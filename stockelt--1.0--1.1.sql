@@ -665,9 +665,8 @@ BEGIN
 		 WHERE b.symbol = d.symbol AND d.pass = _gold_compute.pass;
 	END IF;
 
-	-- The stocks' week bars from their context on, the adjusted close on one basis, and the
-	-- prices that the returns and jumps divide as float8, each converted once (a step with a
-	-- window function is computed once, not folded into each use of its columns).
+	-- The stocks' week bars from their context on, with the adjusted close on one basis and
+	-- the prices that the returns and jumps divide as float8, each converted once.
 	-- One statement on both layouts: on one server each stock's keys are read from silver's
 	-- index, a window over them finds each calendar week's last key, and the windows are by
 	-- stock_key; on Citus (distributed) the bars are an aggregate of silver's keys by calendar
@@ -681,22 +680,8 @@ BEGIN
 	EXECUTE pg_catalog.format($chain$
 		INSERT INTO stockelt._gold_new
 		WITH %2$s,
-		-- the bars numbered, with the adjusted close on one basis and the prices that the
-		-- returns and jumps divide as float8, each converted once
-		keys AS (
-			SELECT b.stock_key, b.symbol, b.from_week, b.first_week, b.first_adjusted,
-				   coalesce(b.dividends_current, false) AS dividends_current, b.week_ending,
-				   b.week_ending = b.last_week AND b.last_partial AS is_partial,
-				   b.open, b.high, b.low, b.close, b.adjusted_close AS provider_adjusted,
-				   b.adjusted_close * b.basis_factor AS adjusted_close, b.basis_factor, b.volume,
-				   b.dividend_amount, row_number() OVER run AS rn,
-				   b.close::float8 AS close_f, b.adjusted_close::float8 AS provider_adjusted_f,
-				   (b.adjusted_close * b.basis_factor)::float8 AS adjusted_f
-			  FROM week_bars b
-			WINDOW run AS (PARTITION BY b.%1$s ORDER BY b.week_ending)
-		),
-		-- what the week before tells of each: the previous close, the returns, the factor jump q
-		-- and its rounding noise
+		-- the bars numbered, and what the week before tells of each: the previous close, the
+		-- returns, the factor jump q and its rounding noise
 		bars AS (
 			SELECT k.stock_key, k.symbol, k.from_week, k.first_week, k.first_adjusted, k.dividends_current,
 				   k.week_ending, k.open, k.high, k.low, k.close, k.adjusted_close, k.adjusted_f,
@@ -704,7 +689,7 @@ BEGIN
 				   -- the week after a seam that silver rebased: its jump is the
 				   -- rebasing's rounding, not an event
 				   k.basis_factor IS DISTINCT FROM lag(k.basis_factor) OVER run AS rebased,
-				   k.rn, k.is_partial, lag(k.close) OVER run AS previous_close,
+				   row_number() OVER run AS rn, k.is_partial, lag(k.close) OVER run AS previous_close,
 				   CASE WHEN NOT k.is_partial AND k.adjusted_close > 0 AND lag(k.adjusted_close) OVER run > 0
 						THEN k.adjusted_f / lag(k.adjusted_f) OVER run - 1 END AS adjusted_return,
 				   CASE WHEN NOT k.is_partial AND k.adjusted_close > 0 AND lag(k.adjusted_close) OVER run > 0
@@ -725,7 +710,7 @@ BEGIN
 							 - ln(1 - 0.00005 / k.close_f)
 							 - ln(1 - 0.00005 / lag(k.provider_adjusted_f) OVER run)
 							 - ln(1 - 0.00005 / lag(k.close_f) OVER run) END AS noise
-			  FROM keys k
+			  FROM week_bars k
 			WINDOW run AS (PARTITION BY k.%1$s ORDER BY k.week_ending)
 		),
 		-- x: the jump over what a dividend below the previous close explains, a split's ratio or 1
@@ -946,17 +931,27 @@ BEGIN
 		CASE WHEN distributed THEN 'symbol' ELSE 'stock_key' END,
 		CASE WHEN distributed THEN pg_catalog.format($bars$
 		week_bars AS (
-			SELECT d.stock_key, d.symbol, d.from_week, d.first_week, d.first_adjusted, d.dividends_current,
-				   d.last_week, d.last_partial, s.week_ending, s.open, s.high, s.low, s.close,
-				   s.adjusted_close, s.basis_factor, s.volume, s.dividend_amount
+			SELECT d.stock_key, d.symbol, d.from_week, d.first_week, d.first_adjusted,
+				   coalesce(d.dividends_current, false) AS dividends_current, s.week_ending,
+				   s.week_ending = d.last_week AND d.last_partial AS is_partial, s.open, s.high, s.low,
+				   s.close, s.provider_adjusted, s.adjusted_close, s.basis_factor, s.volume,
+				   s.dividend_amount, s.close_f, s.provider_adjusted_f, s.adjusted_f
 			  FROM stockelt._gold_dirty d
+			  -- (an aggregate written twice is computed once)
 			  JOIN (SELECT s.symbol, max(s.week_ending) AS week_ending,
 						   (array_agg(s.open ORDER BY s.week_ending))[1] AS open,
 						   max(s.high) AS high, min(s.low) AS low,
 						   (array_agg(s.close ORDER BY s.week_ending DESC))[1] AS close,
-						   (array_agg(s.adjusted_close ORDER BY s.week_ending DESC))[1] AS adjusted_close,
+						   (array_agg(s.adjusted_close ORDER BY s.week_ending DESC))[1] AS provider_adjusted,
+						   (array_agg(s.adjusted_close * s.basis_factor ORDER BY s.week_ending DESC))[1]
+							   AS adjusted_close,
 						   (array_agg(s.basis_factor ORDER BY s.week_ending DESC))[1] AS basis_factor,
-						   sum(s.volume)::bigint AS volume, sum(s.dividend_amount) AS dividend_amount
+						   sum(s.volume)::bigint AS volume, sum(s.dividend_amount) AS dividend_amount,
+						   (array_agg(s.close ORDER BY s.week_ending DESC))[1]::float8 AS close_f,
+						   (array_agg(s.adjusted_close ORDER BY s.week_ending DESC))[1]::float8
+							   AS provider_adjusted_f,
+						   (array_agg(s.adjusted_close * s.basis_factor ORDER BY s.week_ending DESC))[1]::float8
+							   AS adjusted_f
 					  FROM stockelt._gold_dirty w
 					  JOIN silver.weekly_adjusted_prices s ON s.symbol = w.symbol AND s.week_ending >= w.ctx_from
 					 WHERE w.pass = %1$s
@@ -965,11 +960,19 @@ BEGIN
 		)$bars$, pass)
 		ELSE pg_catalog.format($bars$
 		-- silver's keys of the stocks from their context on, with the calendar weeks of the
-		-- keys before and after each, in the order of the windows below (one sort for all)
+		-- keys before and after each, in the order of the windows below (one sort for all);
+		-- the adjusted close on one basis, and the prices that the returns and jumps divide as
+		-- float8, each converted once (a step with a window function is computed once, not
+		-- folded into each use of its columns)
 		week_keys AS (
-			SELECT d.stock_key, d.symbol, d.from_week, d.first_week, d.first_adjusted, d.dividends_current,
-				   d.last_week, d.last_partial, s.week_ending, s.open, s.high, s.low, s.close,
-				   s.adjusted_close, s.basis_factor, s.volume, s.dividend_amount,
+			SELECT d.stock_key, d.symbol, d.from_week, d.first_week, d.first_adjusted,
+				   coalesce(d.dividends_current, false) AS dividends_current, s.week_ending,
+				   s.week_ending = d.last_week AND d.last_partial AS is_partial, s.open, s.high, s.low,
+				   s.close, s.adjusted_close AS provider_adjusted,
+				   s.adjusted_close * s.basis_factor AS adjusted_close, s.basis_factor, s.volume,
+				   s.dividend_amount, s.close::float8 AS close_f,
+				   s.adjusted_close::float8 AS provider_adjusted_f,
+				   (s.adjusted_close * s.basis_factor)::float8 AS adjusted_f,
 				   date_trunc('week', s.week_ending) AS week,
 				   date_trunc('week', lag(s.week_ending) OVER run) AS week_before,
 				   date_trunc('week', lead(s.week_ending) OVER run) AS week_after
@@ -999,10 +1002,12 @@ BEGIN
 			 WHERE k.week IS DISTINCT FROM k.week_after
 		),
 		week_bars AS (
-			SELECT stock_key, symbol, from_week, first_week, first_adjusted, dividends_current, last_week,
-				   last_partial, week_ending, coalesce(merged[1], open) AS open, coalesce(merged[2], high) AS high,
-				   coalesce(merged[3], low) AS low, close, adjusted_close, basis_factor,
-				   coalesce(merged[4]::bigint, volume) AS volume, coalesce(merged[5], dividend_amount) AS dividend_amount
+			SELECT stock_key, symbol, from_week, first_week, first_adjusted, dividends_current, week_ending,
+				   is_partial, coalesce(merged[1], open) AS open, coalesce(merged[2], high) AS high,
+				   coalesce(merged[3], low) AS low, close, provider_adjusted, adjusted_close, basis_factor,
+				   coalesce(merged[4]::bigint, volume) AS volume,
+				   coalesce(merged[5], dividend_amount) AS dividend_amount, close_f, provider_adjusted_f,
+				   adjusted_f
 			  FROM week_merged
 		)$bars$, pass) END);
 END

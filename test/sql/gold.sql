@@ -713,3 +713,27 @@ SELECT stockelt._trailing_stddev(pos, 0, true) OVER (ORDER BY pos) FROM generate
 SELECT stockelt._trailing_stddev(pos, 1001, true) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
 SELECT stockelt._trailing_stddev(pos, NULL, true) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
 SELECT stockelt._trailing_stddev(pos, pos::int + 1, true) OVER (ORDER BY pos) FROM generate_series(1, 2) pos;
+
+-- The refreshes left their scratch tables empty.  A refresh empties them by DELETE while the
+-- rows deleted so far take little room, and by TRUNCATE, which gives the room back, once they
+-- take more than 4 MB.
+SELECT (SELECT count(*) FROM stockelt._gold_dirty) AS dirty_rows,
+	   (SELECT count(*) FROM stockelt._gold_new) AS new_rows;
+BEGIN;
+TRUNCATE stockelt._gold_new;
+INSERT INTO stockelt._gold_new (stock_key, date_key, week_ending, open, high, low, close, volume,
+	dividend_amount, split_factor, split_adjusted_volume, split_adjusted_dividend, is_partial, symbol)
+SELECT g, 20240105, '2024-01-05', 1, 1, 1, 1, 1, 0, 1, 1, 0, false, 'SCRATCH'
+  FROM generate_series(1, 100) g;
+SELECT stockelt._empty_scratch(false);
+SELECT count(*) AS rows_left, pg_relation_size('stockelt._gold_new') > 0 AS room_kept
+  FROM stockelt._gold_new;
+INSERT INTO stockelt._gold_new (stock_key, date_key, week_ending, open, high, low, close, volume,
+	dividend_amount, split_factor, split_adjusted_volume, split_adjusted_dividend, is_partial, symbol)
+SELECT g, 20240105, '2024-01-05', 1, 1, 1, 1, 1, 0, 1, 1, 0, false, 'SCRATCH'
+  FROM generate_series(1, 60000) g;
+SELECT pg_relation_size('stockelt._gold_new') > 4 * 1024 * 1024 AS over_4_mb;
+SELECT stockelt._empty_scratch(false);
+SELECT count(*) AS rows_left, pg_relation_size('stockelt._gold_new') AS room_kept
+  FROM stockelt._gold_new;
+ROLLBACK;

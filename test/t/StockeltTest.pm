@@ -11,6 +11,7 @@ use HTTP::Tiny;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use Scalar::Util qw(weaken);
 use Test::More;
 use Time::HiRes qw(time usleep);
 
@@ -19,6 +20,19 @@ our @EXPORT = qw(start_standin new_node worker_node readme_grants readme_section
   start_server);
 
 my $standin_py = dirname(__FILE__) . '/../standin.py';
+
+# Every stand-in started, weakly held: those still running when the test ends are stopped
+# then (a handle left to global destruction may outlive the test's process group).
+my @standins;
+
+END
+{
+	local $?;    # stopping one sets $?, which would become the test's exit status
+	for my $standin (grep { defined } @standins)
+	{
+		$standin->stop;
+	}
+}
 
 # start_server(dir, what, command…): a server of the tests that writes the port it listens on
 # into dir/port; its handle and port once it does.
@@ -47,13 +61,16 @@ sub start_standin
 		$dir, 'the stand-in server',
 		'/usr/bin/python3', $standin_py, '--port', '0', '--port-file', "$dir/port",
 		'--apikey', $apikey, '--log', "$dir/standin.log", @options);
-	return bless {
+	my $standin = bless {
 		url => "http://127.0.0.1:$port",
 		apikey => $apikey,
 		handle => $handle,
 		log => "$dir/standin.log",
 		http => HTTP::Tiny->new(timeout => 10),
 	}, 'StockeltTest::StandIn';
+	push @standins, $standin;
+	weaken($standins[-1]);
+	return $standin;
 }
 
 # write_secret_file(node, file name, secret): a file in the node's data directory that
