@@ -626,8 +626,8 @@ BEGIN
 		  FROM seams m
 		 WHERE m.symbol = d.symbol AND d.pass = _gold_compute.pass;
 	ELSE
-		-- On Citus the same, as joins on symbol that each shard computes for its stocks (a
-		-- function that reads silver cannot run inside a query of a shard).
+		-- On Citus the same, as joins on symbol that each shard computes for its stocks, not
+		-- as subqueries per stock.
 		UPDATE stockelt._gold_dirty d SET ctx_from = '-infinity', first_adjusted = NULL
 		 WHERE d.pass = _gold_compute.pass;
 		UPDATE stockelt._gold_dirty d SET ctx_from = c.start
@@ -833,12 +833,12 @@ BEGIN
 		-- The trailing windows, each of the rows up to this one: the sums of adjusted closes
 		-- and volumes in exact numeric over frames (PostgreSQL moves such a frame by a row,
 		-- adding one and taking one off), the correlation and the standard deviation as
-		-- float8 sums over the 52 rows in order, each row's afresh (as corr() and
+		-- float8 sums over the 52 rows in order, each kept row's afresh (as corr() and
 		-- stddev_samp() over the frame give them, from a ring of the last 52 rows), so a
-		-- week's measures depend on its 52 weeks alone, whichever week the refresh starts from.  A window with
-		-- a seam (a week without an adjusted close) in it is incomplete.  The base of the
-		-- cumulative return, and the third cash dividend before a cash dividend with the
-		-- amounts of the second and third (the first's at their rows).
+		-- week's measures depend on its 52 weeks alone, whichever week the refresh starts
+		-- from.  A window with a seam (a week without an adjusted close) in it is incomplete.
+		-- The base of the cumulative return, and the third cash dividend before a cash
+		-- dividend with the amounts of the second and third (the first's at their rows).
 		trailing_windows AS (
 			SELECT w.*, rn - coalesce(last_seam, 0) AS unbroken,
 				   -- the first week after the last seam up to this one, else the context's base
