@@ -53,8 +53,10 @@ SELECT stockelt_unwatch('w1') AS removed, stockelt_unwatch('W1') AS again;
 DELETE FROM stockelt.bronze_objects WHERE key LIKE 'test/w%';
 TRUNCATE stockelt.jobs;
 
--- The limiter's view of today.
-SELECT day = current_date AS today, used >= 0 AS counted, spacing_ms, paused_until FROM stockelt_usage();
+-- The limiter's view of today: the day in stockelt.day_time_zone (the session's time zone
+-- may be in another day).
+SELECT day = (now() AT TIME ZONE current_setting('stockelt.day_time_zone'))::date AS today,
+	   used >= 0 AS counted, spacing_ms, paused_until FROM stockelt_usage();
 SHOW stockelt.requests_per_second;
 SHOW stockelt.requests_per_day;
 
