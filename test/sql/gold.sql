@@ -686,20 +686,22 @@ SELECT width, count(*) AS rows,
 		  FROM trailing_inputs
 		WINDOW w AS (PARTITION BY part ORDER BY pos), w3 AS (w ROWS 2 PRECEDING)) c
  GROUP BY width ORDER BY width;
--- At a row not wanted the ring only keeps the row: the rows wanted get what they get when
--- every row is wanted, and the others NULL.
+-- At a row not wanted (false or NULL) the ring only keeps the row: the rows wanted get what
+-- they get when every row is wanted, and the others NULL.
 SELECT count(*) FILTER (WHERE wanted) AS wanted,
 	   count(*) FILTER (WHERE wanted AND corr_all IS NOT NULL) AS wanted_correlations,
 	   count(*) FILTER (WHERE wanted AND (corr_some IS DISTINCT FROM corr_all
 										  OR stddev_some IS DISTINCT FROM stddev_all)) AS wanted_differ,
-	   count(*) FILTER (WHERE NOT wanted AND (corr_some IS NOT NULL OR stddev_some IS NOT NULL))
+	   count(*) FILTER (WHERE wanted IS NULL) AS unknown,
+	   count(*) FILTER (WHERE wanted IS NOT TRUE AND (corr_some IS NOT NULL OR stddev_some IS NOT NULL))
 		   AS others_not_null
   FROM (SELECT wanted,
 			   stockelt._trailing_corr(y, x, 52, true) OVER w AS corr_all,
 			   stockelt._trailing_corr(y, x, 52, wanted) OVER w AS corr_some,
 			   stockelt._trailing_stddev(y, 52, true) OVER w AS stddev_all,
 			   stockelt._trailing_stddev(y, 52, wanted) OVER w AS stddev_some
-		  FROM (SELECT *, pos % 7 = 0 OR pos > 19000 AS wanted FROM trailing_inputs) t
+		  FROM (SELECT *, CASE WHEN pos % 13 <> 0 THEN pos % 7 = 0 OR pos > 19000 END AS wanted
+				  FROM trailing_inputs) t
 		WINDOW w AS (PARTITION BY part ORDER BY pos)) c;
 -- Finite values whose sums overflow: the same error as the aggregate's.
 SELECT corr(y, x) OVER (ORDER BY pos ROWS 1 PRECEDING)

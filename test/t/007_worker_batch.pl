@@ -116,5 +116,4 @@ ok(defined wait_for($node, q{
 						    WHERE state = 'done' AND finished_at < now() - interval '2 s')}, 30),
 	'finished jobs older than stockelt.job_retention are pruned');
 
-$standin->stop;
 done_testing();

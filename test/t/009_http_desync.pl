@@ -103,5 +103,4 @@ $node->stop;
 is(scalar(key_pieces_in(slurp_file($node->logfile))), 0,
 	'no part of the key in the server log');
 
-$standin->stop;
 done_testing();

@@ -132,5 +132,4 @@ unlike($log, qr/\Q$s3_secret\E/, 'the S3 secret is not in the server log');
 unlike($log, qr/\Q$old_style_key\E/,
 	'a secret left in a removed setting is not in the server log');
 
-$standin->stop;
 done_testing();

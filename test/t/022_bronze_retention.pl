@@ -177,5 +177,4 @@ for (1 .. 150)
 ok($seen, 'the worker says in the log why it does not prune');
 
 $node->stop;
-$standin->stop;
 done_testing();
