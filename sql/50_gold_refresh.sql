@@ -306,10 +306,9 @@ BEGIN
 	-- week, joined on symbol, and every window is by symbol, so that each shard computes its
 	-- stocks' rows where their silver rows are.  Either way one bar per week: open of the
 	-- first key, high the highest, low the lowest, volume and dividend summed, the rest of
-	-- the last.  The WITH is the
-	-- SELECT's, not the INSERT's: Citus pushes such an INSERT down to each shard whole (the
-	-- rows go into the _gold_new shard beside the silver shard they came from), where it
-	-- would plan a WITH of the INSERT's own apart and repartition its rows.
+	-- the last.  The WITH is the SELECT's, not the INSERT's: Citus pushes such an INSERT down
+	-- to each shard whole (the rows go into the _gold_new shard beside the silver shard they
+	-- came from), where it would plan a WITH of the INSERT's own apart and repartition its rows.
 	EXECUTE pg_catalog.format($chain$
 		INSERT INTO stockelt._gold_new
 		WITH %2$s,
